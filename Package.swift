@@ -1,0 +1,78 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "bookdelivery",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "bookdelivery", targets: ["BookDeliveryCLI"]),
+        .executable(name: "bus-benchmark", targets: ["BusBenchmark"]),
+        .library(name: "Bus", targets: ["Bus"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(
+            name: "Bus",
+            dependencies: [
+                "CHiredis",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(name: "ServiceKit", dependencies: serviceDependencies),
+        .target(name: "Rental", dependencies: ["ServiceKit"] + serviceDependencies),
+        .target(name: "Delivery", dependencies: ["ServiceKit"] + serviceDependencies),
+        .target(name: "Lookup", dependencies: ["ServiceKit"] + serviceDependencies),
+        .target(name: "Notifier", dependencies: ["ServiceKit"] + serviceDependencies),
+        .executableTarget(
+            name: "BookDeliveryCLI",
+            dependencies: [
+                "Bus", "ServiceKit", "Rental", "Delivery", "Lookup", "Notifier",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "BusBenchmark",
+            dependencies: [
+                "Bus",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["Bus", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "BusTests", dependencies: ["Bus", "TestSupport"]),
+        .testTarget(name: "RentalTests", dependencies: ["Rental", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "LookupTests", dependencies: ["Lookup", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "NotifierTests", dependencies: ["Notifier", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+var serviceDependencies: [Target.Dependency] {
+    [
+        "Bus",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    ]
+}

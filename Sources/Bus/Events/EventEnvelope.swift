@@ -1,0 +1,110 @@
+import Foundation
+
+/// The wire form of every event: the fields of one stream entry, laid out so that
+/// `redis-cli XRANGE` reads well.
+///
+/// | field | meaning |
+/// |---|---|
+/// | `id` | the event's UUID; consumers de-duplicate on it |
+/// | `type` | e.g. `RentalOrdered` |
+/// | `key` | the aggregate id (a rental id, a book id); also the saga's correlation key |
+/// | `occurredAt` | ISO-8601 UTC with milliseconds |
+/// | `correlationId` | the id shared by every event of one business flow |
+/// | `causationId` | the id of the event that caused this one, empty for a user's command |
+/// | `data` | the payload, a JSON object |
+public struct EventEnvelope: Sendable, Equatable, Codable {
+    public var id: String
+    public var type: String
+    public var key: String
+    public var occurredAt: String
+    public var correlationId: String
+    public var causationId: String
+    public var data: String
+
+    public init(
+        id: String = UUID().uuidString.lowercased(), type: String, key: String, occurredAt: Date = Date(),
+        correlationId: String? = nil, causationId: String = "", data: String
+    ) {
+        self.id = id
+        self.type = type
+        self.key = key
+        self.occurredAt = Timestamp.string(from: occurredAt)
+        self.correlationId = correlationId ?? key
+        self.causationId = causationId
+        self.data = data
+    }
+
+    /// An event whose payload is `payload` encoded as JSON.
+    public init<Payload: Encodable>(
+        type: String, key: String, payload: Payload, occurredAt: Date = Date(),
+        correlationId: String? = nil, causationId: String = ""
+    ) throws {
+        let json = try JSONEncoder.events.encode(payload)
+        self.init(
+            type: type, key: key, occurredAt: occurredAt, correlationId: correlationId,
+            causationId: causationId, data: String(decoding: json, as: UTF8.self))
+    }
+
+    /// An event caused by `cause`: same correlation id, causation id pointing at it.
+    public init<Payload: Encodable>(type: String, key: String, payload: Payload, causedBy cause: EventEnvelope) throws {
+        try self.init(type: type, key: key, payload: payload, correlationId: cause.correlationId, causationId: cause.id)
+    }
+
+    public static let fieldNames = ["id", "type", "key", "occurredAt", "correlationId", "causationId", "data"]
+
+    /// Field/value pairs in a fixed order, ready to follow `XADD stream *`.
+    public var fields: [String] {
+        ["id", id, "type", type, "key", key, "occurredAt", occurredAt,
+         "correlationId", correlationId, "causationId", causationId, "data", data]
+    }
+
+    /// Reads an envelope back from a stream entry's fields. Throws for an entry that is not one of ours.
+    public init(fields: [String: String]) throws(EnvelopeDecodingError) {
+        func required(_ name: String) throws(EnvelopeDecodingError) -> String {
+            guard let value = fields[name], !value.isEmpty else { throw .missingField(name) }
+            return value
+        }
+        id = try required("id")
+        guard UUID(uuidString: id) != nil else { throw .invalidField("id", id) }
+        type = try required("type")
+        key = try required("key")
+        occurredAt = try required("occurredAt")
+        data = try required("data")
+        guard data.utf8.first == UInt8(ascii: "{") else { throw .invalidField("data", "not a JSON object") }
+        correlationId = fields["correlationId"] ?? key
+        causationId = fields["causationId"] ?? ""
+    }
+
+    /// Decodes `data` into the event's payload type.
+    public func payload<Payload: Decodable>(as _: Payload.Type = Payload.self) throws -> Payload {
+        try JSONDecoder.events.decode(Payload.self, from: Data(data.utf8))
+    }
+
+    public var occurredDate: Date? { Timestamp.date(from: occurredAt) }
+}
+
+/// Why a stream entry is not a readable event: such an entry goes to the dead-letter stream at once.
+public enum EnvelopeDecodingError: Error, Sendable, Equatable, CustomStringConvertible {
+    case missingField(String)
+    case invalidField(String, String)
+
+    public var description: String {
+        switch self {
+        case .missingField(let name): "missing field '\(name)'"
+        case .invalidField(let name, let value): "invalid field '\(name)': \(value)"
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// Event payloads: sorted keys so that the same event always has the same bytes.
+    public static var events: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    public static var events: JSONDecoder { JSONDecoder() }
+}

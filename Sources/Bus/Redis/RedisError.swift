@@ -1,0 +1,42 @@
+/// What can go wrong talking to Redis, split by what the caller should do about it.
+public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No connection could be made (refused, unknown host, authentication failed).
+    case connectionFailed(String)
+    /// The connection broke mid-command (EOF, reset, timeout). The command may or may not have run.
+    case connectionLost(String)
+    /// Redis answered with an error reply, e.g. `NOGROUP …` or `WRONGTYPE …`.
+    case server(String)
+    /// Redis answered with a reply of a shape the caller did not expect.
+    case unexpectedReply(String)
+    /// The endpoint URL could not be understood.
+    case invalidEndpoint(String)
+    /// The client was closed.
+    case closed
+
+    /// True when reconnecting and trying again may help.
+    public var isConnectionProblem: Bool {
+        switch self {
+        case .connectionFailed, .connectionLost: true
+        default: false
+        }
+    }
+
+    /// True for the `NOGROUP` error Redis gives when a stream or its consumer group is missing,
+    /// which happens when Redis came back empty, and for `UNBLOCKED`, which a blocked read gets
+    /// when its stream is deleted under it.
+    public var isMissingGroup: Bool {
+        if case .server(let message) = self { return message.hasPrefix("NOGROUP") || message.hasPrefix("UNBLOCKED") }
+        return false
+    }
+
+    public var description: String {
+        switch self {
+        case .connectionFailed(let message): "cannot connect to Redis: \(message)"
+        case .connectionLost(let message): "lost the Redis connection: \(message)"
+        case .server(let message): "Redis error: \(message)"
+        case .unexpectedReply(let message): "unexpected Redis reply: \(message)"
+        case .invalidEndpoint(let message): "invalid Redis URL: \(message)"
+        case .closed: "the Redis client is closed"
+        }
+    }
+}
