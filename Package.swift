@@ -32,6 +32,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "ProcessSupport"),
         .target(name: "ServiceKit", dependencies: serviceDependencies),
         .target(name: "Rental", dependencies: ["ServiceKit"] + serviceDependencies),
         .target(name: "Delivery", dependencies: ["ServiceKit"] + serviceDependencies),
@@ -40,21 +41,22 @@ let package = Package(
         .executableTarget(
             name: "BookDeliveryCLI",
             dependencies: [
-                "Bus", "ServiceKit", "Rental", "Delivery", "Lookup", "Notifier",
+                "Bus", "ServiceKit", "ProcessSupport", "Rental", "Delivery", "Lookup", "Notifier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
             name: "BusBenchmark",
             dependencies: [
-                "Bus",
+                "Bus", "ProcessSupport", "TestSupport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Bus", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: ["Bus", "ProcessSupport", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "BusTests", dependencies: ["Bus", "TestSupport"]),
@@ -62,7 +64,7 @@ let package = Package(
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "LookupTests", dependencies: ["Lookup", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "NotifierTests", dependencies: ["Notifier", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "ProcessSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Bus
+import ProcessSupport
 import Foundation
 import Logging
 #if canImport(Glibc)

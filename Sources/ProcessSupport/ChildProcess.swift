@@ -6,22 +6,28 @@ import Glibc
 /// A child process started with `posix_spawn` and reaped with `waitpid`.
 ///
 /// Foundation's `Process.waitUntilExit()` spins a run loop and can hang inside XCTest's async
-/// set-up and tear-down on Linux; this does the two system calls and nothing else.
+/// set-up and tear-down on Linux; this does the two system calls and nothing else. Used by
+/// `bookdelivery up` to run the services, and by the tests to run redis-server and the services.
 public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     public let executable: String
     private var exitStatus: Int32?
     private let lock = NSLock()
 
-    /// Starts `executable` with `arguments`; its stdout and stderr go to `logFile` (appended), or nowhere.
-    public init(executable: String, arguments: [String], environment: [String: String]? = nil, logFile: String? = nil) throws {
+    /// Starts `executable` with `arguments`; its stdout and stderr go to `logFile` (appended), or
+    /// nowhere; with `inheritOutput` they go where this process's go.
+    public init(
+        executable: String, arguments: [String], environment: [String: String]? = nil, logFile: String? = nil,
+        inheritOutput: Bool = false
+    ) throws {
         self.executable = executable
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        let target = logFile ?? "/dev/null"
-        posix_spawn_file_actions_addopen(&actions, 1, target, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if !inheritOutput {
+            posix_spawn_file_actions_addopen(&actions, 1, logFile ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
@@ -46,7 +52,7 @@ public final class ChildProcess: @unchecked Sendable {
 
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard result == 0 else { throw TestSupportError("cannot start \(executable): \(String(cString: strerror(result)))") }
+        guard result == 0 else { throw ChildProcessError(description: "cannot start \(executable): \(String(cString: strerror(result)))") }
         self.pid = pid
     }
 
@@ -92,5 +98,36 @@ public final class ChildProcess: @unchecked Sendable {
     public var exitCode: Int32? {
         guard let status = lock.withLock({ exitStatus }) else { return nil }
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil
+    }
+}
+
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+public enum TCPPort {
+    /// Whether something accepts connections on 127.0.0.1:`port`.
+    public static func isListening(_ port: Int, host: String = "127.0.0.1") -> Bool {
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketFD >= 0 else { return false }
+        defer { close(socketFD) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr(host)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+
+    /// Waits until `port` accepts connections; returns whether it did within `timeout`.
+    public static func waitUntilListening(_ port: Int, timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if isListening(port) { return true }
+            usleep(50_000)
+        }
+        return false
     }
 }

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Bus
+import Foundation
+import ProcessSupport
+import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `bookdelivery up`: Redis (unless one is given) and the four services, for a local try-out.
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start everything locally: a redis-server (AOF on, data in ./.data) and the four services. Ctrl-C stops it all.")
+
+    @Option(help: "Use this Redis instead of starting one.") var redis: String?
+    @Option(help: "Port of the redis-server that `up` starts.") var redisPort = 6379
+    @Option(help: "Where Redis and the services keep their data.") var data = "./.data"
+
+    static let services: [(name: String, port: Int)] = [("rental", 8081), ("delivery", 8082), ("lookup", 8083), ("notifier", 8084)]
+
+    func run() async throws {
+        let dataDirectory = URL(fileURLWithPath: data).standardizedFileURL
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        for service in Self.services where TCPPort.isListening(service.port) {
+            throw ValidationError("port \(service.port) (\(service.name)) is already in use: is bookdelivery already up?")
+        }
+
+        var redisServer: ChildProcess?
+        let redisURL: String
+        if let redis {
+            redisURL = redis
+        } else {
+            guard !TCPPort.isListening(redisPort) else {
+                throw ValidationError("a server already listens on port \(redisPort): use it with --redis redis://127.0.0.1:\(redisPort), or pick another --redis-port")
+            }
+            let redisBinary = ["/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
+            guard let redisBinary else { throw ValidationError("redis-server not found: run scripts/setup (apt-get install redis-server)") }
+            redisServer = try ChildProcess(
+                executable: redisBinary,
+                arguments: ["--port", String(redisPort), "--bind", "127.0.0.1", "--dir", dataDirectory.path,
+                            "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no",
+                            "--logfile", dataDirectory.appendingPathComponent("redis.log").path])
+            guard TCPPort.waitUntilListening(redisPort, timeout: .seconds(10)) else {
+                redisServer?.signal(SIGKILL)
+                throw ValidationError("redis-server did not start; see \(data)/redis.log")
+            }
+            redisURL = "redis://127.0.0.1:\(redisPort)"
+            print("redis-server on \(redisURL) (AOF in \(data))")
+        }
+
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        var children: [(name: String, process: ChildProcess)] = []
+        for service in Self.services {
+            let process = try ChildProcess(
+                executable: executable,
+                arguments: [service.name, "--port", String(service.port), "--redis", redisURL,
+                            "--db", dataDirectory.appendingPathComponent("\(service.name).sqlite").path,
+                            "--consumer", "\(service.name)-1"],
+                inheritOutput: true)
+            children.append((service.name, process))
+        }
+        for service in Self.services {
+            _ = TCPPort.waitUntilListening(service.port, timeout: .seconds(20))
+        }
+        print("""
+
+            bookdelivery is up:
+              Rental    http://127.0.0.1:8081   (POST /books, POST /rentals, ...)
+              Delivery  http://127.0.0.1:8082   (GET /deliveries?rentalId=, POST /deliveries/{id}/start, ...)
+              Lookup    http://127.0.0.1:8083   (GET /customers/{customerId}/rentals)
+              Notifier  http://127.0.0.1:8084   (GET /alerts)
+              Redis     \(redisURL)            (bookdelivery streams --redis \(redisURL))
+            Press Ctrl-C to stop.
+
+            """)
+
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        for await _ in signals { break }
+        print("stopping the services...")
+        for child in children.reversed() { child.process.signal(SIGTERM) }
+        for child in children where !child.process.wait(timeout: .seconds(10)) {
+            print("\(child.name) did not stop in 10 s; killing it")
+            child.process.signal(SIGKILL)
+            child.process.wait()
+        }
+        if let redisServer {
+            redisServer.signal(SIGTERM)
+            redisServer.wait()
+        }
+        print("stopped")
+    }
+}

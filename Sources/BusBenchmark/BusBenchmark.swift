@@ -1,0 +1,137 @@
+import ArgumentParser
+import Bus
+import Foundation
+import Histogram
+import Logging
+import Synchronization
+import ProcessSupport
+import TestSupport
+
+/// Measures the Bus against plain Redis on the same server in one run:
+/// 1. `redis-benchmark` XADD with the same fields, connections and pipelining: the baseline;
+/// 2. ``StreamPublisher`` publishing pre-built events from as many connections, one pipelined batch per call;
+/// 3. a ``StreamConsumer`` with a no-op handler reading and acknowledging all of them.
+@main
+struct BusBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bus-benchmark",
+        abstract: "Bus publish and consume+ack rates next to redis-benchmark's XADD rate, on one private redis-server.")
+
+    @Option(help: "Events to publish in each measurement.") var events = 200_000
+    @Option(help: "Concurrent connections, for redis-benchmark (-c) and for the Bus alike.") var connections = 4
+    @Option(help: "Commands per pipelined batch, for redis-benchmark (-P) and for the Bus alike.") var pipeline = 100
+    @Option(help: "Consumer batch size (XREADGROUP COUNT).") var consumeBatch = 500
+    @Option(help: "Use this Redis instead of starting a private redis-server (it must be empty).") var redis: String?
+
+    func run() async throws {
+        var logger = Logger(label: "benchmark")
+        logger.logLevel = .warning
+        let server = try redis == nil ? RedisServer() : nil
+        let endpoint = try server?.endpoint ?? RedisEndpoint(url: redis!)
+        let perConnection = events / connections
+        let total = perConnection * connections
+
+        print("bus-benchmark: \(total) events, \(connections) connections, pipeline \(pipeline), redis \(endpoint)")
+        let sample = try EventEnvelope(type: "BenchmarkEvent", key: "rental-00000", payload: ["n": 1, "customer": 42])
+
+        // 1. Baseline: redis-benchmark with the same command shape.
+        let baseline = try redisBenchmark(endpoint: endpoint, sample: sample, requests: total)
+
+        // 2. Bus publishing.
+        let clients = (0..<connections).map { RedisClient(endpoint: endpoint, name: "publisher-\($0)", logger: logger) }
+        let batches = (0..<connections).map { connection in
+            (0..<perConnection).map { index in
+                var envelope = sample
+                envelope.id = UUID().uuidString.lowercased()
+                envelope.key = "rental-\(connection)-\(index)"
+                return OutgoingEvent(stream: "bench:bus", envelope: envelope)
+            }
+        }
+        for client in clients { _ = try await client.command(["PING"]) }  // connect before the clock starts
+        let latencies = Shared(Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three))
+        let publishStart = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (client, events) in zip(clients, batches) {
+                let pipeline = self.pipeline
+                group.addTask {
+                    let publisher = StreamPublisher(client: client)
+                    for start in stride(from: 0, to: events.count, by: pipeline) {
+                        let batchStart = ContinuousClock.now
+                        try await publisher.publish(Array(events[start..<min(start + pipeline, events.count)]))
+                        let micros = UInt64((ContinuousClock.now - batchStart) / .microseconds(1))
+                        latencies.update { _ = $0.record(micros) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let publishSeconds = seconds(ContinuousClock.now - publishStart)
+        let publishRate = Double(total) / publishSeconds
+        let length = try await clients[0].command(["XLEN", "bench:bus"]).int ?? 0
+        guard length == total else { throw ValidationError("published \(length) of \(total) events") }
+
+        // 3. Consume + ack with a no-op handler.
+        let handled = Shared(0)
+        let done = WakeSignal()
+        var configuration = StreamConsumer.Configuration(streams: ["bench:bus"], group: "benchmark", consumer: "bench-1")
+        configuration.batchSize = consumeBatch
+        let consumerClient = RedisClient(endpoint: endpoint, name: "consumer", logger: logger)
+        _ = try await consumerClient.command(["PING"])
+        let consumer = StreamConsumer(configuration: configuration, client: consumerClient, logger: logger) { _ in
+            if handled.update({ $0 += 1; return $0 }) == total { done.wake() }
+        }
+        let consumeStart = ContinuousClock.now
+        let services = RunningServices([consumer], logger: logger)
+        while handled.value < total { await done.wait(timeout: .milliseconds(100)) }
+        let consumeSeconds = seconds(ContinuousClock.now - consumeStart)
+        await services.stop()
+        let pending = try await consumerClient.command(["XPENDING", "bench:bus", "benchmark"]).array?.first?.int ?? -1
+        let consumeRate = Double(total) / consumeSeconds
+
+        let histogram = latencies.value
+        print("")
+        print("publish (XADD, \(connections) connections x pipeline \(pipeline))")
+        print(String(format: "  redis-benchmark XADD (baseline)  %10.0f events/s", baseline))
+        print(String(format: "  Bus StreamPublisher              %10.0f events/s   %.0f%% of baseline (target >= 80%%)", publishRate, publishRate / baseline * 100))
+        print("  Bus batch latency                p50 \(histogram.valueAtPercentile(50)) us, p99 \(histogram.valueAtPercentile(99)) us, max \(histogram.max) us")
+        print("consume + ack (1 consumer, XREADGROUP COUNT \(consumeBatch), no-op handler)")
+        print(String(format: "  Bus StreamConsumer               %10.0f events/s   (target >= 50000)", consumeRate))
+        print("  pending after the run: \(pending)")
+        for client in clients { client.close() }
+        consumerClient.close()
+    }
+
+    private func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// Runs redis-benchmark with the same XADD as the Bus sends and returns its requests per second.
+    private func redisBenchmark(endpoint: RedisEndpoint, sample: EventEnvelope, requests: Int) throws -> Double {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("redis-benchmark-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let command = ["XADD", "bench:baseline", "MAXLEN", "~", String(StreamPublisher.defaultMaxLength), "*"] + sample.fields
+        let process = try ChildProcess(
+            executable: try Executables.find("redis-benchmark").path,
+            arguments: ["-h", endpoint.host, "-p", String(endpoint.port), "-c", String(connections), "-P", String(pipeline),
+                        "-n", String(requests), "--csv"] + command,
+            logFile: output)
+        guard process.wait() == 0 else { throw ValidationError("redis-benchmark failed; see \(output)") }
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        // --csv prints a header, then "test","rps", and six latency columns. The test name holds the
+        // JSON payload and its commas, so count the columns from the end.
+        for line in text.split(separator: "\n") where line.hasPrefix("\"XADD") {
+            let columns = line.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            if columns.count >= 8, let rate = Double(columns[columns.count - 7]) { return rate }
+        }
+        throw ValidationError("could not read redis-benchmark's output: \(text)")
+    }
+}
+
+/// A value shared between tasks behind a lock.
+final class Shared<Value: Sendable>: Sendable {
+    private let storage: Mutex<Value>
+    init(_ value: Value) { storage = Mutex(value) }
+    var value: Value { storage.withLock { $0 } }
+    @discardableResult
+    func update<R: Sendable>(_ body: (inout Value) -> R) -> R { storage.withLock { body(&$0) } }
+}

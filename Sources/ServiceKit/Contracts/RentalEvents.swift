@@ -1,0 +1,69 @@
+/// A book was added to the catalogue: Notifier sends a promotion.
+public struct BookRegistered: DomainEvent {
+    public static let type = "BookRegistered"
+    public static let stream = Streams.rental
+    public var bookId: String
+    public var title: String
+    public var author: String
+    public var copies: Int
+    public var key: String { bookId }
+
+    public init(bookId: String, title: String, author: String, copies: Int) {
+        self.bookId = bookId
+        self.title = title
+        self.author = author
+        self.copies = copies
+    }
+}
+
+/// A customer ordered a book; a copy is reserved. Starts the saga: Delivery schedules a delivery.
+public struct RentalOrdered: DomainEvent {
+    public static let type = "RentalOrdered"
+    public static let stream = Streams.rental
+    public var rentalId: String
+    public var customerId: String
+    public var bookId: String
+    public var bookTitle: String
+    public var address: String
+    public var key: String { rentalId }
+
+    public init(rentalId: String, customerId: String, bookId: String, bookTitle: String, address: String) {
+        self.rentalId = rentalId
+        self.customerId = customerId
+        self.bookId = bookId
+        self.bookTitle = bookTitle
+        self.address = address
+    }
+}
+
+/// The customer asked to cancel; Delivery answers with DeliveryCanceled or DeliveryCancelRejected.
+public struct RentalCancelRequested: DomainEvent {
+    public static let type = "RentalCancelRequested"
+    public static let stream = Streams.rental
+    public var rentalId: String
+    public var customerId: String
+    public var bookId: String
+    public var key: String { rentalId }
+
+    public init(rentalId: String, customerId: String, bookId: String) {
+        self.rentalId = rentalId
+        self.customerId = customerId
+        self.bookId = bookId
+    }
+}
+
+/// The customer gave the book back; its copy is available again.
+public struct RentalReturned: DomainEvent {
+    public static let type = "RentalReturned"
+    public static let stream = Streams.rental
+    public var rentalId: String
+    public var customerId: String
+    public var bookId: String
+    public var key: String { rentalId }
+
+    public init(rentalId: String, customerId: String, bookId: String) {
+        self.rentalId = rentalId
+        self.customerId = customerId
+        self.bookId = bookId
+    }
+}

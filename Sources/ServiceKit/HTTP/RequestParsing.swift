@@ -1,0 +1,63 @@
+import Foundation
+import Hummingbird
+
+extension Request {
+    /// Decodes a JSON body into `T`, turning every way it can be wrong into a 400 that says why.
+    /// Unknown fields are ignored.
+    public func decodeJSON<T: Decodable>(as _: T.Type, context: some RequestContext, maxSize: Int = 64 * 1024) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: maxSize)
+        } catch {
+            throw APIError(.contentTooLarge, "request body larger than \(maxSize) bytes")
+        }
+        guard buffer.readableBytes > 0 else { throw APIError.badRequest("a JSON body is required") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch DecodingError.keyNotFound(let key, _) {
+            throw APIError.badRequest("missing field '\(key.stringValue)'")
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw APIError.badRequest(field.isEmpty ? "the body must be a JSON object" : "field '\(field)' has the wrong type")
+        } catch {
+            throw APIError.badRequest("malformed JSON")
+        }
+    }
+}
+
+extension RequestContext {
+    /// A path parameter that must be a UUID; answers 400 otherwise. Returned in lowercase, the form ids are stored in.
+    public func uuidParameter(_ name: String) throws -> String {
+        guard let value = parameters.get(name), let uuid = UUID(uuidString: value) else {
+            throw APIError.badRequest("'\(parameters.get(name) ?? "")' is not a valid \(name) (expected a UUID)")
+        }
+        return uuid.uuidString.lowercased()
+    }
+}
+
+/// Input checks shared by the services' request types.
+public enum Validate {
+    /// A required text field: trimmed, non-empty, at most `maxLength` characters.
+    public static func text(_ value: String?, _ field: String, maxLength: Int = 500) throws -> String {
+        let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard !trimmed.isEmpty else { throw APIError.badRequest("'\(field)' is required") }
+        guard trimmed.count <= maxLength else { throw APIError.badRequest("'\(field)' is longer than \(maxLength) characters") }
+        return trimmed
+    }
+
+    /// A UUID given in a body or a query; answers 400 when it is not one.
+    public static func uuid(_ value: String?, _ field: String) throws -> String {
+        let text = try text(value, field, maxLength: 64)
+        guard let uuid = UUID(uuidString: text) else { throw APIError.badRequest("'\(field)' must be a UUID") }
+        return uuid.uuidString.lowercased()
+    }
+
+    /// An optional positive count with a default and an upper bound, from a query string.
+    public static func limit(_ value: String?, default defaultValue: Int, maximum: Int, field: String = "limit") throws -> Int {
+        guard let value else { return defaultValue }
+        guard let number = Int(value), (1...maximum).contains(number) else {
+            throw APIError.badRequest("'\(field)' must be a whole number from 1 to \(maximum)")
+        }
+        return number
+    }
+}

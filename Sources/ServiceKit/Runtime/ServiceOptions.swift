@@ -1,0 +1,33 @@
+import Bus
+import Foundation
+import Logging
+
+/// How one service process is started: from `bookdelivery <service>` flags or the environment
+/// (`PORT`, `REDIS_URL`, `DB_PATH`, `CONSUMER_NAME`).
+public struct ServiceOptions: Sendable {
+    public var host: String
+    public var port: Int
+    public var redis: RedisEndpoint
+    /// The service's SQLite file; unused by Lookup, whose state lives in Redis.
+    public var databasePath: String
+    /// This process's name in the consumer groups; distinct for every process of a service.
+    public var consumerName: String
+    public var logger: Logger
+    /// Tuning of the consumers; the defaults suit production.
+    public var consumerTuning: @Sendable (inout StreamConsumer.Configuration) -> Void = { _ in }
+
+    public init(host: String = "127.0.0.1", port: Int, redis: RedisEndpoint, databasePath: String, consumerName: String, logger: Logger) {
+        self.host = host
+        self.port = port
+        self.redis = redis
+        self.databasePath = databasePath
+        self.consumerName = consumerName
+        self.logger = logger
+    }
+
+    public func consumerConfiguration(group: String, streams: [String]) -> StreamConsumer.Configuration {
+        var configuration = StreamConsumer.Configuration(streams: streams, group: group, consumer: consumerName)
+        consumerTuning(&configuration)
+        return configuration
+    }
+}
