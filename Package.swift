@@ -60,10 +60,15 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "BusTests", dependencies: ["Bus", "TestSupport"]),
-        .testTarget(name: "RentalTests", dependencies: ["Rental", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        .testTarget(name: "LookupTests", dependencies: ["Lookup", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        .testTarget(name: "NotifierTests", dependencies: ["Notifier", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .target(
+            name: "ServiceTestSupport",
+            dependencies: ["TestSupport", "ServiceKit", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            path: "Tests/ServiceTestSupport"
+        ),
+        .testTarget(name: "RentalTests", dependencies: ["Rental", "ServiceTestSupport"]),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "ServiceTestSupport"]),
+        .testTarget(name: "LookupTests", dependencies: ["Lookup", "ServiceTestSupport"]),
+        .testTarget(name: "NotifierTests", dependencies: ["Notifier", "ServiceTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "ProcessSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,2 +1,0 @@
-import XCTest
-final class DeliveryTestsPlaceholder: XCTestCase { func testNothing() {} }
