@@ -8,8 +8,8 @@ public enum LookupService {
     public static let name = "lookup"
     public static let defaultPort = 8083
 
-    public static func buildRouter(views: RentalViewStore) -> Router<BasicRequestContext> {
-        let router = makeServiceRouter(service: name)
+    public static func buildRouter(views: RentalViewStore, options: ServiceOptions? = nil, stats: ConsumerStats? = nil) -> Router<BasicRequestContext> {
+        let router = makeServiceRouter(service: name, consumer: options?.consumerName, stats: stats)
         ViewsController(views: views).addRoutes(to: router)
         return router
     }
@@ -22,9 +22,10 @@ public enum LookupService {
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
         let views = viewStore(options: options)
         let handler = ViewEventsHandler(views: views)
+        let stats = ConsumerStats()
         return ServiceRuntime.application(
-            router: buildRouter(views: views), options: options, name: name,
-            services: [ServiceRuntime.consumer(group: ViewEventsHandler.group, streams: Streams.all, options: options, handler: handler.handle)])
+            router: buildRouter(views: views, options: options, stats: stats), options: options, name: name,
+            services: [ServiceRuntime.consumer(group: ViewEventsHandler.group, streams: Streams.all, options: options, stats: stats, handler: handler.handle)])
     }
 
     /// `bookdelivery lookup --rebuild`.

@@ -7,8 +7,8 @@ public enum NotifierService {
     public static let name = "notifier"
     public static let defaultPort = 8084
 
-    public static func buildRouter(store: AlertStore) -> Router<BasicRequestContext> {
-        let router = makeServiceRouter(service: name)
+    public static func buildRouter(store: AlertStore, options: ServiceOptions? = nil, stats: ConsumerStats? = nil) -> Router<BasicRequestContext> {
+        let router = makeServiceRouter(service: name, consumer: options?.consumerName, stats: stats)
         AlertsController(store: store).addRoutes(to: router.group("alerts"))
         return router
     }
@@ -17,8 +17,9 @@ public enum NotifierService {
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
         let store = try AlertStore.open(path: options.databasePath)
         let handler = AlertEventsHandler(store: store, logger: options.logger)
+        let stats = ConsumerStats()
         return ServiceRuntime.application(
-            router: buildRouter(store: store), options: options, name: name,
-            services: [ServiceRuntime.consumer(group: AlertEventsHandler.group, streams: Streams.all, options: options, handler: handler.handle)])
+            router: buildRouter(store: store, options: options, stats: stats), options: options, name: name,
+            services: [ServiceRuntime.consumer(group: AlertEventsHandler.group, streams: Streams.all, options: options, stats: stats, handler: handler.handle)])
     }
 }

@@ -8,8 +8,8 @@ public enum RentalService {
     public static let defaultPort = 8081
 
     /// The HTTP routes over `store`; tests use it with `app.test(.router)`.
-    public static func buildRouter(store: RentalStore) -> Router<BasicRequestContext> {
-        let router = makeServiceRouter(service: name)
+    public static func buildRouter(store: RentalStore, options: ServiceOptions? = nil, stats: ConsumerStats? = nil) -> Router<BasicRequestContext> {
+        let router = makeServiceRouter(service: name, consumer: options?.consumerName, stats: stats)
         BooksController(store: store).addRoutes(to: router.group("books"))
         RentalsController(store: store).addRoutes(to: router.group("rentals"))
         return router
@@ -19,11 +19,12 @@ public enum RentalService {
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
         let store = try RentalStore.open(path: options.databasePath)
         let routes = DeliveryEventsHandler(store: store).routes
+        let stats = ConsumerStats()
         return ServiceRuntime.application(
-            router: buildRouter(store: store), options: options, name: name,
+            router: buildRouter(store: store, options: options, stats: stats), options: options, name: name,
             services: [
                 ServiceRuntime.outboxRelay(database: store.database, outbox: store.outbox, options: options),
-                ServiceRuntime.consumer(group: DeliveryEventsHandler.group, streams: [Streams.delivery], options: options, handler: routes.handle),
+                ServiceRuntime.consumer(group: DeliveryEventsHandler.group, streams: [Streams.delivery], options: options, stats: stats, handler: routes.handle),
             ])
     }
 }

@@ -78,6 +78,8 @@ final class ConformanceTests: XCTestCase {
         XCTAssertEqual(unique, total)
         let perConsumer = await seen.consumers
         XCTAssertEqual(perConsumer.count, 3, "all three consumers took part: \(perConsumer)")
+        XCTAssertEqual(consumers.map(\.stats.snapshot.handled).reduce(0, +), total, "the consumers' own counts agree")
+        XCTAssertEqual(consumers.map(\.stats.snapshot.handled), ["c1", "c2", "c3"].map { perConsumer[$0] ?? -1 })
         XCTAssertEqual(try redis.command(["XPENDING", "test-events", "workers"]).array?.first, .integer(0))
     }
 
@@ -170,6 +172,10 @@ final class ConformanceTests: XCTestCase {
         let consumer = StreamConsumer(configuration: configuration, client: client(redis), logger: .test("c")) { event in
             if try event.envelope.payload(as: Numbered.self).number == 13 { throw TestSupportError("unlucky number") }
             await seen.add(event)
+        }
+        defer {
+            let stats = consumer.stats.snapshot
+            XCTAssertEqual([stats.handled, stats.failed, stats.deadLettered, stats.claimed], [29, 3, 1, 0])
         }
         let services = RunningServices([consumer])
         try await StreamPublisher(client: client(redis)).publish((0..<30).map { try makeEvent($0) })

@@ -52,9 +52,12 @@ public struct StreamConsumer: Service {
     private let client: RedisClient
     private let handler: Handler
     private let logger: Logger
+    /// What this consumer has done so far.
+    public let stats: ConsumerStats
 
-    public init(configuration: Configuration, client: RedisClient, logger: Logger, handler: @escaping Handler) {
+    public init(configuration: Configuration, client: RedisClient, logger: Logger, stats: ConsumerStats = ConsumerStats(), handler: @escaping Handler) {
         self.configuration = configuration
+        self.stats = stats
         self.client = client
         self.handler = handler
         var logger = logger
@@ -64,7 +67,7 @@ public struct StreamConsumer: Service {
     }
 
     public func run() async throws {
-        let loop = ConsumerLoop(configuration: configuration, client: client, logger: logger, handler: handler)
+        let loop = ConsumerLoop(configuration: configuration, client: client, logger: logger, stats: stats, handler: handler)
         try await withGracefulShutdownHandler {
             try await loop.run()
         } onGracefulShutdown: {
@@ -108,6 +111,7 @@ private final class ConsumerLoop: @unchecked Sendable {
     let client: RedisClient
     let logger: Logger
     let handler: StreamConsumer.Handler
+    let stats: ConsumerStats
     let stop = StopFlag()
 
     var pendingAcks: [String: [String]] = [:]
@@ -115,10 +119,11 @@ private final class ConsumerLoop: @unchecked Sendable {
     var autoclaimCursors: [String: String] = [:]
     var nextClaimScan = ContinuousClock.now
 
-    init(configuration: StreamConsumer.Configuration, client: RedisClient, logger: Logger, handler: @escaping StreamConsumer.Handler) {
+    init(configuration: StreamConsumer.Configuration, client: RedisClient, logger: Logger, stats: ConsumerStats, handler: @escaping StreamConsumer.Handler) {
         self.configuration = configuration
         self.client = client
         self.logger = logger
+        self.stats = stats
         self.handler = handler
     }
 
@@ -264,6 +269,7 @@ private final class ConsumerLoop: @unchecked Sendable {
                 ["XPENDING", stream, group, first.id, last.id, String(entries.count), consumer]).orThrow()
             let counts = Dictionary(Self.parsePending(pendingReply).map { ($0.id, $0.deliveries) }, uniquingKeysWith: max)
             logger.info("claimed abandoned entries", metadata: ["stream": "\(stream)", "count": "\(entries.count)"])
+            stats.recordClaimed(entries.count)
             for entry in entries {
                 retries.removeValue(forKey: Self.key(stream, entry.id))
                 deliveries.append(Delivery(entry: entry, deliveries: max(1, counts[entry.id] ?? 1)))
@@ -299,12 +305,14 @@ private final class ConsumerLoop: @unchecked Sendable {
             do {
                 try await handler(ReceivedEvent(envelope: envelope, stream: entry.stream, entryId: entry.id, deliveries: delivery.deliveries))
                 acknowledge(entry)
+                stats.recordHandled()
             } catch is CancellationError {
                 break  // stays pending; claimed again after a restart
             } catch {
                 if delivery.deliveries >= configuration.maxDeliveries {
                     deadLetters.append((delivery, "\(error)"))
                 } else {
+                    stats.recordFailed()
                     let delay = min(configuration.retryBackoff.delay(attempt: delivery.deliveries), configuration.claimIdle / 2)
                     retries[Self.key(entry.stream, entry.id)] = Retry(stream: entry.stream, id: entry.id, deliveries: delivery.deliveries, due: .now + delay)
                     logger.warning("handler failed, will retry", metadata: [
@@ -349,6 +357,7 @@ private final class ConsumerLoop: @unchecked Sendable {
         for reply in replies { try reply.orThrow() }
         guard let results = replies[replies.count - 1].array else { throw RedisError.unexpectedReply("EXEC was aborted") }
         for result in results { try result.orThrow() }
+        stats.recordDeadLettered(items.count)
         for (delivery, reason) in items {
             logger.error("entry moved to the dead-letter stream", metadata: [
                 "stream": "\(delivery.entry.stream)", "entry": "\(delivery.entry.id)",
