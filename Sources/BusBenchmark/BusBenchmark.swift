@@ -77,9 +77,9 @@ struct BusBenchmark: AsyncParsableCommand {
         configuration.batchSize = consumeBatch
         let consumerClient = RedisClient(endpoint: endpoint, name: "consumer", logger: logger)
         _ = try await consumerClient.command(["PING"])
-        let consumer = StreamConsumer(configuration: configuration, client: consumerClient, logger: logger) { _ in
+        let consumer = StreamConsumer(configuration: configuration, client: consumerClient, logger: logger, handler: { _ in
             if handled.update({ $0 += 1; return $0 }) == total { done.wake() }
-        }
+        })
         let consumeStart = ContinuousClock.now
         let services = RunningServices([consumer], logger: logger)
         while handled.value < total { await done.wait(timeout: .milliseconds(100)) }

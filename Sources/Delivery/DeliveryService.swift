@@ -22,7 +22,7 @@ public enum DeliveryService {
             router: buildRouter(store: store, options: options, stats: stats), options: options, name: name,
             services: [
                 ServiceRuntime.outboxRelay(database: store.database, outbox: store.outbox, options: options),
-                ServiceRuntime.consumer(group: RentalEventsHandler.group, streams: [Streams.rental], options: options, stats: stats, handler: routes.handle),
+                ServiceRuntime.consumer(group: RentalEventsHandler.group, streams: [Streams.rental], options: options, stats: stats, batchHandler: routes.batchHandler),
             ])
     }
 }

@@ -25,7 +25,7 @@ public enum LookupService {
         let stats = ConsumerStats()
         return ServiceRuntime.application(
             router: buildRouter(views: views, options: options, stats: stats), options: options, name: name,
-            services: [ServiceRuntime.consumer(group: ViewEventsHandler.group, streams: Streams.all, options: options, stats: stats, handler: handler.handle)])
+            services: [ServiceRuntime.consumer(group: ViewEventsHandler.group, streams: Streams.all, options: options, stats: stats, batchHandler: handler.handle)])
     }
 
     /// `bookdelivery lookup --rebuild`.

@@ -16,10 +16,10 @@ public enum NotifierService {
     /// The whole service: HTTP and the consumer of both streams.
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
         let store = try AlertStore.open(path: options.databasePath)
-        let handler = AlertEventsHandler(store: store, logger: options.logger)
+        let routes = AlertEventsHandler(store: store, logger: options.logger).routes
         let stats = ConsumerStats()
         return ServiceRuntime.application(
             router: buildRouter(store: store, options: options, stats: stats), options: options, name: name,
-            services: [ServiceRuntime.consumer(group: AlertEventsHandler.group, streams: Streams.all, options: options, stats: stats, handler: handler.handle)])
+            services: [ServiceRuntime.consumer(group: AlertEventsHandler.group, streams: Streams.all, options: options, stats: stats, batchHandler: routes.batchHandler)])
     }
 }

@@ -24,7 +24,7 @@ public enum RentalService {
             router: buildRouter(store: store, options: options, stats: stats), options: options, name: name,
             services: [
                 ServiceRuntime.outboxRelay(database: store.database, outbox: store.outbox, options: options),
-                ServiceRuntime.consumer(group: DeliveryEventsHandler.group, streams: [Streams.delivery], options: options, stats: stats, handler: routes.handle),
+                ServiceRuntime.consumer(group: DeliveryEventsHandler.group, streams: [Streams.delivery], options: options, stats: stats, batchHandler: routes.batchHandler),
             ])
     }
 }

@@ -111,6 +111,20 @@ final class DeliveryAPITests: XCTestCase {
         XCTAssertEqual(events.map(\.type), ["DeliveryCanceled"])
     }
 
+    func testABatchCommitsTogetherButAFailingEventIsRolledBackAlone() async throws {
+        let first = try order()
+        let second = try order()
+        var envelope = try order().envelope
+        envelope.data = #"{"rentalId": 42}"#  // a payload no handler can read
+        let brokenEvent = ReceivedEvent(envelope: envelope, stream: first.stream, entryId: "1-0", deliveries: 1)
+        let outcomes = await routes.batchHandler([first, brokenEvent, second, first.redelivered])
+        XCTAssertEqual(outcomes.map { $0 == nil }, [true, false, true, true])
+        let all = try await store.deliveries(rentalId: nil)
+        XCTAssertEqual(all.count, 2, "the two good orders, once each")
+        let inboxed = try await store.database.read { try String.fetchAll($0, sql: "SELECT eventId FROM inbox") }
+        XCTAssertFalse(inboxed.contains(envelope.id), "the failed event is not marked handled, so its retry can succeed")
+    }
+
     func testHealth() async throws {
         try await withClient { client in
             let (status, body) = try await client.object(.get, "/health")

@@ -10,11 +10,11 @@ import XCTest
 /// Notifier keeps one alert per event and serves them newest first.
 final class NotifierAPITests: XCTestCase {
     var store: AlertStore!
-    var handler: AlertEventsHandler!
+    var handler: EventRoutes!
 
     override func setUp() async throws {
         store = try AlertStore.open(path: try temporaryDatabasePath("notifier"))
-        handler = AlertEventsHandler(store: store, logger: .test("notifier"))
+        handler = AlertEventsHandler(store: store, logger: .test("notifier")).routes
     }
 
     private func withClient(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {

@@ -18,6 +18,10 @@ import Synchronization
 /// Delivery is at-least-once, so handlers must be idempotent (see ``Inbox``).
 public struct StreamConsumer: Service {
     public typealias Handler = @Sendable (ReceivedEvent) async throws -> Void
+    /// Handles a whole batch at once (one database transaction, one Redis pipeline) and returns
+    /// one outcome per event, in order: nil for handled, the error for failed. Failed events are
+    /// retried and dead-lettered one by one, exactly as with a ``Handler``.
+    public typealias BatchHandler = @Sendable ([ReceivedEvent]) async -> [(any Error)?]
 
     public struct Configuration: Sendable {
         public var streams: [String]
@@ -50,16 +54,31 @@ public struct StreamConsumer: Service {
 
     private let configuration: Configuration
     private let client: RedisClient
-    private let handler: Handler
+    private let handler: BatchHandler
     private let logger: Logger
     /// What this consumer has done so far.
     public let stats: ConsumerStats
 
     public init(configuration: Configuration, client: RedisClient, logger: Logger, stats: ConsumerStats = ConsumerStats(), handler: @escaping Handler) {
+        self.init(configuration: configuration, client: client, logger: logger, stats: stats, batchHandler: { events in
+            var outcomes: [(any Error)?] = []
+            for event in events {
+                do {
+                    try await handler(event)
+                    outcomes.append(nil)
+                } catch {
+                    outcomes.append(error)
+                }
+            }
+            return outcomes
+        })
+    }
+
+    public init(configuration: Configuration, client: RedisClient, logger: Logger, stats: ConsumerStats = ConsumerStats(), batchHandler: @escaping BatchHandler) {
         self.configuration = configuration
         self.stats = stats
         self.client = client
-        self.handler = handler
+        self.handler = batchHandler
         var logger = logger
         logger[metadataKey: "group"] = "\(configuration.group)"
         logger[metadataKey: "consumer"] = "\(configuration.consumer)"
@@ -110,7 +129,7 @@ private final class ConsumerLoop: @unchecked Sendable {
     let configuration: StreamConsumer.Configuration
     let client: RedisClient
     let logger: Logger
-    let handler: StreamConsumer.Handler
+    let handler: StreamConsumer.BatchHandler
     let stats: ConsumerStats
     let stop = StopFlag()
 
@@ -119,7 +138,7 @@ private final class ConsumerLoop: @unchecked Sendable {
     var autoclaimCursors: [String: String] = [:]
     var nextClaimScan = ContinuousClock.now
 
-    init(configuration: StreamConsumer.Configuration, client: RedisClient, logger: Logger, stats: ConsumerStats, handler: @escaping StreamConsumer.Handler) {
+    init(configuration: StreamConsumer.Configuration, client: RedisClient, logger: Logger, stats: ConsumerStats, handler: @escaping StreamConsumer.BatchHandler) {
         self.configuration = configuration
         self.client = client
         self.logger = logger
@@ -289,37 +308,40 @@ private final class ConsumerLoop: @unchecked Sendable {
 
     private func process(_ batch: [Delivery]) async throws {
         var deadLetters: [(Delivery, String)] = []
+        var readable: [(Delivery, ReceivedEvent)] = []
         for delivery in batch {
             let entry = delivery.entry
             guard let fields = entry.fields else {
                 acknowledge(entry)  // deleted while pending: nothing left to handle
                 continue
             }
-            let envelope: EventEnvelope
             do {
-                envelope = try EventEnvelope(fields: fields)
+                let envelope = try EventEnvelope(fields: fields)
+                readable.append((delivery, ReceivedEvent(envelope: envelope, stream: entry.stream, entryId: entry.id, deliveries: delivery.deliveries)))
             } catch {
                 deadLetters.append((delivery, "undecodable entry: \(error)"))
+            }
+        }
+        let outcomes = readable.isEmpty ? [] : await handler(readable.map(\.1))
+        for (index, (delivery, event)) in readable.enumerated() {
+            let entry = delivery.entry
+            guard index < outcomes.count, let error = outcomes[index] else {
+                if index < outcomes.count {
+                    acknowledge(entry)
+                    stats.recordHandled()
+                }
                 continue
             }
-            do {
-                try await handler(ReceivedEvent(envelope: envelope, stream: entry.stream, entryId: entry.id, deliveries: delivery.deliveries))
-                acknowledge(entry)
-                stats.recordHandled()
-            } catch is CancellationError {
-                break  // stays pending; claimed again after a restart
-            } catch {
-                if delivery.deliveries >= configuration.maxDeliveries {
-                    deadLetters.append((delivery, "\(error)"))
-                } else {
-                    stats.recordFailed()
-                    let delay = min(configuration.retryBackoff.delay(attempt: delivery.deliveries), configuration.claimIdle / 2)
-                    retries[Self.key(entry.stream, entry.id)] = Retry(stream: entry.stream, id: entry.id, deliveries: delivery.deliveries, due: .now + delay)
-                    logger.warning("handler failed, will retry", metadata: [
-                        "stream": "\(entry.stream)", "entry": "\(entry.id)", "event": "\(envelope.type)",
-                        "deliveries": "\(delivery.deliveries)", "error": "\(error)",
-                    ])
-                }
+            if delivery.deliveries >= configuration.maxDeliveries {
+                deadLetters.append((delivery, "\(error)"))
+            } else {
+                stats.recordFailed()
+                let delay = min(configuration.retryBackoff.delay(attempt: delivery.deliveries), configuration.claimIdle / 2)
+                retries[Self.key(entry.stream, entry.id)] = Retry(stream: entry.stream, id: entry.id, deliveries: delivery.deliveries, due: .now + delay)
+                logger.warning("handler failed, will retry", metadata: [
+                    "stream": "\(entry.stream)", "entry": "\(entry.id)", "event": "\(event.envelope.type)",
+                    "deliveries": "\(delivery.deliveries)", "error": "\(error)",
+                ])
             }
         }
         if !deadLetters.isEmpty { try await deadLetter(deadLetters) }

@@ -8,10 +8,10 @@ struct RentalEventsHandler: Sendable {
     let store: DeliveryStore
 
     var routes: EventRoutes {
-        var routes = EventRoutes()
+        var routes = EventRoutes(group: Self.group, database: store.database)
         let store = self.store
-        routes.on(RentalOrdered.self) { event, envelope in try await store.schedule(event, envelope: envelope, handler: Self.group) }
-        routes.on(RentalCancelRequested.self) { event, envelope in try await store.cancel(event, envelope: envelope, handler: Self.group) }
+        routes.on(RentalOrdered.self) { event, envelope, db in try store.schedule(event, causedBy: envelope, in: db) }
+        routes.on(RentalCancelRequested.self) { event, envelope, db in try store.cancel(event, causedBy: envelope, in: db) }
         return routes
     }
 }

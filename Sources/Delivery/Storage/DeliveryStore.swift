@@ -64,9 +64,7 @@ public struct DeliveryStore: Sendable {
 
     /// Schedules the delivery of a new rental. If the cancel request overtook the order, the
     /// delivery already exists as `canceled` and only learns its address.
-    func schedule(_ order: RentalOrdered, envelope: EventEnvelope, handler: String) async throws {
-        try await database.write { [outbox] db in
-            guard try Inbox.firstDelivery(of: envelope.id, to: handler, in: db) else { return }
+    func schedule(_ order: RentalOrdered, causedBy envelope: EventEnvelope, in db: Database) throws {
             if var existing = try Delivery.filter(Column("rentalId") == order.rentalId).fetchOne(db) {
                 existing.address = order.address
                 try existing.update(db)
@@ -78,14 +76,11 @@ public struct DeliveryStore: Sendable {
                 address: order.address, status: .ready, createdAt: now, updatedAt: now)
             try delivery.insert(db)
             try outbox.append(DeliveryScheduled(facts: delivery.facts).outgoing(causedBy: envelope), in: db)
-        }
     }
 
     /// Cancels a delivery that has not started; rejects the request otherwise. A request that
     /// arrives before the order creates the delivery directly as `canceled`.
-    func cancel(_ request: RentalCancelRequested, envelope: EventEnvelope, handler: String) async throws {
-        try await database.write { [outbox] db in
-            guard try Inbox.firstDelivery(of: envelope.id, to: handler, in: db) else { return }
+    func cancel(_ request: RentalCancelRequested, causedBy envelope: EventEnvelope, in db: Database) throws {
             let now = Timestamp.string(from: Date())
             var delivery = try Delivery.filter(Column("rentalId") == request.rentalId).fetchOne(db)
                 ?? Delivery(
@@ -101,7 +96,6 @@ public struct DeliveryStore: Sendable {
             case .alreadyCanceled:
                 break
             }
-        }
     }
 }
 

@@ -1,12 +1,13 @@
 import Bus
 import ServiceKit
 
-/// Lookup's consumer of both streams (group `lookup`): every event is applied to the views.
+/// Lookup's consumer of both streams (group `lookup`): every batch of events is applied to the
+/// views in one pipelined round trip.
 struct ViewEventsHandler: Sendable {
     static let group = "lookup"
     let views: RentalViewStore
 
-    func handle(_ event: ReceivedEvent) async throws {
-        try await views.apply(event.envelope)
+    func handle(_ events: [ReceivedEvent]) async -> [(any Error)?] {
+        await views.apply(events.map(\.envelope))
     }
 }

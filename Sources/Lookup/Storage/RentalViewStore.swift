@@ -24,6 +24,32 @@ public struct RentalViewStore: Sendable {
         try await pool.client.command(Self.command(for: update)).orThrow()
     }
 
+    /// Applies a batch of events in one pipelined round trip; returns one outcome per event (nil: applied).
+    public func apply(_ envelopes: [EventEnvelope]) async -> [(any Error)?] {
+        var outcomes = [(any Error)?](repeating: nil, count: envelopes.count)
+        var commands: [[String]] = []
+        var positions: [Int] = []
+        for (position, envelope) in envelopes.enumerated() {
+            do {
+                guard let update = try ViewUpdate.from(envelope) else { continue }
+                commands.append(Self.command(for: update))
+                positions.append(position)
+            } catch {
+                outcomes[position] = error
+            }
+        }
+        guard !commands.isEmpty else { return outcomes }
+        do {
+            let replies = try await pool.client.pipeline(commands)
+            for (reply, position) in zip(replies, positions) {
+                if case .error(let message) = reply { outcomes[position] = RedisError.server(message) }
+            }
+        } catch {
+            for position in positions { outcomes[position] = error }
+        }
+        return outcomes
+    }
+
     static func command(for update: ViewUpdate) -> [String] {
         let score = Timestamp.date(from: update.occurredAt).map { String(Int64($0.timeIntervalSince1970 * 1000)) } ?? "0"
         return ["EVAL", applyScript, "2", rentalKey(update.rentalId), customerKey(update.customerId),

@@ -41,15 +41,12 @@ public struct AlertStore: Sendable {
         return AlertStore(database: queue)
     }
 
-    /// Keeps `alert` unless its event was handled before; returns whether it is new.
+    /// Keeps `alert` inside the consumer's transaction; returns whether it is new (one alert per event id).
     @discardableResult
-    func keep(_ alert: Alert, handler: String) async throws -> Bool {
-        try await database.write { db in
-            guard try Inbox.firstDelivery(of: alert.eventId, to: handler, in: db) else { return false }
-            var alert = alert
-            try alert.insert(db, onConflict: .ignore)
-            return db.changesCount > 0
-        }
+    func keep(_ alert: Alert, in db: Database) throws -> Bool {
+        var alert = alert
+        try alert.insert(db, onConflict: .ignore)
+        return db.changesCount > 0
     }
 
     /// Newest first, optionally for one customer (their rental alerts and every promotion) or one kind.

@@ -7,12 +7,10 @@ struct DeliveryEventsHandler: Sendable {
     let store: RentalStore
 
     var routes: EventRoutes {
-        var routes = EventRoutes()
+        var routes = EventRoutes(group: Self.group, database: store.database)
         let store = self.store
         func route<Event: DeliveryEvent>(_ type: Event.Type, _ outcome: DeliveryOutcome) {
-            routes.on(type) { event, envelope in
-                try await store.apply(outcome, rentalId: event.facts.rentalId, envelope: envelope, handler: Self.group)
-            }
+            routes.on(type) { event, _, db in try store.apply(outcome, rentalId: event.facts.rentalId, in: db) }
         }
         route(DeliveryStarted.self, .started)
         route(DeliveryCompleted.self, .completed)

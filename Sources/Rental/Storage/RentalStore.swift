@@ -106,17 +106,14 @@ public struct RentalStore: Sendable {
 
     // MARK: Delivery's news
 
-    /// Applies a delivery outcome once per event id (inbox), whatever order events come in.
-    func apply(_ outcome: DeliveryOutcome, rentalId: String, envelope: EventEnvelope, handler: String) async throws {
-        try await database.write { db in
-            guard try Inbox.firstDelivery(of: envelope.id, to: handler, in: db) else { return }
-            guard var rental = try Rental.fetchOne(db, key: rentalId) else { return }  // not ours
-            let (changed, releasesCopy) = rental.apply(outcome)
-            guard changed else { return }
-            rental.updatedAt = Timestamp.string(from: Date())
-            try rental.update(db)
-            if releasesCopy { try Self.releaseCopy(of: rental.bookId, in: db) }
-        }
+    /// Applies a delivery outcome inside the consumer's transaction, whatever order events come in.
+    func apply(_ outcome: DeliveryOutcome, rentalId: String, in db: Database) throws {
+        guard var rental = try Rental.fetchOne(db, key: rentalId) else { return }  // not ours
+        let (changed, releasesCopy) = rental.apply(outcome)
+        guard changed else { return }
+        rental.updatedAt = Timestamp.string(from: Date())
+        try rental.update(db)
+        if releasesCopy { try Self.releaseCopy(of: rental.bookId, in: db) }
     }
 
     private static func releaseCopy(of bookId: String, in db: Database) throws {

@@ -33,11 +33,11 @@ public enum ServiceRuntime {
 
     /// A consumer of `streams` in the group `group` with this process's consumer name.
     public static func consumer(
-        group: String, streams: [String], options: ServiceOptions, stats: ConsumerStats, handler: @escaping StreamConsumer.Handler
+        group: String, streams: [String], options: ServiceOptions, stats: ConsumerStats, batchHandler: @escaping StreamConsumer.BatchHandler
     ) -> StreamConsumer {
         StreamConsumer(
             configuration: options.consumerConfiguration(group: group, streams: streams),
             client: redisClient(options: options, role: "consumer"),
-            logger: options.logger, stats: stats, handler: handler)
+            logger: options.logger, stats: stats, batchHandler: batchHandler)
     }
 }
