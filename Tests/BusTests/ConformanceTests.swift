@@ -340,6 +340,69 @@ final class ConformanceTests: XCTestCase {
         XCTAssertEqual(outboxRows, 1)
     }
 
+    func testOutboxRelayRepublishesRecentEventsWhenRedisComesBackWithoutThem() async throws {
+        let database = try DatabaseQueue()
+        var migrator = DatabaseMigrator()
+        BusSchema.register(in: &migrator)
+        try migrator.migrate(database)
+        let outbox = Outbox()
+        var configuration = OutboxRelay.Configuration()
+        configuration.restartCheckInterval = .milliseconds(50)
+        let relay = OutboxRelay(database: database, outbox: outbox, publisher: StreamPublisher(client: client(redis)), name: "relay", configuration: configuration, logger: .test("relay"))
+        let services = RunningServices([relay])
+        try await database.write { db in try outbox.append((0..<10).map { try makeEvent($0) }, in: db) }
+        let published = await eventually { (try? self.redis.command(["XLEN", "test-events"]).int) == 10 }
+        XCTAssertTrue(published)
+
+        // Like an OS crash that took the AOF's last second: Redis is back, without those entries.
+        redis.kill()
+        try redis.start()
+        let republished = await eventually { (try? self.redis.command(["XLEN", "test-events"]).int) == 10 }
+        await services.stop()
+        XCTAssertTrue(republished, "the relay saw a new run_id and sent its recent events again")
+        let backlog = try await OutboxRelay.backlog(in: database)
+        XCTAssertEqual(backlog, 0)
+    }
+
+    func testConnectsWithAPasswordOrAnACLUserAndRefusesWrongCredentials() async throws {
+        let secured = try RedisServer(extraArguments: ["--requirepass", "s3cret"])
+        var endpoint = secured.endpoint
+        endpoint.password = "s3cret"
+        XCTAssertEqual(try RedisConnection(endpoint: endpoint).command(["PING"]), .status("PONG"))
+        XCTAssertEqual(try RedisConnection(endpoint: endpoint).command(["ACL", "SETUSER", "app", "on", ">apppw", "~*", "+@all"]), .status("OK"))
+
+        let user = try RedisEndpoint(url: "redis://app:apppw@127.0.0.1:\(secured.port)")
+        let publisher = StreamPublisher(client: RedisClient(endpoint: user, logger: .test("p")))
+        let entryId = try await publisher.publish(try makeEvent(1))
+        XCTAssertFalse(entryId.isEmpty, "an ACL user publishes")
+
+        endpoint.password = "wrong"
+        XCTAssertThrowsError(try RedisConnection(endpoint: endpoint)) { error in
+            XCTAssertTrue((error as? RedisError)?.isConnectionProblem ?? false, "\(error)")
+        }
+    }
+
+    func testOutboxRelayPrunesSentRowsAfterTheRetentionWindow() async throws {
+        let database = try DatabaseQueue()
+        var migrator = DatabaseMigrator()
+        BusSchema.register(in: &migrator)
+        try migrator.migrate(database)
+        let outbox = Outbox()
+        var configuration = OutboxRelay.Configuration()
+        configuration.retention = .zero
+        configuration.pruneInterval = .milliseconds(20)
+        configuration.pollInterval = .milliseconds(20)
+        let relay = OutboxRelay(database: database, outbox: outbox, publisher: StreamPublisher(client: client(redis)), name: "relay", configuration: configuration, logger: .test("relay"))
+        let services = RunningServices([relay])
+        try await database.write { db in try outbox.append((0..<5).map { try makeEvent($0) }, in: db) }
+        let pruned = await eventually {
+            (try? await database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox") }) == 0
+        }
+        await services.stop()
+        XCTAssertTrue(pruned)
+        XCTAssertEqual(try redis.command(["XLEN", "test-events"]), .integer(5), "pruned only once sent")
+    }
+
     func testGroupCreatedLaterReceivesTheHistory() async throws {
         try await StreamPublisher(client: client(redis)).publish((0..<50).map { try makeEvent($0) })
         let seen = Seen()

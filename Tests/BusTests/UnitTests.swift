@@ -58,6 +58,8 @@ final class UnitTests: XCTestCase {
             .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1),
         ])
         XCTAssertEqual(backoff.delay(attempt: 1000), .seconds(1))
+        XCTAssertEqual(Duration.milliseconds(1500).milliseconds, 1500)
+        XCTAssertEqual(Duration.microseconds(999).milliseconds, 0)
     }
 
     func testStreamEntryParsing() {

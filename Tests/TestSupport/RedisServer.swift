@@ -16,13 +16,16 @@ public final class RedisServer: @unchecked Sendable {
     /// `always` makes every acknowledged write durable, which a crash test needs to assert "nothing
     /// acknowledged is lost"; `everysec` is what production uses.
     public let appendFsync: String
+    /// Extra `redis-server` arguments, e.g. `["--requirepass", "secret"]`.
+    public let extraArguments: [String]
     private var process: ChildProcess?
 
-    public init(appendOnly: Bool = false, appendFsync: String = "everysec") throws {
+    public init(appendOnly: Bool = false, appendFsync: String = "everysec", extraArguments: [String] = []) throws {
         self.port = try FreePort.find()
         self.directory = try TemporaryDirectory.make(prefix: "redis")
         self.appendOnly = appendOnly
         self.appendFsync = appendFsync
+        self.extraArguments = extraArguments
         try start()
     }
 
@@ -39,7 +42,7 @@ public final class RedisServer: @unchecked Sendable {
             "--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path,
             "--save", "", "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", appendFsync,
             "--daemonize", "no", "--logfile", directory.appendingPathComponent("redis.log").path,
-        ]
+        ] + extraArguments
         process = try ChildProcess(executable: try Executables.find("redis-server").path, arguments: arguments)
         try waitUntilReady()
     }
@@ -68,9 +71,11 @@ public final class RedisServer: @unchecked Sendable {
     private func waitUntilReady() throws {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if let connection = try? RedisConnection(endpoint: endpoint),
-               let reply = try? connection.command(["PING"]), reply == .status("PONG") {
-                return
+            // PONG, or NOAUTH from a server that wants a password; not LOADING while it reads its AOF.
+            switch try? RedisConnection(endpoint: endpoint).command(["PING"]) {
+            case .status("PONG")?: return
+            case .error(let message)? where message.hasPrefix("NOAUTH"): return
+            default: break
             }
             usleep(20_000)
         }

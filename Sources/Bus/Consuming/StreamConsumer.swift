@@ -204,7 +204,7 @@ private final class ConsumerLoop: @unchecked Sendable {
         let now = ContinuousClock.now
         if let soonest = retries.values.map(\.due).min() { wait = min(wait, soonest - now) }
         wait = min(wait, nextClaimScan - now)
-        let waitMilliseconds = max(0, Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))
+        let waitMilliseconds = max(0, wait.milliseconds)
 
         var read = ["XREADGROUP", "GROUP", group, consumer, "COUNT", String(configuration.batchSize)]
         if waitMilliseconds > 0 { read += ["BLOCK", String(waitMilliseconds)] }
@@ -268,7 +268,7 @@ private final class ConsumerLoop: @unchecked Sendable {
     /// Takes over entries left pending past `claimIdle` by any consumer (crashed or stuck), with
     /// `XAUTOCLAIM`, walking each stream's pending list a batch per scan.
     private func claimAbandoned() async throws -> [Delivery] {
-        let idle = String(Int(configuration.claimIdle.components.seconds * 1000 + configuration.claimIdle.components.attoseconds / 1_000_000_000_000_000))
+        let idle = String(configuration.claimIdle.milliseconds)
         var deliveries: [Delivery] = []
         for stream in configuration.streams {
             let cursor = autoclaimCursors[stream] ?? "0-0"

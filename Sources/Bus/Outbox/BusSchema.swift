@@ -17,7 +17,8 @@ public enum BusSchema {
                     data TEXT NOT NULL,
                     claimedBy TEXT,
                     claimedUntil INTEGER,
-                    publishedAt INTEGER
+                    publishedAt INTEGER,
+                    publishedTo TEXT
                 );
                 CREATE INDEX outbox_unpublished ON outbox(sequence) WHERE publishedAt IS NULL;
                 CREATE INDEX outbox_published ON outbox(publishedAt) WHERE publishedAt IS NOT NULL;
@@ -31,6 +32,14 @@ public enum BusSchema {
                 CREATE INDEX inbox_processed ON inbox(processedAt);
                 """)
         }
+    }
+
+    /// A service's migrator: the Bus's tables, then the service's own, created by `sql`.
+    public static func migrator(service: String, sql: String) -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        register(in: &migrator)
+        migrator.registerMigration("\(service)-v1") { db in try db.execute(sql: sql) }
+        return migrator
     }
 
     /// A pool configured the way every service database wants it: WAL (readers never block the

@@ -20,6 +20,8 @@ public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     public var claimedUntil: Int64?
     /// Set once Redis has the event (ms since 1970); such rows are pruned after the retention window.
     public var publishedAt: Int64?
+    /// The `run_id` of the Redis server that took the event: see ``OutboxRelay`` on Redis restarts.
+    public var publishedTo: String?
 
     public init(_ event: OutgoingEvent) {
         stream = event.stream

@@ -4,23 +4,18 @@ import GRDB
 /// Delivery's schema: deliveries (one per rental), and the Bus's outbox and inbox.
 enum DeliveryDatabase {
     static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        BusSchema.register(in: &migrator)
-        migrator.registerMigration("delivery-v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE deliveries (
-                    id TEXT PRIMARY KEY,
-                    rentalId TEXT NOT NULL UNIQUE,
-                    customerId TEXT NOT NULL,
-                    bookId TEXT NOT NULL,
-                    address TEXT NOT NULL,
-                    status TEXT NOT NULL,
-                    createdAt TEXT NOT NULL,
-                    updatedAt TEXT NOT NULL
-                );
-                CREATE INDEX deliveries_created ON deliveries(createdAt);
-                """)
-        }
-        return migrator
+        BusSchema.migrator(service: "delivery", sql: """
+            CREATE TABLE deliveries (
+                id TEXT PRIMARY KEY,
+                rentalId TEXT NOT NULL UNIQUE,
+                customerId TEXT NOT NULL,
+                bookId TEXT NOT NULL,
+                address TEXT NOT NULL,
+                status TEXT NOT NULL,
+                createdAt TEXT NOT NULL,
+                updatedAt TEXT NOT NULL
+            );
+            CREATE INDEX deliveries_created ON deliveries(createdAt);
+            """)
     }
 }

@@ -12,23 +12,18 @@ public struct AlertStore: Sendable {
     }
 
     static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        BusSchema.register(in: &migrator)
-        migrator.registerMigration("notifier-v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE alerts (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    eventId TEXT NOT NULL UNIQUE,
-                    kind TEXT NOT NULL,
-                    customerId TEXT,
-                    rentalId TEXT,
-                    message TEXT NOT NULL,
-                    createdAt TEXT NOT NULL
-                );
-                CREATE INDEX alerts_customer ON alerts(customerId, id);
-                """)
-        }
-        return migrator
+        BusSchema.migrator(service: "notifier", sql: """
+            CREATE TABLE alerts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                eventId TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                customerId TEXT,
+                rentalId TEXT,
+                message TEXT NOT NULL,
+                createdAt TEXT NOT NULL
+            );
+            CREATE INDEX alerts_customer ON alerts(customerId, id);
+            """)
     }
 
     public static func open(path: String) throws -> AlertStore {

@@ -12,16 +12,11 @@ public struct DeliveryFacts: Codable, Sendable, Equatable {
 }
 
 /// A delivery event: its payload is ``DeliveryFacts``, keyed by the rental id.
-public protocol DeliveryEvent: DomainEvent {
-    var facts: DeliveryFacts { get }
-    init(facts: DeliveryFacts)
-}
+public protocol DeliveryEvent: FactsEvent where Facts == DeliveryFacts {}
 
 extension DeliveryEvent {
     public static var stream: String { Streams.delivery }
     public var key: String { facts.rentalId }
-    public init(from decoder: any Decoder) throws { self.init(facts: try DeliveryFacts(from: decoder)) }
-    public func encode(to encoder: any Encoder) throws { try facts.encode(to: encoder) }
 }
 
 /// Delivery created a delivery, `ready`, for a new rental.

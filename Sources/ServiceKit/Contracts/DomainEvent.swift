@@ -19,6 +19,19 @@ public protocol DomainEvent: Codable, Sendable, Equatable {
     var key: String { get }
 }
 
+/// An event type whose payload is a shared facts record: several event types of one saga step carry
+/// the same facts, and their JSON is exactly those facts.
+public protocol FactsEvent: DomainEvent {
+    associatedtype Facts: Codable & Sendable & Equatable
+    var facts: Facts { get }
+    init(facts: Facts)
+}
+
+extension FactsEvent {
+    public init(from decoder: any Decoder) throws { self.init(facts: try Facts(from: decoder)) }
+    public func encode(to encoder: any Encoder) throws { try facts.encode(to: encoder) }
+}
+
 extension DomainEvent {
     /// Wraps the event for the outbox; `cause` carries correlation and causation ids along the saga.
     public func outgoing(causedBy cause: EventEnvelope? = nil) throws -> OutgoingEvent {

@@ -36,14 +36,11 @@ public struct RentalOrdered: DomainEvent {
     }
 }
 
-/// The customer asked to cancel; Delivery answers with DeliveryCanceled or DeliveryCancelRejected.
-public struct RentalCancelRequested: DomainEvent {
-    public static let type = "RentalCancelRequested"
-    public static let stream = Streams.rental
+/// The facts a follow-up rental event carries: which rental, whose, of which book.
+public struct RentalFacts: Codable, Sendable, Equatable {
     public var rentalId: String
     public var customerId: String
     public var bookId: String
-    public var key: String { rentalId }
 
     public init(rentalId: String, customerId: String, bookId: String) {
         self.rentalId = rentalId
@@ -52,18 +49,31 @@ public struct RentalCancelRequested: DomainEvent {
     }
 }
 
-/// The customer gave the book back; its copy is available again.
-public struct RentalReturned: DomainEvent {
-    public static let type = "RentalReturned"
-    public static let stream = Streams.rental
-    public var rentalId: String
-    public var customerId: String
-    public var bookId: String
-    public var key: String { rentalId }
+/// A rental event whose payload is ``RentalFacts``, keyed by the rental id.
+public protocol RentalFactsEvent: FactsEvent where Facts == RentalFacts {}
+
+extension RentalFactsEvent {
+    public static var stream: String { Streams.rental }
+    public var key: String { facts.rentalId }
+    public var rentalId: String { facts.rentalId }
+    public var customerId: String { facts.customerId }
+    public var bookId: String { facts.bookId }
 
     public init(rentalId: String, customerId: String, bookId: String) {
-        self.rentalId = rentalId
-        self.customerId = customerId
-        self.bookId = bookId
+        self.init(facts: RentalFacts(rentalId: rentalId, customerId: customerId, bookId: bookId))
     }
+}
+
+/// The customer asked to cancel; Delivery answers with DeliveryCanceled or DeliveryCancelRejected.
+public struct RentalCancelRequested: RentalFactsEvent {
+    public static let type = "RentalCancelRequested"
+    public var facts: RentalFacts
+    public init(facts: RentalFacts) { self.facts = facts }
+}
+
+/// The customer gave the book back; its copy is available again.
+public struct RentalReturned: RentalFactsEvent {
+    public static let type = "RentalReturned"
+    public var facts: RentalFacts
+    public init(facts: RentalFacts) { self.facts = facts }
 }
