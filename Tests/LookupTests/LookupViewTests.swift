@@ -65,6 +65,7 @@ final class LookupViewTests: XCTestCase {
         let first = UUID().uuidString.lowercased()
         let second = UUID().uuidString.lowercased()
         for rentalId in [first, second] {
+            try await Task.sleep(for: .milliseconds(5))  // distinct order times: the list is ordered by them
             let events = try lifecycle(rentalId: rentalId).prefix(rentalId == first ? 5 : 2)
             try await publisher.publish(events.map { OutgoingEvent(stream: $0.type.hasPrefix("Rental") ? Streams.rental : Streams.delivery, envelope: $0) })
             for event in events { try await views.apply(event) }

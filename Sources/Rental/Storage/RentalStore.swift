@@ -99,7 +99,7 @@ public struct RentalStore: Sendable {
             rental.updatedAt = Timestamp.string(from: Date())
             try rental.update(db)
             try Self.releaseCopy(of: rental.bookId, in: db)
-            try outbox.append(RentalReturned(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(causedBy: nil), in: db)
+            try outbox.append(RentalReturned(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(), in: db)
             return rental
         }
     }
