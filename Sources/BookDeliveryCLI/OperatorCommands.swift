@@ -17,11 +17,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dead-letters",
         abstract: "List dead-letter entries, or put them back on their stream once the cause is fixed.",
-        discussion: """
-            Dead-letter streams are named <stream>:dead:<group>. With --redrive, each entry's original
-            fields go back on <stream> and the dead-letter entry is deleted; groups that had handled the
-            event already skip it (consumers de-duplicate on the event id).
-            """)
+        discussion: "Dead-letter streams are named <stream>:dead:<group>. With --redrive, each entry's original fields go back on <stream> and the dead-letter entry is deleted; groups that had handled the event already skip it (consumers de-duplicate on the event id).")
     @OptionGroup var redis: RedisOption
     @Option(help: "The dead-letter stream to re-drive, e.g. rental-events:dead:delivery.") var redrive: String?
     @Option(help: "At most this many entries.") var limit = 1000

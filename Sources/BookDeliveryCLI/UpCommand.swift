@@ -14,8 +14,23 @@ struct UpCommand: AsyncParsableCommand {
         abstract: "Start everything locally: a redis-server (AOF on, data in ./.data) and the four services. Ctrl-C stops it all.")
 
     @Option(help: "Use this Redis instead of starting one.") var redis: String?
-    @Option(help: "Port of the redis-server that `up` starts.") var redisPort = 6379
+    @Option(help: "Port of the redis-server that `up` starts (default 6379, or the next free port from 6380 when 6379 is taken, e.g. by Debian's own redis-server service).") var redisPort: Int?
     @Option(help: "Where Redis and the services keep their data.") var data = "./.data"
+
+    /// The asked-for port, which must be free; else 6379, or the first free port after it.
+    private func choosePort() throws -> Int {
+        if let redisPort {
+            guard !TCPPort.isListening(redisPort) else {
+                throw ValidationError("a server already listens on port \(redisPort): use it with --redis redis://127.0.0.1:\(redisPort), or pick another --redis-port")
+            }
+            return redisPort
+        }
+        guard let port = (6379...6399).first(where: { !TCPPort.isListening($0) }) else {
+            throw ValidationError("ports 6379 to 6399 are all taken: pick one with --redis-port")
+        }
+        if port != 6379 { say("port 6379 is taken (a system redis-server?): starting ours on \(port)") }
+        return port
+    }
 
     static let services: [(name: String, port: Int)] = [("rental", 8081), ("delivery", 8082), ("lookup", 8083), ("notifier", 8084)]
 
@@ -31,9 +46,7 @@ struct UpCommand: AsyncParsableCommand {
         if let redis {
             redisURL = redis
         } else {
-            guard !TCPPort.isListening(redisPort) else {
-                throw ValidationError("a server already listens on port \(redisPort): use it with --redis redis://127.0.0.1:\(redisPort), or pick another --redis-port")
-            }
+            let redisPort = try choosePort()
             let redisBinary = ["/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
             guard let redisBinary else { throw ValidationError("redis-server not found: run scripts/setup (apt-get install redis-server)") }
             redisServer = try ChildProcess(
@@ -46,7 +59,7 @@ struct UpCommand: AsyncParsableCommand {
                 throw ValidationError("redis-server did not start; see \(data)/redis.log")
             }
             redisURL = "redis://127.0.0.1:\(redisPort)"
-            print("redis-server on \(redisURL) (AOF in \(data))")
+            say("redis-server on \(redisURL) (AOF in \(data))")
         }
 
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
@@ -63,7 +76,7 @@ struct UpCommand: AsyncParsableCommand {
         for service in Self.services {
             _ = TCPPort.waitUntilListening(service.port, timeout: .seconds(20))
         }
-        print("""
+        say("""
 
             bookdelivery is up:
               Rental    http://127.0.0.1:8081   (POST /books, POST /rentals, ...)
@@ -77,10 +90,10 @@ struct UpCommand: AsyncParsableCommand {
 
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         for await _ in signals { break }
-        print("stopping the services...")
+        say("stopping the services...")
         for child in children.reversed() { child.process.signal(SIGTERM) }
         for child in children where !child.process.wait(timeout: .seconds(10)) {
-            print("\(child.name) did not stop in 10 s; killing it")
+            say("\(child.name) did not stop in 10 s; killing it")
             child.process.signal(SIGKILL)
             child.process.wait()
         }
@@ -88,6 +101,13 @@ struct UpCommand: AsyncParsableCommand {
             redisServer.signal(SIGTERM)
             redisServer.wait()
         }
-        print("stopped")
+        say("stopped")
+    }
+
+    /// Prints and flushes at once, so that our lines keep their place among the services' logs even
+    /// when the output goes to a file.
+    private func say(_ text: String) {
+        print(text)
+        fflush(nil)
     }
 }
