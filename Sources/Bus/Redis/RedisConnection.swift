@@ -56,8 +56,10 @@ public final class RedisConnection {
     /// Runs one command through `redisCommandArgv`. Error replies come back as ``RedisReply/error(_:)``.
     public func command(_ arguments: [String]) throws(RedisError) -> RedisReply {
         let context = try openContext()
-        let raw = Self.withArgv(arguments) { argc, argv, lengths in
-            redisCommandArgv(context, argc, argv, lengths)
+        var raw: UnsafeMutableRawPointer?
+        _ = Self.withArgv([arguments]) { argc, argv, lengths in
+            raw = redisCommandArgv(context, argc, argv, lengths)
+            return true
         }
         guard let raw else { throw lost(context) }
         defer { freeReplyObject(raw) }
@@ -68,12 +70,10 @@ public final class RedisConnection {
     /// (`redisGetReply`): one round trip for the whole batch.
     public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
         let context = try openContext()
-        for arguments in commands {
-            let status = Self.withArgv(arguments) { argc, argv, lengths in
-                redisAppendCommandArgv(context, argc, argv, lengths)
-            }
-            guard status == REDIS_OK else { throw lost(context) }
+        let appended = Self.withArgv(commands) { argc, argv, lengths in
+            redisAppendCommandArgv(context, argc, argv, lengths) == REDIS_OK
         }
+        guard appended else { throw lost(context) }
         var replies: [RedisReply] = []
         replies.reserveCapacity(commands.count)
         for _ in commands {
@@ -135,25 +135,35 @@ public final class RedisConnection {
         }
     }
 
-    /// Lays all arguments out in one buffer and hands hiredis pointers and lengths into it:
-    /// binary-safe, and one allocation per command instead of one per argument.
-    private static func withArgv<R>(
-        _ arguments: [String],
-        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
-    ) -> R {
+    /// Lays every argument of every command out in one buffer and hands hiredis, command by command,
+    /// pointers and lengths into it: binary-safe, and three allocations per pipeline instead of three
+    /// per command. Stops at the first command for which `body` returns false.
+    private static func withArgv(
+        _ commands: [[String]],
+        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> Bool
+    ) -> Bool {
+        var byteCount = 1
+        var argumentCount = 0
+        for arguments in commands {
+            argumentCount += arguments.count
+            for argument in arguments { byteCount += argument.utf8.count }
+        }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(arguments.reduce(1) { $0 + $1.utf8.count })
+        bytes.reserveCapacity(byteCount)
         var lengths: [Int] = []
-        lengths.reserveCapacity(arguments.count)
-        for argument in arguments {
-            bytes.append(contentsOf: argument.utf8)
-            lengths.append(argument.utf8.count)
+        lengths.reserveCapacity(argumentCount)
+        for arguments in commands {
+            for argument in arguments {
+                let before = bytes.count
+                bytes.append(contentsOf: argument.utf8)
+                lengths.append(bytes.count - before)
+            }
         }
         bytes.append(0)  // never empty, so the buffer always has a base address
         return bytes.withUnsafeBufferPointer { buffer in
             let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
             var pointers: [UnsafePointer<CChar>?] = []
-            pointers.reserveCapacity(arguments.count)
+            pointers.reserveCapacity(argumentCount)
             var offset = 0
             for length in lengths {
                 pointers.append(base + offset)
@@ -161,7 +171,12 @@ public final class RedisConnection {
             }
             return pointers.withUnsafeMutableBufferPointer { argv in
                 lengths.withUnsafeBufferPointer { argvLengths in
-                    body(Int32(arguments.count), argv.baseAddress!, argvLengths.baseAddress!)
+                    var first = 0
+                    for arguments in commands {
+                        guard body(Int32(arguments.count), argv.baseAddress! + first, argvLengths.baseAddress! + first) else { return false }
+                        first += arguments.count
+                    }
+                    return true
                 }
             }
         }
