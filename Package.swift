@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -29,11 +31,18 @@ let package = Package(
                 "CHiredis",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(name: "ProcessSupport"),
-        .target(name: "ServiceKit", dependencies: serviceDependencies),
+        .target(
+            name: "ServiceKit",
+            dependencies: serviceDependencies + [
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .target(name: "Rental", dependencies: ["ServiceKit"] + serviceDependencies),
         .target(name: "Delivery", dependencies: ["ServiceKit"] + serviceDependencies),
         .target(name: "Lookup", dependencies: ["ServiceKit"] + serviceDependencies),

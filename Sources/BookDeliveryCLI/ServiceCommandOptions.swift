@@ -13,6 +13,7 @@ struct ServiceCommandOptions: ParsableArguments {
     @Option(help: "This process's consumer name, unique per process (env CONSUMER_NAME; default host-pid).") var consumer: String?
 
     func resolve(service: String, defaultPort: Int) throws -> ServiceOptions {
+        ServiceMetrics.bootstrap()  // before any metric is created
         let environment = ProcessInfo.processInfo.environment
         guard let port = port ?? environment["PORT"].flatMap(Int.init) ?? Optional(defaultPort), (1...65535).contains(port) else {
             throw ValidationError("--port must be from 1 to 65535")

@@ -17,7 +17,7 @@ public enum DeliveryService {
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
         let store = try DeliveryStore.open(path: options.databasePath)
         let routes = RentalEventsHandler(store: store).routes
-        let stats = ConsumerStats()
+        let stats = ConsumerStats(group: RentalEventsHandler.group)
         return ServiceRuntime.application(
             router: buildRouter(store: store, options: options, stats: stats), options: options, name: name,
             services: [

@@ -22,7 +22,7 @@ public enum LookupService {
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
         let views = viewStore(options: options)
         let handler = ViewEventsHandler(views: views)
-        let stats = ConsumerStats()
+        let stats = ConsumerStats(group: ViewEventsHandler.group)
         return ServiceRuntime.application(
             router: buildRouter(views: views, options: options, stats: stats), options: options, name: name,
             services: [ServiceRuntime.consumer(group: ViewEventsHandler.group, streams: Streams.all, options: options, stats: stats, batchHandler: handler.handle)])

@@ -17,7 +17,7 @@ public enum NotifierService {
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
         let store = try AlertStore.open(path: options.databasePath)
         let routes = AlertEventsHandler(store: store, logger: options.logger).routes
-        let stats = ConsumerStats()
+        let stats = ConsumerStats(group: AlertEventsHandler.group)
         return ServiceRuntime.application(
             router: buildRouter(store: store, options: options, stats: stats), options: options, name: name,
             services: [ServiceRuntime.consumer(group: AlertEventsHandler.group, streams: Streams.all, options: options, stats: stats, batchHandler: routes.batchHandler)])

@@ -19,7 +19,7 @@ public enum RentalService {
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
         let store = try RentalStore.open(path: options.databasePath)
         let routes = DeliveryEventsHandler(store: store).routes
-        let stats = ConsumerStats()
+        let stats = ConsumerStats(group: DeliveryEventsHandler.group)
         return ServiceRuntime.application(
             router: buildRouter(store: store, options: options, stats: stats), options: options, name: name,
             services: [

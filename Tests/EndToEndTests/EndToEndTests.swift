@@ -71,6 +71,11 @@ final class EndToEndTests: XCTestCase {
             let health = try await cluster.request(service, "GET", "/health")
             XCTAssertEqual(health.status, 200)
         }
+        let metrics = try await cluster.text("delivery", "/metrics")
+        let handled = metrics.split(separator: "\n").first { $0.hasPrefix("bus_consumer_events_total{") && $0.contains(#"group="delivery""#) && $0.contains(#"outcome="handled""#) }
+        XCTAssertNotNil(handled, "Delivery exports its consumer's counts: \(metrics.prefix(800))")
+        XCTAssertGreaterThan(Double(handled?.split(separator: " ").last ?? "") ?? 0, 0)
+        XCTAssertTrue(metrics.contains("bus_outbox_published_total"))
     }
 
     func testOrdersPlacedWhileDeliveryIsDownAllGetADeliveryWhenItIsBack() async throws {

@@ -80,6 +80,12 @@ final class ServiceCluster: @unchecked Sendable {
         var array: [[String: Any]] { json as? [[String: Any]] ?? [] }
     }
 
+    /// A plain-text answer, e.g. `/metrics`.
+    func text(_ service: String, _ path: String) async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: url(service, path))
+        return String(decoding: data, as: UTF8.self)
+    }
+
     @discardableResult
     func request(_ service: String, _ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Response {
         var request = URLRequest(url: url(service, path))

@@ -149,11 +149,20 @@ final class RentalAPITests: XCTestCase {
         XCTAssertEqual(events.last?.type, RentalReturned.type)
     }
 
-    func testHealth() async throws {
+    func testHealthAndPrometheusMetrics() async throws {
         try await withClient { client in
             let (status, body) = try await client.object(.get, "/health")
             XCTAssertEqual(status, .ok)
             XCTAssertEqual(body["service"] as? String, "rental")
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                XCTAssertEqual(response.status, .ok)
+                XCTAssertEqual(response.headers[.contentType], "text/plain; version=0.0.4")
+                let text = String(buffer: response.body)
+                XCTAssertTrue(text.contains("# TYPE http_server_request_duration histogram"), "HTTP metrics: \(text.prefix(500))")
+                // The registry is the process's, shared with other tests: at least this request was counted.
+                let line = text.split(separator: "\n").first { $0.hasPrefix(#"hb_requests{http_route="/health",http_request_method="GET",http_response_status_code="200"}"#) }
+                XCTAssertGreaterThanOrEqual(Int(line?.split(separator: " ").last ?? "") ?? 0, 1, "the /health request was counted")
+            }
         }
     }
 }

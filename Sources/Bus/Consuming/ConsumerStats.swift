@@ -1,6 +1,9 @@
+import Metrics
 import Synchronization
 
-/// Running counts of what one consumer did, for health endpoints and operators.
+/// Running counts of what one consumer did, for health endpoints and operators. Each count is also
+/// a swift-metrics counter, `bus_consumer_events_total{group, outcome}`, which goes wherever the
+/// process bootstrapped its metrics (nowhere, by default).
 public final class ConsumerStats: Sendable {
     public struct Snapshot: Codable, Sendable, Equatable {
         /// Events the handler finished (and that were then acknowledged).
@@ -17,13 +20,38 @@ public final class ConsumerStats: Sendable {
     private let failedCount = Atomic<Int>(0)
     private let deadLetteredCount = Atomic<Int>(0)
     private let claimedCount = Atomic<Int>(0)
+    private let handledCounter, failedCounter, deadLetteredCounter, claimedCounter: Counter
 
-    public init() {}
+    /// - Parameter group: the consumer group, as the metrics' `group` label.
+    public init(group: String = "") {
+        func counter(_ outcome: String) -> Counter {
+            Counter(label: "bus_consumer_events_total", dimensions: [("group", group), ("outcome", outcome)])
+        }
+        handledCounter = counter("handled")
+        failedCounter = counter("failed")
+        deadLetteredCounter = counter("dead_lettered")
+        claimedCounter = counter("claimed")
+    }
 
-    func recordHandled() { handledCount.add(1, ordering: .relaxed) }
-    func recordFailed() { failedCount.add(1, ordering: .relaxed) }
-    func recordDeadLettered(_ count: Int) { deadLetteredCount.add(count, ordering: .relaxed) }
-    func recordClaimed(_ count: Int) { claimedCount.add(count, ordering: .relaxed) }
+    func recordHandled() {
+        handledCount.add(1, ordering: .relaxed)
+        handledCounter.increment()
+    }
+
+    func recordFailed() {
+        failedCount.add(1, ordering: .relaxed)
+        failedCounter.increment()
+    }
+
+    func recordDeadLettered(_ count: Int) {
+        deadLetteredCount.add(count, ordering: .relaxed)
+        deadLetteredCounter.increment(by: count)
+    }
+
+    func recordClaimed(_ count: Int) {
+        claimedCount.add(count, ordering: .relaxed)
+        claimedCounter.increment(by: count)
+    }
 
     public var snapshot: Snapshot {
         Snapshot(

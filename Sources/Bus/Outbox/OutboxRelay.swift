@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// Moves outbox rows to their streams, in insertion order, and marks them sent.
@@ -43,6 +44,8 @@ public struct OutboxRelay: Service {
     private let name: String
     private let configuration: Configuration
     private let logger: Logger
+    private let publishedCounter = Counter(label: "bus_outbox_published_total")
+    private let republishedCounter = Counter(label: "bus_outbox_republished_total")
 
     public init(
         database: any DatabaseWriter, outbox: Outbox, publisher: StreamPublisher, name: String,
@@ -96,6 +99,7 @@ public struct OutboxRelay: Service {
         let records = try await claimBatch()
         guard !records.isEmpty else { return 0 }
         try await publisher.publish(records.map(\.event))
+        publishedCounter.increment(by: records.count)
         let sequences = records.compactMap(\.sequence)
         let now = Timestamp.milliseconds()
         try await database.write { db in
@@ -128,6 +132,7 @@ public struct OutboxRelay: Service {
                 arguments: [cutoff, runId])
             return db.changesCount
         }
+        republishedCounter.increment(by: reopened)
         if reopened > 0 {
             logger.warning("redis restarted: re-publishing recently sent events it may have lost", metadata: [
                 "events": "\(reopened)", "runId": "\(runId)",

@@ -16,7 +16,7 @@ public final class RedisClient: Sendable {
     private let failures = Mutex(0)
     private let closed = Mutex(false)
 
-    public init(endpoint: RedisEndpoint, name: String = "redis", logger: Logger, backoff: Backoff = Backoff(initial: .milliseconds(50), maximum: .seconds(1))) {
+    public init(endpoint: RedisEndpoint, name: String = "redis", logger: Logger, backoff: Backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))) {
         self.endpoint = endpoint
         self.thread = DedicatedThread(name: "bus.\(name)")
         self.logger = logger
