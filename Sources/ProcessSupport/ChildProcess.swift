@@ -93,12 +93,6 @@ public final class ChildProcess: @unchecked Sendable {
         }
         return !isRunning
     }
-
-    /// The exit code, when the process exited normally.
-    public var exitCode: Int32? {
-        guard let status = lock.withLock({ exitStatus }) else { return nil }
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil
-    }
 }
 
 public struct ChildProcessError: Error, CustomStringConvertible {

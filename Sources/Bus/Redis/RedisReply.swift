@@ -30,8 +30,6 @@ public enum RedisReply: Sendable, Equatable {
         return nil
     }
 
-    public var isNull: Bool { self == .null }
-
     /// Turns an error reply into a thrown ``RedisError/server(_:)``; passes every other reply through.
     @discardableResult
     public func orThrow() throws(RedisError) -> RedisReply {

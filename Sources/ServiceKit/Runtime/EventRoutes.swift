@@ -64,6 +64,4 @@ public struct EventRoutes: Sendable {
             }
         }
     }
-
-    public var types: [String] { routes.keys.sorted() }
 }
