@@ -315,10 +315,7 @@ final class ConformanceTests: XCTestCase {
     }
 
     func testOutboxRelayWakesOnCommitAndMarksRowsSent() async throws {
-        let database = try DatabaseQueue()
-        var migrator = DatabaseMigrator()
-        BusSchema.register(in: &migrator)
-        try migrator.migrate(database)
+        let database = try busDatabase()
         let outbox = Outbox()
         var configuration = OutboxRelay.Configuration()
         configuration.pollInterval = .seconds(3600)  // only the commit signal can wake it
@@ -341,10 +338,7 @@ final class ConformanceTests: XCTestCase {
     }
 
     func testOutboxRelayRepublishesRecentEventsWhenRedisComesBackWithoutThem() async throws {
-        let database = try DatabaseQueue()
-        var migrator = DatabaseMigrator()
-        BusSchema.register(in: &migrator)
-        try migrator.migrate(database)
+        let database = try busDatabase()
         let outbox = Outbox()
         var configuration = OutboxRelay.Configuration()
         configuration.restartCheckInterval = .milliseconds(50)
@@ -383,10 +377,7 @@ final class ConformanceTests: XCTestCase {
     }
 
     func testOutboxRelayPrunesSentRowsAfterTheRetentionWindow() async throws {
-        let database = try DatabaseQueue()
-        var migrator = DatabaseMigrator()
-        BusSchema.register(in: &migrator)
-        try migrator.migrate(database)
+        let database = try busDatabase()
         let outbox = Outbox()
         var configuration = OutboxRelay.Configuration()
         configuration.retention = .zero

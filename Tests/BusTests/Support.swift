@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import GRDB
 import Logging
 import TestSupport
 
@@ -44,4 +45,13 @@ extension StreamConsumer.Configuration {
 
 func client(_ redis: RedisServer, _ name: String = "test") -> RedisClient {
     RedisClient(endpoint: redis.endpoint, name: name, logger: .test("redis"))
+}
+
+/// An in-memory database with the Bus's tables (outbox and inbox), for outbox and inbox tests.
+func busDatabase() throws -> DatabaseQueue {
+    let database = try DatabaseQueue()
+    var migrator = DatabaseMigrator()
+    BusSchema.register(in: &migrator)
+    try migrator.migrate(database)
+    return database
 }
