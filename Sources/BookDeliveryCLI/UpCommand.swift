@@ -35,6 +35,8 @@ struct UpCommand: AsyncParsableCommand {
     static let services: [(name: String, port: Int)] = [("rental", 8081), ("delivery", 8082), ("lookup", 8083), ("notifier", 8084)]
 
     func run() async throws {
+        // Trap Ctrl-C first: a signal that comes while things start must still stop them cleanly.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let dataDirectory = URL(fileURLWithPath: data).standardizedFileURL
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         for service in Self.services where TCPPort.isListening(service.port) {
@@ -70,6 +72,7 @@ struct UpCommand: AsyncParsableCommand {
                 arguments: [service.name, "--port", String(service.port), "--redis", redisURL,
                             "--db", dataDirectory.appendingPathComponent("\(service.name).sqlite").path,
                             "--consumer", "\(service.name)-1"],
+                environment: ProcessInfo.processInfo.environment.merging([ParentWatch.variable: String(getpid())]) { $1 },
                 inheritOutput: true)
             children.append((service.name, process))
         }
@@ -88,7 +91,6 @@ struct UpCommand: AsyncParsableCommand {
 
             """)
 
-        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         for await _ in signals { break }
         say("stopping the services...")
         for child in children.reversed() { child.process.signal(SIGTERM) }

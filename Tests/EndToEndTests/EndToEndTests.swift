@@ -1,4 +1,8 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import ProcessSupport
 import TestSupport
 import XCTest
 
@@ -70,7 +74,10 @@ final class EndToEndTests: XCTestCase {
         for service in ServiceCluster.services {
             let health = try await cluster.request(service, "GET", "/health")
             XCTAssertEqual(health.status, 200)
+            XCTAssertEqual(health.object["consumer"] as? String, service == "rental" ? "rental-1" : "\(service)-1")
         }
+        let notifierFile = cluster.directory.appendingPathComponent("notifier.sqlite").path
+        XCTAssertTrue(FileManager.default.fileExists(atPath: notifierFile), "DB_PATH from the environment was used")
         let metrics = try await cluster.text("delivery", "/metrics")
         let handled = metrics.split(separator: "\n").first { $0.hasPrefix("bus_consumer_events_total{") && $0.contains(#"group="delivery""#) && $0.contains(#"outcome="handled""#) }
         XCTAssertNotNil(handled, "Delivery exports its consumer's counts: \(metrics.prefix(800))")
@@ -142,5 +149,47 @@ final class EndToEndTests: XCTestCase {
         let book = try await cluster.request("rental", "GET", "/books/\(bookId)").object
         XCTAssertEqual(book["available"] as? Int, outcomes["canceled", default: 0], "each canceled rental gave its copy back exactly once")
         print("cancel/start race: \(outcomes)")
+    }
+}
+
+/// `bookdelivery up`: everything for a local try-out, stopped cleanly by Ctrl-C (SIGINT).
+final class UpCommandTests: XCTestCase {
+    func testUpStartsRedisAndTheFourServicesAndCtrlCStopsThemAll() async throws {
+        let servicePorts = [8081, 8082, 8083, 8084]
+        if servicePorts.contains(where: { TCPPort.isListening($0) }) {
+            throw XCTSkip("ports 8081-8084 are in use on this machine")
+        }
+        let directory = try TemporaryDirectory.make(prefix: "up")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let redisPort = try FreePort.find()
+        let up = try ChildProcess(
+            executable: try ServiceCluster.findExecutable(),
+            arguments: ["up", "--redis-port", String(redisPort), "--data", directory.path],
+            logFile: directory.appendingPathComponent("up.log").path)
+        defer { if up.isRunning { up.signal(SIGKILL); up.wait() } }
+        for port in servicePorts + [redisPort] {
+            XCTAssertTrue(TCPPort.waitUntilListening(port, timeout: .seconds(30)), "port \(port) is up")
+        }
+
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:8081/books")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(#"{"title":"Dune","author":"Frank Herbert"}"#.utf8)
+        let (_, response) = try await URLSession.shared.data(for: request)
+        XCTAssertEqual((response as? HTTPURLResponse)?.statusCode, 201)
+        let promoted = await eventually {
+            let data = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:8084/alerts")!).0
+            return data.map { String(decoding: $0, as: UTF8.self).contains("new_book") } ?? false
+        }
+        XCTAssertTrue(promoted, "the services talk through up's Redis")
+
+        up.signal(SIGINT)
+        XCTAssertTrue(up.wait(timeout: .seconds(20)), "Ctrl-C stops everything")
+        for port in servicePorts + [redisPort] {
+            XCTAssertFalse(TCPPort.isListening(port), "port \(port) is closed")
+        }
+        let log = try String(contentsOf: directory.appendingPathComponent("up.log"), encoding: .utf8)
+        XCTAssertTrue(log.contains("bookdelivery is up"))
+        XCTAssertTrue(log.contains("stopped"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("appendonlydir").path), "AOF under --data")
     }
 }

@@ -47,15 +47,24 @@ final class ServiceCluster: @unchecked Sendable {
         throw TestSupportError("bookdelivery not built next to \(testBinary.path); run `swift build` first or set BOOKDELIVERY_BIN")
     }
 
+    /// Starts a service with flags, except Notifier, which is configured through the environment
+    /// (`PORT`, `REDIS_URL`, `DB_PATH`, `CONSUMER_NAME`) so that both ways stay tested.
     func start(_ service: String) throws {
         let port = ports[service]!
+        let database = directory.appendingPathComponent("\(service).sqlite").path
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
+        var arguments = [service]
+        if service == "notifier" {
+            environment["PORT"] = String(port)
+            environment["REDIS_URL"] = redis.url
+            environment["DB_PATH"] = database
+            environment["CONSUMER_NAME"] = "\(service)-1"
+        } else {
+            arguments += ["--port", String(port), "--redis", redis.url, "--db", database, "--consumer", "\(service)-1"]
+        }
         processes[service] = try ChildProcess(
-            executable: executable,
-            arguments: [service, "--port", String(port), "--redis", redis.url,
-                        "--db", directory.appendingPathComponent("\(service).sqlite").path, "--consumer", "\(service)-1"],
-            environment: environment,
+            executable: executable, arguments: arguments, environment: environment,
             logFile: directory.appendingPathComponent("\(service).log").path)
         guard TCPPort.waitUntilListening(port, timeout: .seconds(30)) else {
             throw TestSupportError("\(service) did not start; see \(directory.path)/\(service).log")

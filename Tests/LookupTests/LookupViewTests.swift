@@ -18,6 +18,11 @@ final class LookupViewTests: XCTestCase {
         views = RentalViewStore(pool: RedisClientPool(endpoint: redis.endpoint, size: 2, name: "views", logger: .test("lookup")))
     }
 
+    override func tearDown() async throws {
+        views = nil
+        redis = nil  // XCTest keeps test-case instances to the end: stop the server now
+    }
+
     /// The events of one rental's happy path.
     private func lifecycle(rentalId: String, customerId: String = "alice") throws -> [EventEnvelope] {
         let facts = DeliveryFacts(deliveryId: "d-\(rentalId)", rentalId: rentalId, customerId: customerId)

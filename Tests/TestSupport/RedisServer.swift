@@ -2,6 +2,7 @@ import Bus
 import ProcessSupport
 import Foundation
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,7 +44,9 @@ public final class RedisServer: @unchecked Sendable {
             "--save", "", "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", appendFsync,
             "--daemonize", "no", "--logfile", directory.appendingPathComponent("redis.log").path,
         ] + extraArguments
-        process = try ChildProcess(executable: try Executables.find("redis-server").path, arguments: arguments)
+        let process = try ChildProcess(executable: try Executables.find("redis-server").path, arguments: arguments)
+        self.process = process
+        LiveServers.add(process.pid)
         try waitUntilReady()
     }
 
@@ -52,6 +55,7 @@ public final class RedisServer: @unchecked Sendable {
         guard let process else { return }
         process.signal(SIGKILL)
         process.wait()
+        LiveServers.remove(process.pid)
         self.process = nil
     }
 
@@ -59,6 +63,7 @@ public final class RedisServer: @unchecked Sendable {
         guard let process else { return }
         process.signal(SIGTERM)
         process.wait()
+        LiveServers.remove(process.pid)
         self.process = nil
     }
 
@@ -80,6 +85,26 @@ public final class RedisServer: @unchecked Sendable {
             usleep(20_000)
         }
         throw TestSupportError("redis-server did not start on port \(port); see \(directory.path)/redis.log")
+    }
+}
+
+/// The redis-servers this process started and has not stopped: killed when the test process exits,
+/// so that a test case XCTest keeps alive (or a crash) leaves no server behind.
+enum LiveServers {
+    private static let pids = Mutex<Set<pid_t>>([])
+    private static let registerExitHandler: Void = { atexit { LiveServers.killAll() } }()
+
+    static func add(_ pid: pid_t) {
+        _ = registerExitHandler
+        pids.withLock { _ = $0.insert(pid) }
+    }
+
+    static func remove(_ pid: pid_t) {
+        pids.withLock { _ = $0.remove(pid) }
+    }
+
+    static func killAll() {
+        for pid in pids.withLock({ $0 }) { Glibc.kill(pid, SIGKILL) }
     }
 }
 
