@@ -19,9 +19,7 @@ struct ServiceCommandOptions: ParsableArguments {
         guard let port = port ?? environment["PORT"].flatMap(Int.init) ?? Optional(defaultPort), (1...65535).contains(port) else {
             throw ValidationError("--port must be from 1 to 65535")
         }
-        let redisURL = redis ?? environment["REDIS_URL"] ?? "redis://127.0.0.1:6379"
-        let endpoint: RedisEndpoint
-        do { endpoint = try RedisEndpoint(url: redisURL) } catch { throw ValidationError("\(error)") }
+        let endpoint = try RedisOption.endpoint(flag: redis)
         let databasePath = db ?? environment["DB_PATH"] ?? "./.data/\(service).sqlite"
         let directory = URL(fileURLWithPath: databasePath).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -40,11 +38,14 @@ struct RedisOption: ParsableArguments {
     @Option(help: "Redis URL (env REDIS_URL; default redis://127.0.0.1:6379).") var redis: String?
 
     func client() throws -> RedisClient {
-        let url = redis ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? "redis://127.0.0.1:6379"
-        do {
-            var logger = Logger(label: "bookdelivery")
-            logger.logLevel = .error
-            return RedisClient(endpoint: try RedisEndpoint(url: url), logger: logger)
-        } catch { throw ValidationError("\(error)") }
+        var logger = Logger(label: "bookdelivery")
+        logger.logLevel = .error
+        return RedisClient(endpoint: try Self.endpoint(flag: redis), logger: logger)
+    }
+
+    /// The `--redis` flag, else `REDIS_URL`, else the local default; a bad URL is a usage error.
+    static func endpoint(flag: String?) throws -> RedisEndpoint {
+        let url = flag ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? "redis://127.0.0.1:6379"
+        do { return try RedisEndpoint(url: url) } catch { throw ValidationError("\(error)") }
     }
 }

@@ -325,11 +325,10 @@ private final class ConsumerLoop: @unchecked Sendable {
         let outcomes = readable.isEmpty ? [] : await handler(readable.map(\.1))
         for (index, (delivery, event)) in readable.enumerated() {
             let entry = delivery.entry
-            guard index < outcomes.count, let error = outcomes[index] else {
-                if index < outcomes.count {
-                    acknowledge(entry)
-                    stats.recordHandled()
-                }
+            guard index < outcomes.count else { continue }  // no outcome: stays pending, claimed later
+            guard let error = outcomes[index] else {
+                acknowledge(entry)
+                stats.recordHandled()
                 continue
             }
             if delivery.deliveries >= configuration.maxDeliveries {

@@ -13,8 +13,6 @@ public struct ServiceOptions: Sendable {
     /// This process's name in the consumer groups; distinct for every process of a service.
     public var consumerName: String
     public var logger: Logger
-    /// Tuning of the consumers; the defaults suit production.
-    public var consumerTuning: @Sendable (inout StreamConsumer.Configuration) -> Void = { _ in }
 
     public init(host: String = "127.0.0.1", port: Int, redis: RedisEndpoint, databasePath: String, consumerName: String, logger: Logger) {
         self.host = host
@@ -23,11 +21,5 @@ public struct ServiceOptions: Sendable {
         self.databasePath = databasePath
         self.consumerName = consumerName
         self.logger = logger
-    }
-
-    public func consumerConfiguration(group: String, streams: [String]) -> StreamConsumer.Configuration {
-        var configuration = StreamConsumer.Configuration(streams: streams, group: group, consumer: consumerName)
-        consumerTuning(&configuration)
-        return configuration
     }
 }

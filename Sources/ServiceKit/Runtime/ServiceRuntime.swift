@@ -36,7 +36,7 @@ public enum ServiceRuntime {
         group: String, streams: [String], options: ServiceOptions, stats: ConsumerStats, batchHandler: @escaping StreamConsumer.BatchHandler
     ) -> StreamConsumer {
         StreamConsumer(
-            configuration: options.consumerConfiguration(group: group, streams: streams),
+            configuration: StreamConsumer.Configuration(streams: streams, group: group, consumer: options.consumerName),
             client: redisClient(options: options, role: "consumer"),
             logger: options.logger, stats: stats, batchHandler: batchHandler)
     }
