@@ -9,6 +9,6 @@ struct BookDelivery: AsyncParsableCommand {
         discussion: "Run one service per process; run a service several times (same --db, distinct --consumer and --port) to scale its event consumers out. `up` starts everything for a local try-out.",
         subcommands: [
             RentalCommand.self, DeliveryCommand.self, LookupCommand.self, NotifierCommand.self,
-            UpCommand.self, StreamsCommand.self, DeadLettersCommand.self,
+            UpCommand.self, StreamsCommand.self, DeadLettersCommand.self, ContractsCommand.self,
         ])
 }

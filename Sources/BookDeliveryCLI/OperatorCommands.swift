@@ -1,5 +1,9 @@
 import ArgumentParser
 import Bus
+import Contracts
+import Foundation
+import NotifierService
+import Redis
 
 struct StreamsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +21,11 @@ struct DeadLettersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dead-letters",
         abstract: "List dead-letter entries, or put them back on their stream once the cause is fixed.",
-        discussion: "Dead-letter streams are named <stream>:dead:<group>. With --redrive, each entry's original fields go back on <stream> and the dead-letter entry is deleted; groups that had handled the event already skip it (consumers de-duplicate on the event id).")
+        discussion: """
+            Dead-letter streams are named <stream>:dead:<group>. With --redrive, each entry's original fields go back on \
+            <stream> and the dead-letter entry is deleted; groups that had handled the event already skip it (consumers \
+            de-duplicate on the event id).
+            """)
     @OptionGroup var redis: RedisOption
     @Option(help: "The dead-letter stream to re-drive, e.g. rental-events:dead:delivery.") var redrive: String?
     @Option(help: "At most this many entries.") var limit = 1000
@@ -40,14 +48,25 @@ struct DeadLettersCommand: AsyncParsableCommand {
         }
         for stream in report.deadLetters where stream.length > 0 {
             print("\(stream.name): \(stream.length) entries")
-            let entries = try await client.command(["XRANGE", stream.name, "-", "+", "COUNT", String(limit)]).orThrow().array ?? []
-            for entry in entries {
-                guard let parts = entry.array, parts.count == 2 else { continue }
-                let flat = (parts[1].array ?? []).compactMap(\.string)
-                var fields: [String: String] = [:]
-                for index in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[index]] = flat[index + 1] }
-                print("  \(parts[0].string ?? "?")  type=\(fields["type"] ?? "?") key=\(fields["key"] ?? "?") deliveries=\(fields["dead.deliveries"] ?? "?") error=\(fields["dead.error"] ?? "?")")
+            for entry in try await client.range(of: stream.name, count: limit) {
+                let fields = entry.fields ?? [:]
+                let summary = ["type", "key", "dead.attempts", "dead.error"].map { "\($0)=\(fields[$0] ?? "?")" }
+                print("  \(entry.id)  " + summary.joined(separator: " "))
             }
         }
+    }
+}
+
+struct ContractsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "contracts",
+        abstract: "Print the event contracts as JSON: streams, groups, statuses in lifecycle order, what each event leads to.",
+        discussion: "Tools outside Swift (ops/faults.py) read the saga's rules from here instead of restating them.")
+
+    func run() async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let json = try encoder.encode(ContractDocument(alertTypes: NotifierApplication.alertTypes))
+        print(String(decoding: json, as: UTF8.self))
     }
 }

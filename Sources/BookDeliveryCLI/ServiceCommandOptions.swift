@@ -2,6 +2,7 @@ import ArgumentParser
 import Bus
 import Foundation
 import Logging
+import Redis
 import ServiceKit
 
 /// The flags every service takes, each with its environment variable as fallback.
@@ -14,7 +15,6 @@ struct ServiceCommandOptions: ParsableArguments {
 
     func resolve(service: String, defaultPort: Int) throws -> ServiceOptions {
         ServiceMetrics.bootstrap()  // before any metric is created
-        ParentWatch.startIfRequested()
         let environment = ProcessInfo.processInfo.environment
         guard let port = port ?? environment["PORT"].flatMap(Int.init) ?? Optional(defaultPort), (1...65535).contains(port) else {
             throw ValidationError("--port must be from 1 to 65535")

@@ -1,9 +1,9 @@
 import ArgumentParser
-import Delivery
+import DeliveryService
 import Hummingbird
-import Lookup
-import Notifier
-import Rental
+import LookupService
+import NotifierService
+import RentalService
 import ServiceKit
 
 struct RentalCommand: AsyncParsableCommand {
@@ -11,8 +11,8 @@ struct RentalCommand: AsyncParsableCommand {
     @OptionGroup var options: ServiceCommandOptions
 
     func run() async throws {
-        let options = try options.resolve(service: RentalService.name, defaultPort: RentalService.defaultPort)
-        try await RentalService.buildApplication(options: options).runService()
+        let options = try options.resolve(service: RentalApplication.name, defaultPort: RentalApplication.defaultPort)
+        try await RentalApplication.buildApplication(options: options).runService()
     }
 }
 
@@ -21,8 +21,8 @@ struct DeliveryCommand: AsyncParsableCommand {
     @OptionGroup var options: ServiceCommandOptions
 
     func run() async throws {
-        let options = try options.resolve(service: DeliveryService.name, defaultPort: DeliveryService.defaultPort)
-        try await DeliveryService.buildApplication(options: options).runService()
+        let options = try options.resolve(service: DeliveryApplication.name, defaultPort: DeliveryApplication.defaultPort)
+        try await DeliveryApplication.buildApplication(options: options).runService()
     }
 }
 
@@ -32,13 +32,13 @@ struct LookupCommand: AsyncParsableCommand {
     @Flag(help: "Delete the views and rebuild them from the streams, then exit.") var rebuild = false
 
     func run() async throws {
-        let options = try options.resolve(service: LookupService.name, defaultPort: LookupService.defaultPort)
+        let options = try options.resolve(service: LookupApplication.name, defaultPort: LookupApplication.defaultPort)
         if rebuild {
-            let events = try await LookupService.rebuild(options: options)
+            let events = try await LookupApplication.rebuild(options: options)
             print("rebuilt the Lookup views from \(events) events")
             return
         }
-        try await LookupService.buildApplication(options: options).runService()
+        try await LookupApplication.buildApplication(options: options).runService()
     }
 }
 
@@ -47,7 +47,17 @@ struct NotifierCommand: AsyncParsableCommand {
     @OptionGroup var options: ServiceCommandOptions
 
     func run() async throws {
-        let options = try options.resolve(service: NotifierService.name, defaultPort: NotifierService.defaultPort)
-        try await NotifierService.buildApplication(options: options).runService()
+        let options = try options.resolve(service: NotifierApplication.name, defaultPort: NotifierApplication.defaultPort)
+        try await NotifierApplication.buildApplication(options: options).runService()
     }
+}
+
+/// The four services with their names and default ports, for `up`.
+enum Services {
+    static let all: [(name: String, port: Int)] = [
+        (RentalApplication.name, RentalApplication.defaultPort),
+        (DeliveryApplication.name, DeliveryApplication.defaultPort),
+        (LookupApplication.name, LookupApplication.defaultPort),
+        (NotifierApplication.name, NotifierApplication.defaultPort),
+    ]
 }

@@ -3,9 +3,10 @@ import Bus
 import Foundation
 import Histogram
 import Logging
-import Synchronization
 import ProcessSupport
-import TestSupport
+import Redis
+import ServiceLifecycle
+import Synchronization
 
 /// Measures the Bus against plain Redis on the same server in one run:
 /// 1. `redis-benchmark` XADD with the same fields, connections and pipelining: the baseline;
@@ -29,8 +30,9 @@ struct BusBenchmark: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "benchmark")
         logger.logLevel = .warning
-        let server = try redis == nil ? RedisServer() : nil
-        let endpoint = try server?.endpoint ?? RedisEndpoint(url: redis!)
+        let server = redis == nil ? try await privateRedis() : nil
+        defer { server?.process.signal(SIGKILL) }
+        let endpoint = try redis.map { try RedisEndpoint(url: $0) } ?? RedisEndpoint(host: "127.0.0.1", port: server?.port ?? 0)
         let perConnection = events / connections
         let total = perConnection * connections
 
@@ -38,7 +40,7 @@ struct BusBenchmark: AsyncParsableCommand {
         let sample = try EventEnvelope(type: "BenchmarkEvent", key: "rental-00000", payload: ["n": 1, "customer": 42])
 
         // 1 and 2, alternating: the baseline, then the Bus, `rounds` times.
-        let clients = (0..<connections).map { RedisClient(endpoint: endpoint, name: "publisher-\($0)", logger: logger) }
+        let clients = (0..<connections).map { _ in RedisClient(endpoint: endpoint, logger: logger) }
         let batches = (0..<connections).map { connection in
             (0..<perConnection).map { index in
                 var envelope = sample
@@ -52,7 +54,7 @@ struct BusBenchmark: AsyncParsableCommand {
         var baselines: [Double] = []
         var publishRates: [Double] = []
         for round in 1...max(1, rounds) {
-            baselines.append(try redisBenchmark(endpoint: endpoint, sample: sample, requests: total))
+            baselines.append(try await redisBenchmark(endpoint: endpoint, sample: sample, requests: total))
             _ = try await clients[0].command(["DEL", "bench:baseline", "bench:bus"])
             publishRates.append(try await publish(batches, clients: clients, latencies: latencies))
             print(String(format: "  round %d: redis-benchmark %.0f/s, Bus %.0f/s", round, baselines.last!, publishRates.last!))
@@ -65,16 +67,21 @@ struct BusBenchmark: AsyncParsableCommand {
         let done = WakeSignal()
         var configuration = StreamConsumer.Configuration(streams: ["bench:bus"], group: "benchmark", consumer: "bench-1")
         configuration.batchSize = consumeBatch
-        let consumerClient = RedisClient(endpoint: endpoint, name: "consumer", logger: logger)
+        let consumerClient = RedisClient(endpoint: endpoint, logger: logger)
         _ = try await consumerClient.command(["PING"])
         let consumer = StreamConsumer(configuration: configuration, client: consumerClient, logger: logger, handler: { _ in
             if handled.update({ $0 += 1; return $0 }) == total { done.wake() }
         })
         let consumeStart = ContinuousClock.now
-        let services = RunningServices([consumer], logger: logger)
-        while handled.value < total { await done.wait(timeout: .milliseconds(100)) }
-        let consumeSeconds = seconds(ContinuousClock.now - consumeStart)
-        await services.stop()
+        let group = ServiceGroup(configuration: .init(services: [consumer], gracefulShutdownSignals: [], logger: logger))
+        let consumeSeconds = try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            while handled.value < total { await done.wait(timeout: .milliseconds(100)) }
+            let elapsed = seconds(ContinuousClock.now - consumeStart)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return elapsed
+        }
         let pending = try await consumerClient.command(["XPENDING", "bench:bus", "benchmark"]).array?.first?.int ?? -1
         let consumeRate = Double(total) / consumeSeconds
 
@@ -116,6 +123,13 @@ struct BusBenchmark: AsyncParsableCommand {
         return rate
     }
 
+    /// A redis-server of its own, without persistence, in a temporary directory.
+    private func privateRedis() async throws -> RedisServerProcess {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bus-benchmark-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try await RedisServerProcess(port: try TCPPort.free(), directory: directory, arguments: ["--save", "", "--appendonly", "no"])
+    }
+
     private func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         return sorted[sorted.count / 2]
@@ -126,16 +140,16 @@ struct BusBenchmark: AsyncParsableCommand {
     }
 
     /// Runs redis-benchmark with the same XADD as the Bus sends and returns its requests per second.
-    private func redisBenchmark(endpoint: RedisEndpoint, sample: EventEnvelope, requests: Int) throws -> Double {
+    private func redisBenchmark(endpoint: RedisEndpoint, sample: EventEnvelope, requests: Int) async throws -> Double {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("redis-benchmark-\(UUID().uuidString).csv").path
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let command = ["XADD", "bench:baseline", "MAXLEN", "~", String(StreamPublisher.defaultMaxLength), "*"] + sample.fields
+        let command = StreamCommand.add(to: "bench:baseline", maxLength: StreamPublisher.defaultMaxLength, fields: sample.fields)
         let process = try ChildProcess(
             executable: try Executables.find("redis-benchmark").path,
             arguments: ["-h", endpoint.host, "-p", String(endpoint.port), "-c", String(connections), "-P", String(pipeline),
                         "-n", String(requests), "--csv"] + command,
             logFile: output)
-        guard process.wait() == 0 else { throw ValidationError("redis-benchmark failed; see \(output)") }
+        guard await process.exit(within: .seconds(600)), process.wait() == 0 else { throw ValidationError("redis-benchmark failed; see \(output)") }
         let text = try String(contentsOfFile: output, encoding: .utf8)
         // --csv prints a header, then "test","rps", and six latency columns. The test name holds the
         // JSON payload and its commas, so count the columns from the end.

@@ -1,6 +1,8 @@
 import Foundation
+import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process started with `posix_spawn` and reaped with `waitpid`.
@@ -8,11 +10,11 @@ import Glibc
 /// Foundation's `Process.waitUntilExit()` spins a run loop and can hang inside XCTest's async
 /// set-up and tear-down on Linux; this does the two system calls and nothing else. Used by
 /// `bookdelivery up` to run the services, and by the tests to run redis-server and the services.
-public final class ChildProcess: @unchecked Sendable {
+public final class ChildProcess: Sendable {
     public let pid: pid_t
     public let executable: String
-    private var exitStatus: Int32?
-    private let lock = NSLock()
+    /// The raw wait status once the process has been reaped.
+    private let exitStatus = Mutex<Int32?>(nil)
 
     /// Starts `executable` with `arguments`; its stdout and stderr go to `logFile` (appended), or
     /// nowhere; with `inheritOutput` they go where this process's go.
@@ -61,67 +63,38 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     public var isRunning: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if exitStatus != nil { return false }
-        var status: Int32 = 0
-        if waitpid(pid, &status, WNOHANG) == pid {
+        exitStatus.withLock { exitStatus in
+            if exitStatus != nil { return false }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return true }
             exitStatus = status
             return false
         }
-        return true
     }
 
-    /// Waits for the process to end and returns its raw wait status.
+    /// Blocks the calling thread until the process ends; returns its raw wait status. For
+    /// synchronous callers only: async code uses ``exit(within:)``.
     @discardableResult
     public func wait() -> Int32 {
-        lock.lock()
-        defer { lock.unlock() }
-        if let exitStatus { return exitStatus }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        exitStatus = status
-        return status
+        exitStatus.withLock { exitStatus in
+            if let exitStatus { return exitStatus }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            exitStatus = status
+            return status
+        }
     }
 
-    /// Waits up to `timeout` for the process to end; returns whether it did.
-    public func wait(timeout: Duration) -> Bool {
+    /// Waits up to `timeout` for the process to end, without blocking a thread; returns whether it did.
+    public func exit(within timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if !isRunning { return true }
-            usleep(10_000)
+        while isRunning {
+            guard ContinuousClock.now < deadline, (try? await Task.sleep(for: .milliseconds(10))) != nil else { return !isRunning }
         }
-        return !isRunning
+        return true
     }
 }
 
 public struct ChildProcessError: Error, CustomStringConvertible {
     public let description: String
-}
-
-public enum TCPPort {
-    /// Whether something accepts connections on 127.0.0.1:`port`.
-    public static func isListening(_ port: Int, host: String = "127.0.0.1") -> Bool {
-        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socketFD >= 0 else { return false }
-        defer { close(socketFD) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr(host)
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return result == 0
-    }
-
-    /// Waits until `port` accepts connections; returns whether it did within `timeout`.
-    public static func waitUntilListening(_ port: Int, timeout: Duration) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if isListening(port) { return true }
-            usleep(50_000)
-        }
-        return false
-    }
 }

@@ -2,7 +2,9 @@ import Bus
 import Foundation
 import GRDB
 import Logging
+import Redis
 import TestSupport
+import XCTest
 
 /// Collects what a handler saw, safely across tasks.
 actor Seen {
@@ -43,15 +45,43 @@ extension StreamConsumer.Configuration {
     }
 }
 
-func client(_ redis: RedisServer, _ name: String = "test") -> RedisClient {
-    RedisClient(endpoint: redis.endpoint, name: name, logger: .test("redis"))
+func client(_ redis: RedisServer) -> RedisClient {
+    RedisClient(endpoint: redis.endpoint, logger: .test("redis"))
 }
 
-/// An in-memory database with the Bus's tables (outbox and inbox), for outbox and inbox tests.
-func busDatabase() throws -> DatabaseQueue {
-    let database = try DatabaseQueue()
+/// A database with the Bus's tables (outbox and inbox) in a real SQLite file.
+func busDatabase(at path: String? = nil) throws -> DatabasePool {
     var migrator = DatabaseMigrator()
-    BusSchema.register(in: &migrator)
+    BusSchema.registerMigrations(in: &migrator)
+    let file = try path ?? TemporaryDirectory.make(prefix: "bus").appendingPathComponent("bus.sqlite").path
+    let database = try DatabasePool(path: file)
     try migrator.migrate(database)
     return database
+}
+
+/// Whether `group` has been handed every entry of `stream` and has acknowledged them all: from then
+/// on nothing can be delivered again, so counts taken now are final.
+func drained(_ redis: RedisServer, stream: String = "test-events", group: String) -> Bool {
+    guard let groups = try? redis.command(["XINFO", "GROUPS", stream]).array,
+        let info = groups.map(\.pairs).first(where: { $0["name"]?.string == group })
+    else { return false }
+    return info["pending"]?.int == 0 && info["lag"]?.int == 0
+}
+
+/// How many entries `group` still has pending on `stream`.
+func pendingCount(_ redis: RedisServer, stream: String = "test-events", group: String) throws -> Int {
+    try redis.command(["XPENDING", stream, group]).array?.first?.int ?? -1
+}
+
+/// A test case with a private redis-server, started before each test and stopped after it.
+class RedisTestCase: XCTestCase {
+    var redis: RedisServer!
+
+    override func setUp() async throws {
+        redis = try await RedisServer()
+    }
+
+    override func tearDown() async throws {
+        redis = nil  // XCTest keeps test-case instances to the end: stop the server now
+    }
 }

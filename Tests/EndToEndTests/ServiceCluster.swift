@@ -1,11 +1,12 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import ProcessSupport
 import TestSupport
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The four services as real `bookdelivery` processes on free loopback ports, with a private
@@ -16,21 +17,28 @@ final class ServiceCluster: @unchecked Sendable {
     let redis: RedisServer
     let directory: URL
     let executable: String
+    /// Set once in `start()` and read-only afterwards; the processes change only from the test's own task.
     private(set) var ports: [String: Int] = [:]
     private var processes: [String: ChildProcess] = [:]
 
-    init() throws {
-        redis = try RedisServer(appendOnly: true)
+    private init(redis: RedisServer) throws {
+        self.redis = redis
         directory = try TemporaryDirectory.make(prefix: "cluster")
         executable = try Self.findExecutable()
-        for service in Self.services {
-            ports[service] = try FreePort.find()
-            try start(service)
-        }
+        for service in Self.services { ports[service] = try TCPPort.free() }
+    }
+
+    static func start() async throws -> ServiceCluster {
+        let cluster = try ServiceCluster(redis: try await RedisServer(appendOnly: true))
+        for service in services { try await cluster.start(service) }
+        return cluster
     }
 
     deinit {
-        for process in processes.values { process.signal(SIGKILL); process.wait() }
+        for process in processes.values {
+            process.signal(SIGKILL)
+            process.wait()
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -49,8 +57,8 @@ final class ServiceCluster: @unchecked Sendable {
 
     /// Starts a service with flags, except Notifier, which is configured through the environment
     /// (`PORT`, `REDIS_URL`, `DB_PATH`, `CONSUMER_NAME`) so that both ways stay tested.
-    func start(_ service: String) throws {
-        let port = ports[service]!
+    func start(_ service: String) async throws {
+        guard let port = ports[service] else { throw TestSupportError("no service \(service)") }
         let database = directory.appendingPathComponent("\(service).sqlite").path
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
@@ -66,27 +74,20 @@ final class ServiceCluster: @unchecked Sendable {
         processes[service] = try ChildProcess(
             executable: executable, arguments: arguments, environment: environment,
             logFile: directory.appendingPathComponent("\(service).log").path)
-        guard TCPPort.waitUntilListening(port, timeout: .seconds(30)) else {
+        guard await TCPPort.waitUntilListening(port, timeout: .seconds(30)) else {
             throw TestSupportError("\(service) did not start; see \(directory.path)/\(service).log")
         }
     }
 
     /// SIGTERM and wait: the graceful stop the operator does.
-    func stop(_ service: String) {
+    func stop(_ service: String) async {
         processes[service]?.signal(SIGTERM)
-        _ = processes[service]?.wait(timeout: .seconds(10))
+        _ = await processes[service]?.exit(within: .seconds(10))
         processes[service] = nil
     }
 
     func url(_ service: String, _ path: String) -> URL {
-        URL(string: "http://127.0.0.1:\(ports[service]!)\(path)")!
-    }
-
-    struct Response {
-        var status: Int
-        var json: Any?
-        var object: [String: Any] { json as? [String: Any] ?? [:] }
-        var array: [[String: Any]] { json as? [[String: Any]] ?? [] }
+        URL(string: "http://127.0.0.1:\(ports[service] ?? 0)\(path)")!
     }
 
     /// A plain-text answer, e.g. `/metrics`.
@@ -95,8 +96,10 @@ final class ServiceCluster: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    @discardableResult
-    func request(_ service: String, _ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Response {
+    /// Sends `body` as JSON and decodes the answer as `T`; returns the status too.
+    func request<T: Decodable>(
+        _ service: String, _ method: String, _ path: String, body: [String: any Sendable]? = nil, as _: T.Type = T.self
+    ) async throws -> (status: Int, body: T) {
         var request = URLRequest(url: url(service, path))
         request.httpMethod = method
         if let body {
@@ -105,6 +108,28 @@ final class ServiceCluster: @unchecked Sendable {
         }
         let (data, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        return Response(status: status, json: data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data))
+        do {
+            return (status, try JSONDecoder().decode(T.self, from: data))
+        } catch {
+            throw TestSupportError("\(method) \(path) answered \(status), not a \(T.self): \(String(decoding: data, as: UTF8.self))")
+        }
     }
+
+    /// Like ``request(_:_:_:body:as:)`` for a call that must succeed: any other status throws.
+    func fetch<T: Decodable>(_ service: String, _ path: String, as type: T.Type = T.self) async throws -> T {
+        try await fetch(service, "GET", path, as: type)
+    }
+
+    func fetch<T: Decodable>(_ service: String, _ method: String, _ path: String, body: [String: any Sendable]? = nil, as type: T.Type = T.self)
+        async throws -> T
+    {
+        let (status, answer) = try await request(service, method, path, body: body, as: type)
+        guard (200..<300).contains(status) else { throw TestSupportError("\(method) \(path) answered \(status)") }
+        return answer
+    }
+}
+
+/// The body of every error answer.
+struct ErrorBody: Decodable {
+    var error: String
 }

@@ -1,4 +1,5 @@
 import Bus
+import Contracts
 import Foundation
 import GRDB
 import Hummingbird
@@ -9,15 +10,22 @@ import XCTest
 
 extension DomainEvent {
     /// The event as a consumer receives it, for driving handlers directly.
-    public func received(deliveries: Int = 1) throws -> ReceivedEvent {
-        ReceivedEvent(envelope: try outgoing().envelope, stream: Self.stream, entryId: "1-0", deliveries: deliveries)
+    public func received(attempt: Int = 1) throws -> ReceivedEvent {
+        ReceivedEvent(envelope: try outgoing().envelope, stream: Self.stream, entryId: "1-0", attempt: attempt)
     }
 }
 
 extension ReceivedEvent {
     /// The same event delivered again (same event id), as after a crash before the acknowledgement.
     public var redelivered: ReceivedEvent {
-        ReceivedEvent(envelope: envelope, stream: stream, entryId: entryId, deliveries: deliveries + 1)
+        ReceivedEvent(envelope: envelope, stream: stream, entryId: entryId, attempt: attempt + 1)
+    }
+}
+
+extension EventRoutes {
+    /// Applies one event in a transaction of its own, as a consumer batch of one; throws its error.
+    public func handle(_ event: ReceivedEvent) async throws {
+        if let error = await batchHandler([event]).first ?? nil { throw error }
     }
 }
 
@@ -31,30 +39,44 @@ public func outboxEvents(in database: any DatabaseReader) async throws -> [Event
     try await database.read { db in try OutboxRecord.order(Column("sequence")).fetchAll(db).map(\.event.envelope) }
 }
 
+/// Runs `test` with a client of `router`'s routes, in process (no socket).
+public func withClient(
+    _ router: Router<BasicRequestContext>, _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void
+) async throws {
+    try await Application(router: router).test(.router) { try await test($0) }
+}
+
+/// The body of every error answer.
+public struct ErrorBody: Decodable, Sendable {
+    public var error: String
+}
+
 extension TestClientProtocol {
-    /// Sends JSON (or any raw text) and returns status and decoded-as-dictionary body.
+    /// Sends `body` (JSON, or any raw text) and decodes the answer as `T`, asserting its status.
+    public func call<T: Decodable & Sendable>(
+        _ method: HTTPRequest.Method, _ uri: String, body: String? = nil, as _: T.Type = T.self, status expected: HTTPResponse.Status = .ok,
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws -> T {
+        try await execute(uri: uri, method: method, headers: [.contentType: "application/json"], body: body.map { ByteBuffer(string: $0) }) {
+            response in
+            XCTAssertEqual(response.status, expected, "\(method) \(uri): \(String(buffer: response.body))", file: file, line: line)
+            do {
+                return try JSONDecoder().decode(T.self, from: Data(response.body.readableBytesView))
+            } catch {
+                XCTFail("\(method) \(uri): not a \(T.self): \(String(buffer: response.body))", file: file, line: line)
+                throw error
+            }
+        }
+    }
+
+    /// Asserts a JSON error: the status and `{"error": "..."}`; returns the message.
     @discardableResult
-    public func json(_ method: HTTPRequest.Method, _ uri: String, body: String? = nil) async throws -> (status: HTTPResponse.Status, body: Any?) {
-        try await execute(uri: uri, method: method, headers: [.contentType: "application/json"], body: body.map { ByteBuffer(string: $0) }) { response in
-            let data = Data(response.body.readableBytesView)
-            return (response.status, data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data))
-        }
-    }
-
-    /// Like ``json(_:_:body:)`` for a call expected to answer an object.
-    public func object(_ method: HTTPRequest.Method, _ uri: String, body: String? = nil, file: StaticString = #filePath, line: UInt = #line) async throws -> (status: HTTPResponse.Status, body: [String: Any]) {
-        let (status, body) = try await json(method, uri, body: body)
-        guard let object = body as? [String: Any] else {
-            XCTFail("expected a JSON object, got \(String(describing: body))", file: file, line: line)
-            return (status, [:])
-        }
-        return (status, object)
-    }
-
-    /// Asserts a JSON error: the status and `{"error": "..."}`.
-    public func expectError(_ method: HTTPRequest.Method, _ uri: String, body: String? = nil, status expected: HTTPResponse.Status, file: StaticString = #filePath, line: UInt = #line) async throws {
-        let (status, body) = try await object(method, uri, body: body, file: file, line: line)
-        XCTAssertEqual(status, expected, "\(method) \(uri)", file: file, line: line)
-        XCTAssertNotNil(body["error"] as? String, "an error message", file: file, line: line)
+    public func expectError(
+        _ method: HTTPRequest.Method, _ uri: String, body: String? = nil, status expected: HTTPResponse.Status,
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws -> String {
+        let answer = try await call(method, uri, body: body, as: ErrorBody.self, status: expected, file: file, line: line)
+        XCTAssertFalse(answer.error.isEmpty, "an error message", file: file, line: line)
+        return answer.error
     }
 }

@@ -1,3 +1,5 @@
+import Redis
+
 /// Puts dead-lettered entries back on their source stream once the cause is fixed.
 ///
 /// Each entry's original fields (event id included) are appended to the source stream and the
@@ -5,20 +7,19 @@
 /// the groups that had handled it already skip it, since consumers de-duplicate on the event id.
 public enum DeadLetterRedrive {
     /// Re-drives up to `limit` entries of `deadLetterStream`; returns how many went back.
-    public static func redrive(client: RedisClient, deadLetterStream: String, limit: Int = 1000, maxLength: Int = StreamPublisher.defaultMaxLength) async throws -> Int {
+    public static func redrive(
+        client: RedisClient, deadLetterStream: String, limit: Int = 1000, maxLength: Int = StreamPublisher.defaultMaxLength
+    ) async throws -> Int {
         guard let source = DeadLetter.source(of: deadLetterStream) else {
             throw RedisError.server("'\(deadLetterStream)' is not a dead-letter stream (expected <stream>\(DeadLetter.separator)<group>)")
         }
-        let reply = try await client.command(["XRANGE", deadLetterStream, "-", "+", "COUNT", String(limit)]).orThrow()
-        let entries = StreamEntry.parseList(stream: deadLetterStream, reply)
         var moved = 0
-        for entry in entries {
+        for entry in try await client.range(of: deadLetterStream, count: limit) {
             let fields = (entry.fields ?? [:]).filter { !$0.key.hasPrefix(DeadLetter.fieldPrefix) }
             guard !fields.isEmpty else { continue }
-            let flat = DeadLetter.orderedFields(fields)
             let replies = try await client.pipeline([
                 ["MULTI"],
-                ["XADD", source.stream, "MAXLEN", "~", String(maxLength), "*"] + flat,
+                StreamCommand.add(to: source.stream, maxLength: maxLength, fields: DeadLetter.orderedFields(fields)),
                 ["XDEL", deadLetterStream, entry.id],
                 ["EXEC"],
             ])

@@ -1,3 +1,5 @@
+import Redis
+
 /// What `bookdelivery streams` prints: each stream's length, each group's lag and pending count,
 /// and the dead-letter streams' lengths.
 public struct StreamsReport: Sendable, Equatable {
@@ -20,15 +22,7 @@ public struct StreamsReport: Sendable, Equatable {
 
     /// Reads every stream key in the database (`SCAN … TYPE stream`).
     public static func read(client: RedisClient) async throws -> StreamsReport {
-        var names: [String] = []
-        var cursor = "0"
-        repeat {
-            let reply = try await client.command(["SCAN", cursor, "COUNT", "1000", "TYPE", "stream"]).orThrow()
-            guard let parts = reply.array, parts.count == 2 else { throw RedisError.unexpectedReply("SCAN gave \(reply)") }
-            cursor = parts[0].string ?? "0"
-            names += (parts[1].array ?? []).compactMap(\.string)
-        } while cursor != "0"
-        names.sort()
+        let names = try await client.scanKeys(type: "stream").sorted()
 
         var streams: [Stream] = []
         var deadLetters: [Stream] = []
@@ -36,7 +30,7 @@ public struct StreamsReport: Sendable, Equatable {
             let replies = try await client.pipeline([["XLEN", name], ["XINFO", "GROUPS", name]])
             let length = try replies[0].orThrow().int ?? 0
             let groups = (try replies[1].orThrow().array ?? []).map { info -> Group in
-                let fields = Self.pairs(info)
+                let fields = info.pairs
                 return Group(
                     name: fields["name"]?.string ?? "?", consumers: fields["consumers"]?.int ?? 0,
                     pending: fields["pending"]?.int ?? 0, lag: fields["lag"]?.int)
@@ -45,17 +39,6 @@ public struct StreamsReport: Sendable, Equatable {
             if DeadLetter.source(of: name) != nil { deadLetters.append(stream) } else { streams.append(stream) }
         }
         return StreamsReport(streams: streams, deadLetters: deadLetters)
-    }
-
-    private static func pairs(_ reply: RedisReply) -> [String: RedisReply] {
-        var result: [String: RedisReply] = [:]
-        let items = reply.array ?? []
-        var index = 0
-        while index + 1 < items.count {
-            if let key = items[index].string { result[key] = items[index + 1] }
-            index += 2
-        }
-        return result
     }
 
     /// A plain-text table for terminals.

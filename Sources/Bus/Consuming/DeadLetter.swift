@@ -1,6 +1,6 @@
 /// Names and fields of dead-letter streams.
 ///
-/// An entry that a group could not handle after the configured number of deliveries, or could not
+/// An entry that a group could not handle in the configured number of attempts, or could not
 /// decode at all, is copied to `<stream>:dead:<group>` with its original fields plus `dead.*` fields
 /// saying why, then acknowledged so the group moves on. ``DeadLetterRedrive`` puts entries back.
 public enum DeadLetter {
@@ -21,11 +21,11 @@ public enum DeadLetter {
 
     static func fields(
         original: [String: String]?, stream: String, entryId: String, group: String, consumer: String,
-        deliveries: Int, error: String, at time: String
+        attempts: Int, error: String, at time: String
     ) -> [String] {
         orderedFields(original ?? [:]) + [
             "dead.stream", stream, "dead.entryId", entryId, "dead.group", group, "dead.consumer", consumer,
-            "dead.deliveries", String(deliveries), "dead.error", error, "dead.at", time,
+            "dead.attempts", String(attempts), "dead.error", error, "dead.at", time,
         ]
     }
 

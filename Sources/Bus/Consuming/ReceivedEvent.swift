@@ -3,13 +3,14 @@ public struct ReceivedEvent: Sendable {
     public let envelope: EventEnvelope
     public let stream: String
     public let entryId: String
-    /// How many times the group has delivered this entry, this delivery included.
-    public let deliveries: Int
+    /// Which attempt of the group at this entry this is: 1 the first time, more after failures or
+    /// a takeover from a crashed consumer.
+    public let attempt: Int
 
-    public init(envelope: EventEnvelope, stream: String, entryId: String, deliveries: Int) {
+    public init(envelope: EventEnvelope, stream: String, entryId: String, attempt: Int) {
         self.envelope = envelope
         self.stream = stream
         self.entryId = entryId
-        self.deliveries = deliveries
+        self.attempt = attempt
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import Metrics
+import Redis
 import ServiceLifecycle
 
 /// Moves outbox rows to their streams, in insertion order, and marks them sent.
@@ -62,11 +63,11 @@ public struct OutboxRelay: Service {
     public func run() async throws {
         logger.info("outbox relay started", metadata: ["relay": "\(name)"])
         var nextPrune = ContinuousClock.now
-        let redis = RedisIdentity()
+        var redis = RedisIdentity()
         try await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
-                    try await checkForRedisRestart(redis)
+                    try await checkForRedisRestart(&redis)
                     let published = try await publishBatch(to: redis.runId)
                     if ContinuousClock.now >= nextPrune {
                         try await prune()
@@ -112,7 +113,7 @@ public struct OutboxRelay: Service {
 
     /// Asks Redis for its `run_id` now and then; when it is not the one recent rows were sent to,
     /// marks those rows unsent again so that they are re-published.
-    private func checkForRedisRestart(_ redis: RedisIdentity) async throws {
+    private func checkForRedisRestart(_ redis: inout RedisIdentity) async throws {
         guard ContinuousClock.now >= redis.nextCheck else { return }
         let reply = try await publisher.client.command(["INFO", "server"]).orThrow()
         redis.nextCheck = .now + configuration.restartCheckInterval
@@ -171,16 +172,16 @@ public struct OutboxRelay: Service {
         }
     }
 
-    /// Counts events not yet published, for health checks and tests.
-    public static func backlog(in reader: any DatabaseReader) async throws -> Int {
-        try await reader.read { db in
+    /// Counts events not yet published: `/health` shows it.
+    public func backlog() async throws -> Int {
+        try await database.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE publishedAt IS NULL") ?? 0
         }
     }
 }
 
-/// Which Redis server the relay is talking to, as far as it last looked. Used by one relay task.
-private final class RedisIdentity: @unchecked Sendable {
+/// Which Redis server the relay is talking to, as far as it last looked.
+private struct RedisIdentity {
     var runId: String?
     var nextCheck = ContinuousClock.now
 }

@@ -1,19 +1,10 @@
-/// An event on its way to a stream.
-public struct OutgoingEvent: Sendable, Equatable {
-    public var stream: String
-    public var envelope: EventEnvelope
-
-    public init(stream: String, envelope: EventEnvelope) {
-        self.stream = stream
-        self.envelope = envelope
-    }
-}
+import Redis
 
 /// Appends events to streams with `XADD`, a batch at a time in one pipelined round trip.
 ///
-/// Streams are capped with `MAXLEN ~ maxLength`: the approximate form lets Redis trim whole
-/// radix-tree nodes, which is far cheaper than exact trimming. Keep the cap well above what any
-/// consumer group can lag behind, since trimmed entries are gone for late groups and rebuilds.
+/// Streams are capped with `MAXLEN ~ maxLength` (see ``StreamCommand/add(to:maxLength:fields:)``).
+/// Keep the cap well above what any consumer group can lag behind, since trimmed entries are gone
+/// for late groups and rebuilds.
 public struct StreamPublisher: Sendable {
     /// Default stream cap: a million entries, a few hundred MB at most for this project's events.
     public static let defaultMaxLength = 1_000_000
@@ -31,7 +22,7 @@ public struct StreamPublisher: Sendable {
     @discardableResult
     public func publish(_ events: [OutgoingEvent]) async throws -> [String] {
         guard !events.isEmpty else { return [] }
-        let commands = events.map { Self.xadd($0, maxLength: maxLength) }
+        let commands = events.map { StreamCommand.add(to: $0.stream, maxLength: maxLength, fields: $0.envelope.fields) }
         let replies = try await client.pipeline(commands)
         return try replies.map { reply in
             guard let id = try reply.orThrow().string else { throw RedisError.unexpectedReply("XADD gave \(reply)") }
@@ -41,9 +32,5 @@ public struct StreamPublisher: Sendable {
 
     public func publish(_ event: OutgoingEvent) async throws -> String {
         try await publish([event])[0]
-    }
-
-    static func xadd(_ event: OutgoingEvent, maxLength: Int) -> [String] {
-        ["XADD", event.stream, "MAXLEN", "~", String(maxLength), "*"] + event.envelope.fields
     }
 }

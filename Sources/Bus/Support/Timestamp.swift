@@ -11,10 +11,3 @@ public enum Timestamp {
     /// Milliseconds since 1970, the form stored in SQLite where times are compared.
     public static func milliseconds(_ date: Date = Date()) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
 }
-
-extension Duration {
-    /// Whole milliseconds (rounded down), the unit Redis takes for `BLOCK` and idle times.
-    public var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-    }
-}

@@ -1,16 +1,20 @@
 import Synchronization
-import Foundation
 
 /// Wakes a waiting loop at once when there is new work, instead of letting it poll.
 ///
 /// A ``wake()`` with nobody waiting is remembered, so a wake between "found nothing" and
 /// "start waiting" is never lost.
 public final class WakeSignal: Sendable {
+    public enum WaitResult: Sendable, Equatable {
+        case woken
+        case timedOut
+    }
+
     private struct State {
-        var pending = false
-        var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
-        /// Waits whose timeout or cancellation came before they had registered.
-        var released: Set<UUID> = []
+        /// A wake that came while nobody waited.
+        var wakePending = false
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -19,8 +23,8 @@ public final class WakeSignal: Sendable {
 
     public func wake() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            if state.waiters.isEmpty {
-                state.pending = true
+            guard !state.waiters.isEmpty else {
+                state.wakePending = true
                 return []
             }
             defer { state.waiters.removeAll() }
@@ -29,19 +33,39 @@ public final class WakeSignal: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns on a wake, after `timeout`, or when the task is cancelled, whichever comes first.
-    public func wait(timeout: Duration) async {
-        let id = UUID()
-        let timer = Task { [self] in
-            guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            self.release(id)
+    /// Returns on a wake, after `timeout`, or when the task is cancelled, whichever comes first;
+    /// says which of the first two it was. The timer is a child task: nothing outlives the call.
+    @discardableResult
+    public func wait(timeout: Duration) async -> WaitResult {
+        await withTaskGroup(of: WaitResult.self) { group in
+            group.addTask {
+                await self.waitForWake()
+                return .woken
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return .timedOut
+            }
+            let first = await group.next() ?? .timedOut
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Returns on a wake or when the task is cancelled.
+    private func waitForWake() async {
+        let id = state.withLock { state -> UInt64 in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    if state.released.remove(id) != nil { return true }
-                    if state.pending {
-                        state.pending = false
+                    // Cancellation is flagged before its handler runs, so a cancel that came
+                    // before this registration is seen here, under the same lock.
+                    if Task.isCancelled { return true }
+                    if state.wakePending {
+                        state.wakePending = false
                         return true
                     }
                     state.waiters[id] = continuation
@@ -50,19 +74,7 @@ public final class WakeSignal: Sendable {
                 if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            self.release(id)
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
-        timer.cancel()
-        await timer.value
-        state.withLock { _ = $0.released.remove(id) }
-    }
-
-    private func release(_ id: UUID) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if let waiter = state.waiters.removeValue(forKey: id) { return waiter }
-            state.released.insert(id)
-            return nil
-        }
-        waiter?.resume()
     }
 }

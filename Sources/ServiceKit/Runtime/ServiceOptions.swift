@@ -1,3 +1,4 @@
+import Redis
 import Bus
 import Foundation
 import Logging

@@ -2,42 +2,61 @@ import Bus
 import GRDB
 import Hummingbird
 import Logging
+import Redis
 import ServiceLifecycle
 
-/// The moving parts every service is assembled from, so that each service only says what is its own.
-public enum ServiceRuntime {
-    /// A Hummingbird application serving `router`, running `services` (relay, consumers) beside the
-    /// HTTP server in one `ServiceGroup`: they start together and shut down gracefully together.
-    public static func application(
-        router: Router<BasicRequestContext>, options: ServiceOptions, name: String, services: [any Service]
-    ) -> some ApplicationProtocol {
+/// The moving parts of one service process, assembled in one place so that each service only says
+/// what is its own. Every part is a lifecycle service; Redis clients are added before the part that
+/// uses them, so the `ServiceGroup` shuts them down after it (it shuts down in reverse order).
+public struct ServiceRuntime {
+    public let options: ServiceOptions
+    public private(set) var services: [any Service] = []
+
+    public init(options: ServiceOptions) {
+        self.options = options
+        if let watch = ParentWatch.fromEnvironment() { services.append(watch) }
+    }
+
+    /// A Redis client that the service group closes at shutdown.
+    public mutating func redisClient() -> RedisClient {
+        let client = RedisClient(endpoint: options.redis, logger: options.logger)
+        services.append(client)
+        return client
+    }
+
+    /// A pool of Redis clients for request handlers, closed at shutdown.
+    public mutating func redisClientPool(size: Int) -> RedisClientPool {
+        let pool = RedisClientPool(endpoint: options.redis, size: size, logger: options.logger)
+        services.append(pool)
+        return pool
+    }
+
+    /// The relay that moves the service's outbox to Redis, with a client of its own.
+    public mutating func outboxRelay(database: any DatabaseWriter, outbox: Outbox) -> OutboxRelay {
+        let relay = OutboxRelay(
+            database: database, outbox: outbox, publisher: StreamPublisher(client: redisClient()),
+            name: options.consumerName, logger: options.logger)
+        services.append(relay)
+        return relay
+    }
+
+    /// A consumer of `streams` in the group `group` with this process's consumer name.
+    public mutating func consumer(
+        group: String, streams: [String], stats: ConsumerStats, batchHandler: @escaping StreamConsumer.BatchHandler
+    ) {
+        let consumer = StreamConsumer(
+            configuration: StreamConsumer.Configuration(streams: streams, group: group, consumer: options.consumerName),
+            client: redisClient(), logger: options.logger, stats: stats, batchHandler: batchHandler)
+        services.append(consumer)
+    }
+
+    /// A Hummingbird application serving `router`, with every part added so far beside the HTTP
+    /// server in one `ServiceGroup`: they start together and shut down gracefully together.
+    public func application(router: Router<BasicRequestContext>, name: String) -> some ApplicationProtocol {
         Application(
             router: router,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: name),
             services: services,
             logger: options.logger)
-    }
-
-    /// A Redis client for the Bus, with the process's consumer name in its thread name.
-    public static func redisClient(options: ServiceOptions, role: String) -> RedisClient {
-        RedisClient(endpoint: options.redis, name: "\(role)", logger: options.logger)
-    }
-
-    /// The relay that moves the service's outbox to Redis.
-    public static func outboxRelay(database: any DatabaseWriter, outbox: Outbox, options: ServiceOptions) -> OutboxRelay {
-        OutboxRelay(
-            database: database, outbox: outbox,
-            publisher: StreamPublisher(client: redisClient(options: options, role: "relay")),
-            name: options.consumerName, logger: options.logger)
-    }
-
-    /// A consumer of `streams` in the group `group` with this process's consumer name.
-    public static func consumer(
-        group: String, streams: [String], options: ServiceOptions, stats: ConsumerStats, batchHandler: @escaping StreamConsumer.BatchHandler
-    ) -> StreamConsumer {
-        StreamConsumer(
-            configuration: StreamConsumer.Configuration(streams: streams, group: group, consumer: options.consumerName),
-            client: redisClient(options: options, role: "consumer"),
-            logger: options.logger, stats: stats, batchHandler: batchHandler)
     }
 }

@@ -1,0 +1,123 @@
+import Logging
+import Redis
+import ServiceLifecycle
+
+/// The running consumer: owns its stages (plain values, used by the one task that runs the loop)
+/// and passes each batch through them.
+struct ConsumerLoop {
+    private let logger: Logger
+    private let stats: ConsumerStats
+    private let blockTimeout: Duration
+    private let reader: StreamReader
+    private let dispatcher: Dispatcher
+    private let deadLetterer: DeadLetterer
+    private var claimer: AbandonedEntryClaimer
+    private var retries: RetrySchedule
+    private var acknowledger: Acknowledger
+
+    init(
+        configuration: StreamConsumer.Configuration, client: RedisClient, logger: Logger, stats: ConsumerStats,
+        handler: @escaping StreamConsumer.BatchHandler
+    ) {
+        let (streams, group, consumer) = (configuration.streams, configuration.group, configuration.consumer)
+        self.logger = logger
+        self.stats = stats
+        blockTimeout = configuration.blockTimeout
+        reader = StreamReader(client: client, streams: streams, group: group, consumer: consumer, batchSize: configuration.batchSize)
+        dispatcher = Dispatcher(handler: handler, maxAttempts: configuration.maxAttempts)
+        deadLetterer = DeadLetterer(client: client, group: group, consumer: consumer, maxLength: configuration.deadLetterMaxLength)
+        claimer = AbandonedEntryClaimer(
+            client: client, streams: streams, group: group, consumer: consumer, idle: configuration.claimIdle,
+            interval: configuration.claimInterval, batchSize: configuration.batchSize, logger: logger)
+        retries = RetrySchedule(
+            client: client, group: group, consumer: consumer, backoff: configuration.retryBackoff,
+            longestWait: configuration.claimIdle / 2)
+        acknowledger = Acknowledger(client: client, group: group)
+    }
+
+    mutating func run() async {
+        logger.info("consumer started", metadata: ["streams": "\(reader.streams.joined(separator: ","))"])
+        var needsSetup = true
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                if needsSetup {
+                    try await setUp()
+                    needsSetup = false
+                }
+                try await iterate()
+            } catch let error as RedisError where error.isConnectionProblem {
+                continue  // the client waits its backoff before reconnecting
+            } catch let error as RedisError where error.isMissingGroup {
+                logger.warning("consumer group missing, recreating it", metadata: ["error": "\(error)"])
+                acknowledger.forgetAll()
+                retries.forgetAll()
+                claimer.restart()
+                needsSetup = true
+            } catch is CancellationError {
+                break
+            } catch {
+                logger.error("consumer iteration failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        try? await acknowledger.flush()
+        logger.info("consumer stopped")
+    }
+
+    /// Creates the group if needed and schedules what this consumer name held before a restart.
+    private mutating func setUp() async throws {
+        try await reader.ensureGroup()
+        let own = try await reader.ownPending()
+        for (stream, pending) in own { retries.scheduleNow(pending, on: stream, now: .now) }
+        let count = own.values.map(\.count).reduce(0, +)
+        if count > 0 { logger.info("recovering own pending entries", metadata: ["count": "\(count)"]) }
+    }
+
+    private mutating func iterate() async throws {
+        let now = ContinuousClock.now
+        let claimed = try await claimer.claimIfDue(now: now)
+        for attempt in claimed { retries.forget(attempt.entry.key) }
+        stats.recordClaimed(claimed.count)
+        var batch = claimed + (try await retries.claimDue(now: now))
+        if batch.isEmpty {
+            var wait = min(blockTimeout, claimer.nextScan - now)
+            if let due = retries.nextDue { wait = min(wait, due - now) }
+            batch = try await reader.read(waitingAtMost: wait)
+        }
+        guard !batch.isEmpty else { return }
+        try await process(batch)
+    }
+
+    private mutating func process(_ batch: [Attempt]) async throws {
+        var deadLetters: [DeadLetterer.Item] = []
+        for (attempt, disposition, error) in await dispatcher.handle(batch) {
+            switch disposition {
+            case .acknowledge:
+                acknowledger.add(attempt.entry)
+                if attempt.entry.fields != nil { stats.recordHandled() }
+            case .retry:
+                stats.recordFailed()
+                retries.schedule(attempt, now: .now)
+                logger.warning(
+                    "handler failed, will retry",
+                    metadata: [
+                        "stream": "\(attempt.entry.stream)", "entry": "\(attempt.entry.id)", "attempt": "\(attempt.number)",
+                        "error": "\(error.map { "\($0)" } ?? "")",
+                    ])
+            case .deadLetter(let reason):
+                deadLetters.append(DeadLetterer.Item(attempt: attempt, reason: reason))
+            }
+        }
+        try await acknowledger.flush()
+        try await deadLetterer.deadLetter(deadLetters)
+        stats.recordDeadLettered(deadLetters.count)
+        for item in deadLetters {
+            logger.error(
+                "entry moved to the dead-letter stream",
+                metadata: [
+                    "stream": "\(item.attempt.entry.stream)", "entry": "\(item.attempt.entry.id)",
+                    "attempts": "\(item.attempt.number)", "error": "\(item.reason)",
+                ])
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import Redis
+
+/// Stage "acknowledge": collects the entries of a batch that are done with and acknowledges them
+/// (`XACK`, one per stream, in one pipeline) as soon as the batch is over.
+struct Acknowledger {
+    let client: RedisClient
+    let group: String
+    private(set) var waiting: [String: [String]] = [:]
+
+    init(client: RedisClient, group: String) {
+        self.client = client
+        self.group = group
+    }
+
+    mutating func add(_ entry: StreamEntry) {
+        waiting[entry.stream, default: []].append(entry.id)
+    }
+
+    /// The `XACK` commands for what is waiting, one per stream.
+    var commands: [[String]] {
+        waiting.keys.sorted().map { stream in ["XACK", stream, group] + (waiting[stream] ?? []) }
+    }
+
+    /// Acknowledges everything waiting. On a connection problem the ids are kept for the next flush.
+    mutating func flush() async throws {
+        guard !waiting.isEmpty else { return }
+        let replies = try await client.pipeline(commands)
+        waiting.removeAll()
+        for reply in replies { try reply.orThrow() }
+    }
+
+    /// Drops what is waiting: after the group was recreated, those ids mean nothing.
+    mutating func forgetAll() { waiting.removeAll() }
+}

@@ -1,0 +1,47 @@
+/// Stage "handle": decodes a batch of attempts, hands the events to the service's handler, and says
+/// what becomes of each entry. Deciding is pure: ``disposition(of:outcome:maxAttempts:)``.
+struct Dispatcher: Sendable {
+    /// What becomes of one entry after its attempt.
+    enum Disposition: Equatable {
+        case acknowledge
+        case retry
+        case deadLetter(reason: String)
+    }
+
+    let handler: StreamConsumer.BatchHandler
+    let maxAttempts: Int
+
+    /// Handles `batch`; returns each attempt with its disposition, and the handler's error for the
+    /// ones to retry. Attempts the handler gave no outcome for are left out: they stay pending and
+    /// are claimed later.
+    func handle(_ batch: [Attempt]) async -> [(attempt: Attempt, disposition: Disposition, error: (any Error)?)] {
+        var results: [(attempt: Attempt, disposition: Disposition, error: (any Error)?)] = []
+        var readable: [(Attempt, ReceivedEvent)] = []
+        for attempt in batch {
+            let entry = attempt.entry
+            guard let fields = entry.fields else {
+                results.append((attempt, .acknowledge, nil))  // deleted while pending: nothing left to handle
+                continue
+            }
+            do {
+                let envelope = try EventEnvelope(fields: fields)
+                readable.append((attempt, ReceivedEvent(envelope: envelope, stream: entry.stream, entryId: entry.id, attempt: attempt.number)))
+            } catch {
+                results.append((attempt, .deadLetter(reason: "undecodable entry: \(error)"), nil))
+            }
+        }
+        guard !readable.isEmpty else { return results }
+        let outcomes = await handler(readable.map(\.1))
+        for (index, (attempt, _)) in readable.enumerated() where index < outcomes.count {
+            let outcome = outcomes[index]
+            results.append((attempt, Self.disposition(of: attempt, outcome: outcome, maxAttempts: maxAttempts), outcome))
+        }
+        return results
+    }
+
+    /// Handled: acknowledge. Failed: retry, until the attempts reach `maxAttempts`.
+    static func disposition(of attempt: Attempt, outcome: (any Error)?, maxAttempts: Int) -> Disposition {
+        guard let error = outcome else { return .acknowledge }
+        return attempt.number >= maxAttempts ? .deadLetter(reason: "\(error)") : .retry
+    }
+}

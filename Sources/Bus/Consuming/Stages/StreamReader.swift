@@ -1,0 +1,52 @@
+import Redis
+
+/// Stage "read": the group's set-up, and new entries for this consumer (`XREADGROUP … >`).
+struct StreamReader: Sendable {
+    let client: RedisClient
+    let streams: [String]
+    let group: String
+    let consumer: String
+    let batchSize: Int
+
+    /// Creates the group on each stream from the first entry (`0`), so that a group created late
+    /// still sees the whole history; `MKSTREAM` creates missing streams. An existing group is kept.
+    func ensureGroup() async throws {
+        let replies = try await client.pipeline(streams.map { ["XGROUP", "CREATE", $0, group, "0", "MKSTREAM"] })
+        for reply in replies {
+            if case .error(let message) = reply, message.hasPrefix("BUSYGROUP") { continue }
+            try reply.orThrow()
+        }
+    }
+
+    /// Entries this consumer name still has pending from an earlier run (a restart under the same
+    /// name), by stream.
+    func ownPending() async throws -> [String: [PendingEntry]] {
+        var result: [String: [PendingEntry]] = [:]
+        for stream in streams {
+            var start = "-"
+            while true {
+                let page = try await client.pending(on: stream, group: group, from: start, count: batchSize, consumer: consumer)
+                result[stream, default: []] += page
+                guard page.count == batchSize, let last = page.last else { break }
+                start = "(" + last.id
+            }
+        }
+        return result
+    }
+
+    /// Up to a batch of new entries; waits for them at most `wait` (not at all when zero).
+    func read(waitingAtMost wait: Duration) async throws -> [Attempt] {
+        let waitMilliseconds = max(0, wait.milliseconds)
+        var read = ["XREADGROUP", "GROUP", group, consumer, "COUNT", String(batchSize)]
+        if waitMilliseconds > 0 { read += ["BLOCK", String(waitMilliseconds)] }
+        read += ["STREAMS"] + streams + Array(repeating: ">", count: streams.count)
+        let baseTimeout = client.endpoint.timeout
+        let socketTimeout = baseTimeout + .milliseconds(waitMilliseconds)
+        let reply = try await client.withConnection { [read] connection in
+            connection.setReadTimeout(socketTimeout)
+            defer { connection.setReadTimeout(baseTimeout) }
+            return try connection.command(read)
+        }
+        return StreamEntry.parseRead(try reply.orThrow()).map { Attempt(entry: $0, number: 1) }
+    }
+}

@@ -1,0 +1,39 @@
+import GRDB
+
+/// The Bus's own tables, `outbox` and `inbox`, migrated into each service's database next to the
+/// service's tables. A service registers them first in its own migrator.
+public enum BusSchema {
+    public static func registerMigrations(in migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("bus-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE outbox (
+                        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                        stream TEXT NOT NULL,
+                        eventId TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        occurredAt TEXT NOT NULL,
+                        correlationId TEXT NOT NULL,
+                        causationId TEXT NOT NULL,
+                        data TEXT NOT NULL,
+                        claimedBy TEXT,
+                        claimedUntil INTEGER,
+                        publishedAt INTEGER,
+                        publishedTo TEXT
+                    );
+                    CREATE INDEX outbox_unpublished ON outbox(sequence) WHERE publishedAt IS NULL;
+                    CREATE INDEX outbox_published ON outbox(publishedAt) WHERE publishedAt IS NOT NULL;
+
+                    CREATE TABLE inbox (
+                        handler TEXT NOT NULL,
+                        eventId TEXT NOT NULL,
+                        processedAt INTEGER NOT NULL,
+                        PRIMARY KEY (handler, eventId)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX inbox_processed ON inbox(processedAt);
+                    """)
+        }
+        // The next change to these tables goes into a "bus-v2" migration registered here.
+    }
+}

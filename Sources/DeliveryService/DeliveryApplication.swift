@@ -1,0 +1,29 @@
+import Bus
+import Contracts
+import Hummingbird
+import ServiceKit
+
+/// Delivery: one free delivery per rental, on port 8082.
+public enum DeliveryApplication {
+    public static let name = "delivery"
+    public static let defaultPort = 8082
+
+    public static func buildRouter(store: DeliveryStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
+        let router = makeServiceRouter(service: name, health: health)
+        DeliveriesController(store: store).addRoutes(to: router.group("deliveries"))
+        return router
+    }
+
+    /// The whole service: HTTP, the outbox relay, and the consumer of Rental's events.
+    public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
+        let store = try DeliveryStore.open(path: options.databasePath)
+        var runtime = ServiceRuntime(options: options)
+        let relay = runtime.outboxRelay(database: store.database, outbox: store.outbox)
+        let stats = ConsumerStats(group: ConsumerGroups.delivery)
+        runtime.consumer(
+            group: ConsumerGroups.delivery, streams: [Streams.rental], stats: stats,
+            batchHandler: RentalEventRoutes(store: store).routes.batchHandler)
+        let health = HealthSources(consumer: options.consumerName, stats: stats, relay: relay)
+        return runtime.application(router: buildRouter(store: store, health: health), name: name)
+    }
+}

@@ -1,0 +1,18 @@
+import Hummingbird
+import ServiceKit
+
+/// `GET /deliveries?rentalId=`, `GET /deliveries/{id}`, `POST /deliveries/{id}/start`, `POST /deliveries/{id}/complete`.
+struct DeliveriesController: Sendable {
+    let store: DeliveryStore
+
+    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+        group.get { request, _ in
+            let rentalId = try request.uri.queryParameters.get("rentalId").map { try Validate.uuid($0, "rentalId") }
+            let limit = try Validate.limit(request.uri.queryParameters.get("limit"), default: 100, maximum: 1000)
+            return try await store.deliveries(rentalId: rentalId, limit: limit).map(DeliveryResponse.init)
+        }
+        group.get("{id}") { _, context in DeliveryResponse(try await store.delivery(id: try context.uuidParameter("id"))) }
+        group.post("{id}/start") { _, context in DeliveryResponse(try await store.start(id: try context.uuidParameter("id"))) }
+        group.post("{id}/complete") { _, context in DeliveryResponse(try await store.complete(id: try context.uuidParameter("id"))) }
+    }
+}

@@ -1,0 +1,95 @@
+import Bus
+import Contracts
+import Foundation
+import GRDB
+import ServiceKit
+
+/// Delivery's state: one delivery per rental. Each method is one transaction; the events it causes
+/// go to the outbox in that transaction, and event handlers record the event id in the inbox there too.
+public struct DeliveryStore: Sendable {
+    public let database: any DatabaseWriter
+    public let outbox: Outbox
+
+    public init(database: any DatabaseWriter, outbox: Outbox = Outbox()) {
+        self.database = database
+        self.outbox = outbox
+    }
+
+    public static func open(path: String) throws -> DeliveryStore {
+        DeliveryStore(database: try ServiceDatabase.open(at: path, migrator: DeliveryDatabase.migrator))
+    }
+
+    // MARK: Queries
+
+    public func delivery(id: String) async throws -> Delivery {
+        guard let delivery = try await database.read({ try Delivery.fetchOne($0, key: id) }) else { throw DeliveryError.unknownDelivery(id) }
+        return delivery
+    }
+
+    /// The delivery of one rental (zero or one), or the newest deliveries when no rental is given.
+    public func deliveries(rentalId: String?, limit: Int = 100) async throws -> [Delivery] {
+        try await database.read { db in
+        if let rentalId { return try Delivery.filter(Delivery.Columns.rentalId == rentalId).fetchAll(db) }
+        return try Delivery.order(Delivery.Columns.createdAt.desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    // MARK: Courier actions
+
+    public func start(id: String) async throws -> Delivery {
+        try await change(id) { delivery in try delivery.start() ? DeliveryStarted(facts: delivery.facts).outgoing() : nil }
+    }
+
+    public func complete(id: String) async throws -> Delivery {
+        try await change(id) { delivery in try delivery.complete() ? DeliveryCompleted(facts: delivery.facts).outgoing() : nil }
+    }
+
+    private func change(_ id: String, _ transition: @escaping @Sendable (inout Delivery) throws -> OutgoingEvent?) async throws -> Delivery {
+        try await database.write { [outbox] db in
+        guard var delivery = try Delivery.fetchOne(db, key: id) else { throw DeliveryError.unknownDelivery(id) }
+        guard let event = try transition(&delivery) else { return delivery }
+        delivery.updatedAt = Timestamp.string(from: Date())
+        try delivery.update(db)
+        try outbox.append(event, in: db)
+        return delivery
+        }
+    }
+
+    // MARK: Rental's news
+
+    /// Schedules the delivery of a new rental. If the cancel request overtook the order, the
+    /// delivery already exists as `canceled` and only learns its address.
+    func schedule(_ order: RentalOrdered, causedBy envelope: EventEnvelope, in db: Database) throws {
+        if var existing = try Delivery.filter(Delivery.Columns.rentalId == order.rentalId).fetchOne(db) {
+            existing.address = order.address
+            try existing.update(db)
+            return
+        }
+        let now = Timestamp.string(from: Date())
+        let delivery = Delivery(
+            id: UUID().uuidString.lowercased(), rentalId: order.rentalId, customerId: order.customerId, bookId: order.bookId,
+            address: order.address, status: .ready, createdAt: now, updatedAt: now)
+        try delivery.insert(db)
+        try outbox.append(DeliveryScheduled(facts: delivery.facts).outgoing(causedBy: envelope), in: db)
+    }
+
+    /// Cancels a delivery that has not started; rejects the request otherwise. A request that
+    /// arrives before the order creates the delivery directly as `canceled`.
+    func cancel(_ request: RentalCancelRequested, causedBy envelope: EventEnvelope, in db: Database) throws {
+        let now = Timestamp.string(from: Date())
+        var delivery = try Delivery.filter(Delivery.Columns.rentalId == request.rentalId).fetchOne(db)
+            ?? Delivery(
+                id: UUID().uuidString.lowercased(), rentalId: request.rentalId, customerId: request.customerId,
+                bookId: request.bookId, address: "", status: .ready, createdAt: now, updatedAt: now)
+        switch delivery.cancel() {
+        case .canceled:
+            delivery.updatedAt = now
+            try delivery.save(db)
+            try outbox.append(DeliveryCanceled(facts: delivery.facts).outgoing(causedBy: envelope), in: db)
+        case .rejected:
+            try outbox.append(DeliveryCancelRejected(facts: delivery.facts).outgoing(causedBy: envelope), in: db)
+        case .alreadyCanceled:
+            break
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import Bus
+import Redis
+import Contracts
+import Hummingbird
+import ServiceKit
+
+/// Lookup: the customers' read views (CQRS), on port 8083. Fed by events only: it never calls
+/// another service nor reads another service's database.
+public enum LookupApplication {
+    public static let name = "lookup"
+    public static let defaultPort = 8083
+
+    public static func buildRouter(views: RentalViewStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
+        let router = makeServiceRouter(service: name, health: health)
+        ViewsController(views: views).addRoutes(to: router)
+        return router
+    }
+
+    /// The whole service: HTTP and the consumer of both streams.
+    public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
+        var runtime = ServiceRuntime(options: options)
+        let views = RentalViewStore(pool: runtime.redisClientPool(size: 4))
+        let stats = ConsumerStats(group: ConsumerGroups.lookup)
+        runtime.consumer(group: ConsumerGroups.lookup, streams: Streams.all, stats: stats, batchHandler: ViewEventHandler(views: views).handle)
+        let health = HealthSources(consumer: options.consumerName, stats: stats)
+        return runtime.application(router: buildRouter(views: views, health: health), name: name)
+    }
+
+    /// `bookdelivery lookup --rebuild`.
+    public static func rebuild(options: ServiceOptions) async throws -> Int {
+        let pool = RedisClientPool(endpoint: options.redis, size: 1, logger: options.logger)
+        defer { pool.close() }
+        return try await RentalViewStore(pool: pool).rebuild(streams: Streams.all)
+    }
+}

@@ -1,0 +1,31 @@
+import Bus
+import Contracts
+import Hummingbird
+import Logging
+import ServiceKit
+
+/// Notifier: alerts for customers, on port 8084.
+public enum NotifierApplication {
+    public static let name = "notifier"
+    public static let defaultPort = 8084
+    /// The event types Notifier makes an alert of.
+    public static var alertTypes: [String] { AlertEventRoutes.types.map { $0.type } }
+
+    public static func buildRouter(store: AlertStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
+        let router = makeServiceRouter(service: name, health: health)
+        AlertsController(store: store).addRoutes(to: router.group("alerts"))
+        return router
+    }
+
+    /// The whole service: HTTP and the consumer of both streams.
+    public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
+        let store = try AlertStore.open(path: options.databasePath)
+        var runtime = ServiceRuntime(options: options)
+        let stats = ConsumerStats(group: ConsumerGroups.notifier)
+        runtime.consumer(
+            group: ConsumerGroups.notifier, streams: Streams.all, stats: stats,
+            batchHandler: AlertEventRoutes(store: store, logger: options.logger).routes.batchHandler)
+        let health = HealthSources(consumer: options.consumerName, stats: stats)
+        return runtime.application(router: buildRouter(store: store, health: health), name: name)
+    }
+}

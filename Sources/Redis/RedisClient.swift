@@ -1,0 +1,129 @@
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// An async face over one ``RedisConnection``, and a lifecycle service that closes it.
+///
+/// hiredis calls block the calling thread for as long as the network or a `BLOCK` timeout takes.
+/// Doing that on Swift's cooperative pool (two threads on a two-core machine) would stall every task
+/// in the process, so each client runs its connection on a one-thread `NIOThreadPool` of its own:
+/// commands from many tasks queue up there and run one at a time, in order.
+///
+/// When the connection breaks, the next call reconnects; consecutive failed connects wait an
+/// exponential backoff first, so a Redis that is down is not hammered. Use ``withRetry(_:)`` for work
+/// that should outlast an outage. Run the client in the `ServiceGroup` before the services that use
+/// it (it is then shut down after them), or call ``close()``.
+public final class RedisClient: Service, Sendable {
+    /// Whether the client may still be used, and how many connects in a row have failed.
+    private enum State {
+        case open(failedConnects: Int)
+        case closed
+    }
+
+    public let endpoint: RedisEndpoint
+    private let thread: NIOThreadPool
+    private let logger: Logger
+    private let backoff: Backoff
+    private let state = Mutex(State.open(failedConnects: 0))
+    /// Touched only on `thread`, one job at a time.
+    private nonisolated(unsafe) var connection: RedisConnection?
+
+    public init(
+        endpoint: RedisEndpoint, logger: Logger,
+        backoff: Backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))
+    ) {
+        self.endpoint = endpoint
+        self.thread = NIOThreadPool(numberOfThreads: 1)
+        self.logger = logger
+        self.backoff = backoff
+        thread.start()
+    }
+
+    deinit { thread.shutdownGracefully { _ in } }
+
+    /// Waits for the graceful shutdown of the service group, then closes the connection.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        close()
+    }
+
+    /// Runs `body` with the connection, on the connection's thread. Connection problems close the
+    /// connection (the next call reconnects) and are rethrown.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws -> T) async throws -> T {
+        let failedConnects: Int = try state.withLock { state in
+            guard case .open(let failed) = state else { throw RedisError.closed }
+            return failed
+        }
+        if failedConnects > 0 { try await Task.sleep(for: backoff.delay(attempt: failedConnects)) }
+        do {
+            let result = try await thread.runIfActive { [self] in
+                let connection = try self.connection ?? RedisConnection(endpoint: endpoint)
+                self.connection = connection
+                do {
+                    return try body(connection)
+                } catch let error as RedisError where error.isConnectionProblem {
+                    connection.close()
+                    self.connection = nil
+                    throw error
+                }
+            }
+            if failedConnects > 0 {
+                state.withLock { if case .open = $0 { $0 = .open(failedConnects: 0) } }
+                logger.info("redis connection restored", metadata: ["redis": "\(endpoint)"])
+            }
+            return result
+        } catch let error as RedisError where error.isConnectionProblem {
+            let failed = state.withLock { state -> Int in
+                guard case .open(let failed) = state else { return 0 }
+                state = .open(failedConnects: failed + 1)
+                return failed + 1
+            }
+            if failed == 1 {
+                logger.warning("redis connection problem", metadata: ["redis": "\(endpoint)", "error": "\(error)"])
+            }
+            throw error
+        } catch is CancellationError where isClosed {
+            throw RedisError.closed  // the thread pool refuses work once the client is closed
+        }
+    }
+
+    public func command(_ arguments: [String]) async throws -> RedisReply {
+        try await withConnection { try $0.command(arguments) }
+    }
+
+    public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {
+        try await withConnection { try $0.pipeline(commands) }
+    }
+
+    /// Keeps trying `operation` through connection problems (each attempt waits the client's backoff)
+    /// until it succeeds, fails otherwise, or the task is cancelled.
+    public func withRetry<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
+        while true {
+            do {
+                return try await operation()
+            } catch let error as RedisError where error.isConnectionProblem {
+                try Task.checkCancellation()
+            }
+        }
+    }
+
+    private var isClosed: Bool {
+        state.withLock { if case .closed = $0 { true } else { false } }
+    }
+
+    /// Closes the connection once queued commands have run, and ends the thread. Idempotent.
+    public func close() {
+        let wasOpen = state.withLock { state -> Bool in
+            defer { state = .closed }
+            if case .open = state { return true }
+            return false
+        }
+        guard wasOpen else { return }
+        thread.submit { [self] _ in
+            self.connection?.close()
+            self.connection = nil
+        }
+        thread.shutdownGracefully { _ in }
+    }
+}

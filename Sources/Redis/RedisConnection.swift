@@ -1,0 +1,187 @@
+import CHiredis
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One synchronous hiredis connection.
+///
+/// Every call blocks the calling thread, so a connection lives on its own ``DedicatedThread``
+/// (see ``RedisClient``) and is never touched from Swift's cooperative pool. It is not thread-safe:
+/// one thread at a time.
+public final class RedisConnection {
+    private var context: UnsafeMutablePointer<redisContext>?
+    public let endpoint: RedisEndpoint
+
+    public init(endpoint: RedisEndpoint) throws(RedisError) {
+        self.endpoint = endpoint
+        let timeout = Self.makeTimeval(endpoint.timeout)
+        guard let context = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), timeout) else {
+            throw .connectionFailed("out of memory")
+        }
+        if context.pointee.err != 0 {
+            let message = Self.errorString(context)
+            redisFree(context)
+            throw .connectionFailed("\(endpoint): \(message)")
+        }
+        self.context = context
+        _ = redisSetTimeout(context, timeout)
+        _ = redisEnableKeepAlive(context)
+        do {
+            if let password = endpoint.password {
+                let auth = endpoint.username.map { ["AUTH", $0, password] } ?? ["AUTH", password]
+                try command(auth).orThrow()
+            }
+            if endpoint.database != 0 { try command(["SELECT", String(endpoint.database)]).orThrow() }
+        } catch {
+            close()
+            throw .connectionFailed("\(endpoint): \(error)")
+        }
+    }
+
+    deinit { close() }
+
+    public func close() {
+        if let context { redisFree(context) }
+        context = nil
+    }
+
+    /// Widens the socket timeout for a command that blocks on the server (`XREADGROUP … BLOCK`).
+    public func setReadTimeout(_ timeout: Duration) {
+        if let context { _ = redisSetTimeout(context, Self.makeTimeval(timeout)) }
+    }
+
+    /// Runs one command through `redisCommandArgv`. Error replies come back as ``RedisReply/error(_:)``.
+    public func command(_ arguments: [String]) throws(RedisError) -> RedisReply {
+        let context = try openContext()
+        var raw: UnsafeMutableRawPointer?
+        _ = Self.withArgv([arguments]) { argc, argv, lengths in
+            raw = redisCommandArgv(context, argc, argv, lengths)
+            return true
+        }
+        guard let raw else { throw lost(context) }
+        defer { freeReplyObject(raw) }
+        return Self.decode(raw.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// Sends all commands in one write (`redisAppendCommandArgv`), then reads the replies in order
+    /// (`redisGetReply`): one round trip for the whole batch.
+    public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
+        let context = try openContext()
+        let appended = Self.withArgv(commands) { argc, argv, lengths in
+            redisAppendCommandArgv(context, argc, argv, lengths) == REDIS_OK
+        }
+        guard appended else { throw lost(context) }
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw lost(context) }
+            replies.append(Self.decode(raw.assumingMemoryBound(to: redisReply.self)))
+            freeReplyObject(raw)
+        }
+        return replies
+    }
+
+    private func openContext() throws(RedisError) -> UnsafeMutablePointer<redisContext> {
+        guard let context else { throw .connectionLost("connection is closed") }
+        return context
+    }
+
+    /// After an I/O or protocol error hiredis' context cannot be used again: close it so the owner reconnects.
+    private func lost(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
+        let message = Self.errorString(context)
+        close()
+        return .connectionLost(message.isEmpty ? "connection closed" : message)
+    }
+
+    private static func errorString(_ context: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafePointer(to: &context.pointee.errstr) { pointer in
+            pointer.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: context.pointee.errstr)) {
+                String(cString: $0)
+            }
+        }
+    }
+
+    static func decode(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
+        let value = reply.pointee
+        switch Int32(value.type) {
+        case REDIS_REPLY_STRING:
+            return .string(text(value.str, value.len))
+        case REDIS_REPLY_STATUS:
+            return .status(text(value.str, value.len))
+        case REDIS_REPLY_ERROR:
+            return .error(text(value.str, value.len))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int(value.integer))
+        case REDIS_REPLY_ARRAY:
+            var elements: [RedisReply] = []
+            elements.reserveCapacity(value.elements)
+            for index in 0..<value.elements {
+                if let element = value.element[index] { elements.append(decode(element)) } else { elements.append(.null) }
+            }
+            return .array(elements)
+        default:
+            return .null
+        }
+    }
+
+    private static func text(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> String {
+        guard let pointer, length > 0 else { return "" }
+        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        }
+    }
+
+    /// Lays every argument of every command out in one buffer and hands hiredis, command by command,
+    /// pointers and lengths into it: binary-safe, and three allocations per pipeline instead of three
+    /// per command. Stops at the first command for which `body` returns false.
+    private static func withArgv(
+        _ commands: [[String]],
+        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> Bool
+    ) -> Bool {
+        var byteCount = 1
+        var argumentCount = 0
+        for arguments in commands {
+            argumentCount += arguments.count
+            for argument in arguments { byteCount += argument.utf8.count }
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(byteCount)
+        var lengths: [Int] = []
+        lengths.reserveCapacity(argumentCount)
+        for arguments in commands {
+            for argument in arguments {
+                let before = bytes.count
+                bytes.append(contentsOf: argument.utf8)
+                lengths.append(bytes.count - before)
+            }
+        }
+        bytes.append(0)  // never empty, so the buffer always has a base address
+        return bytes.withUnsafeBufferPointer { buffer in
+            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var pointers: [UnsafePointer<CChar>?] = []
+            pointers.reserveCapacity(argumentCount)
+            var offset = 0
+            for length in lengths {
+                pointers.append(base + offset)
+                offset += length
+            }
+            return pointers.withUnsafeMutableBufferPointer { argv in
+                lengths.withUnsafeBufferPointer { argvLengths in
+                    var first = 0
+                    for arguments in commands {
+                        guard body(Int32(arguments.count), argv.baseAddress! + first, argvLengths.baseAddress! + first) else { return false }
+                        first += arguments.count
+                    }
+                    return true
+                }
+            }
+        }
+    }
+
+    private static func makeTimeval(_ duration: Duration) -> timeval {
+        let (seconds, attoseconds) = duration.components
+        return timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+}

@@ -1,0 +1,31 @@
+import Bus
+import Contracts
+import Hummingbird
+import ServiceKit
+
+/// Rental: the book catalogue and the customers' rentals, on port 8081.
+public enum RentalApplication {
+    public static let name = "rental"
+    public static let defaultPort = 8081
+
+    /// The HTTP routes over `store`; tests use it with `app.test(.router)`.
+    public static func buildRouter(store: RentalStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
+        let router = makeServiceRouter(service: name, health: health)
+        BooksController(store: store).addRoutes(to: router.group("books"))
+        RentalsController(store: store).addRoutes(to: router.group("rentals"))
+        return router
+    }
+
+    /// The whole service: HTTP, the outbox relay, and the consumer of Delivery's events.
+    public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
+        let store = try RentalStore.open(path: options.databasePath)
+        var runtime = ServiceRuntime(options: options)
+        let relay = runtime.outboxRelay(database: store.database, outbox: store.outbox)
+        let stats = ConsumerStats(group: ConsumerGroups.rental)
+        runtime.consumer(
+            group: ConsumerGroups.rental, streams: [Streams.delivery], stats: stats,
+            batchHandler: DeliveryEventRoutes(store: store).routes.batchHandler)
+        let health = HealthSources(consumer: options.consumerName, stats: stats, relay: relay)
+        return runtime.application(router: buildRouter(store: store, health: health), name: name)
+    }
+}

@@ -1,0 +1,11 @@
+import GRDB
+
+// MARK: - Database
+
+extension Book: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "books"
+
+    public enum Columns {
+        public static let createdAt = Column("createdAt")
+    }
+}

@@ -1,0 +1,118 @@
+import Bus
+import Contracts
+import Foundation
+import GRDB
+import ServiceKit
+
+/// Rental's state. Each method is one transaction that keeps the invariants (a copy reserved per
+/// open rental, released once) and writes the events it causes to the outbox in that same transaction.
+public struct RentalStore: Sendable {
+    public let database: any DatabaseWriter
+    public let outbox: Outbox
+
+    public init(database: any DatabaseWriter, outbox: Outbox = Outbox()) {
+        self.database = database
+        self.outbox = outbox
+    }
+
+    /// Opens (creating and migrating as needed) the SQLite file at `path`.
+    public static func open(path: String) throws -> RentalStore {
+        RentalStore(database: try ServiceDatabase.open(at: path, migrator: RentalDatabase.migrator))
+    }
+
+    // MARK: Books
+
+    public func registerBook(title: String, author: String, copies: Int) async throws -> Book {
+        let now = Timestamp.string(from: Date())
+        let book = Book(id: UUID().uuidString.lowercased(), title: title, author: author, copies: copies, available: copies, createdAt: now)
+        try await database.write { [outbox] db in
+            try book.insert(db)
+            try outbox.append(BookRegistered(bookId: book.id, title: title, author: author, copies: copies).outgoing(), in: db)
+        }
+        return book
+    }
+
+    public func books() async throws -> [Book] {
+        try await database.read { try Book.order(Book.Columns.createdAt).fetchAll($0) }
+    }
+
+    public func book(id: String) async throws -> Book {
+        guard let book = try await database.read({ try Book.fetchOne($0, key: id) }) else { throw RentalError.unknownBook(id) }
+        return book
+    }
+
+    // MARK: Rentals
+
+    /// Reserves a copy and records the order; Delivery learns of it through `RentalOrdered`.
+    public func order(customerId: String, bookId: String, address: String) async throws -> Rental {
+        try await database.write { [outbox] db in
+            guard var book = try Book.fetchOne(db, key: bookId) else { throw RentalError.unknownBook(bookId) }
+            guard book.available > 0 else { throw RentalError.noCopyAvailable(bookId) }
+            book.available -= 1
+            try book.update(db)
+            let now = Timestamp.string(from: Date())
+            let rental = Rental(
+                id: UUID().uuidString.lowercased(), customerId: customerId, bookId: bookId, address: address,
+                status: .ordered, createdAt: now, updatedAt: now)
+            try rental.insert(db)
+            try outbox.append(
+                RentalOrdered(rentalId: rental.id, customerId: customerId, bookId: bookId, bookTitle: book.title, address: address).outgoing(),
+                in: db)
+            return rental
+        }
+    }
+
+    public func rental(id: String) async throws -> Rental {
+        guard let rental = try await database.read({ try Rental.fetchOne($0, key: id) }) else { throw RentalError.unknownRental(id) }
+        return rental
+    }
+
+    public func rentals(customerId: String) async throws -> [Rental] {
+        try await database.read { db in
+            try Rental.filter(Rental.Columns.customerId == customerId).order(Rental.Columns.createdAt.desc).fetchAll(db)
+        }
+    }
+
+    /// Marks the rental `cancel_requested` and asks Delivery to cancel; the outcome comes back as an event.
+    public func requestCancel(id: String) async throws -> Rental {
+        try await database.write { [outbox] db in
+            guard var rental = try Rental.fetchOne(db, key: id) else { throw RentalError.unknownRental(id) }
+            guard try rental.requestCancel() else { return rental }
+            rental.updatedAt = Timestamp.string(from: Date())
+            try rental.update(db)
+            try outbox.append(RentalCancelRequested(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(), in: db)
+            return rental
+        }
+    }
+
+    /// Takes the book back: the copy is available again.
+    public func returnRental(id: String) async throws -> Rental {
+        try await database.write { [outbox] db in
+            guard var rental = try Rental.fetchOne(db, key: id) else { throw RentalError.unknownRental(id) }
+            try rental.markReturned()
+            rental.updatedAt = Timestamp.string(from: Date())
+            try rental.update(db)
+            try Self.releaseCopy(of: rental.bookId, in: db)
+            try outbox.append(RentalReturned(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(), in: db)
+            return rental
+        }
+    }
+
+    // MARK: Delivery's news
+
+    /// Moves the rental to `status` inside the consumer's transaction, whatever order events come in.
+    func advance(rentalId: String, to status: RentalStatus, in db: Database) throws {
+        guard var rental = try Rental.fetchOne(db, key: rentalId) else { return }  // not ours
+        let (changed, releasesCopy) = rental.advance(to: status)
+        guard changed else { return }
+        rental.updatedAt = Timestamp.string(from: Date())
+        try rental.update(db)
+        if releasesCopy { try Self.releaseCopy(of: rental.bookId, in: db) }
+    }
+
+    /// A copy released twice would break `available <= copies`: the CHECK constraint fails the
+    /// transaction instead of hiding the bug.
+    private static func releaseCopy(of bookId: String, in db: Database) throws {
+        try db.execute(sql: "UPDATE books SET available = available + 1 WHERE id = ?", arguments: [bookId])
+    }
+}

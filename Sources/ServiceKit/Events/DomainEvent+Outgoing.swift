@@ -1,0 +1,15 @@
+import Bus
+import Contracts
+
+extension DomainEvent {
+    /// Wraps the event for the outbox; `cause` carries correlation and causation ids along the saga.
+    public func outgoing(causedBy cause: EventEnvelope? = nil) throws -> OutgoingEvent {
+        let envelope =
+            if let cause {
+                try EventEnvelope(type: Self.type, key: key, payload: self, causedBy: cause)
+            } else {
+                try EventEnvelope(type: Self.type, key: key, payload: self)
+            }
+        return OutgoingEvent(stream: Self.stream, envelope: envelope)
+    }
+}

@@ -1,0 +1,63 @@
+import Bus
+import Contracts
+import GRDB
+
+/// Routes events by type to handlers that change a service's SQLite state.
+///
+/// Every event is applied at most once per consuming group: its id goes into the inbox in the same
+/// transaction as its effects. A batch from the consumer is applied in one write transaction with a
+/// savepoint per event, so one commit serves the whole batch while a failing event is rolled back
+/// alone and retried. Types with no route are skipped: a consumer reads whole streams, not all of
+/// which concern it.
+public struct EventRoutes: Sendable {
+    public typealias Apply = @Sendable (EventEnvelope, Database) throws -> Void
+
+    /// The inbox key: the consuming group's name.
+    public let group: String
+    public let database: any DatabaseWriter
+    private var routes: [String: Apply] = [:]
+
+    public init(group: String, database: any DatabaseWriter) {
+        self.group = group
+        self.database = database
+    }
+
+    public mutating func on<Event: DomainEvent>(_: Event.Type, _ apply: @escaping @Sendable (Event, EventEnvelope, Database) throws -> Void) {
+        routes[Event.type] = { envelope, db in try apply(try envelope.payload(as: Event.self), envelope, db) }
+    }
+
+    /// One handler for several event types, which reads the envelope itself.
+    public mutating func on(types: [String], _ apply: @escaping Apply) {
+        for type in types { routes[type] = apply }
+    }
+
+    /// Applies one event inside the caller's transaction, once per event id.
+    public func apply(_ envelope: EventEnvelope, in db: Database) throws {
+        guard let route = routes[envelope.type] else { return }
+        guard try Inbox.firstDelivery(of: envelope.id, to: group, in: db) else { return }
+        try route(envelope, db)
+    }
+
+    /// The consumer's batch handler: the batch in one transaction, a savepoint per event.
+    public var batchHandler: StreamConsumer.BatchHandler {
+        { [self] events in
+            do {
+                return try await database.write { db in
+                    events.map { event -> (any Error)? in
+                        do {
+                            try db.inSavepoint {
+                                try apply(event.envelope, in: db)
+                                return .commit
+                            }
+                            return nil
+                        } catch {
+                            return error
+                        }
+                    }
+                }
+            } catch {
+                return Array(repeating: error, count: events.count)
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Bus
+import Foundation
+import GRDB
+import Redis
+import TestSupport
+import XCTest
+
+/// The outbox relay over a real SQLite file and a real `redis-server`.
+final class OutboxRelayTests: RedisTestCase {
+    private func relay(_ database: DatabasePool, _ outbox: Outbox, redisClient: RedisClient? = nil, name: String = "relay", _ tune: (inout OutboxRelay.Configuration) -> Void = { _ in }) -> OutboxRelay {
+        var configuration = OutboxRelay.Configuration()
+        tune(&configuration)
+        return OutboxRelay(
+            database: database, outbox: outbox, publisher: StreamPublisher(client: redisClient ?? client(redis)), name: name,
+            configuration: configuration, logger: .test("relay"))
+    }
+
+    private func streamLength() -> Int? { try? redis.command(["XLEN", "test-events"]).int }
+
+    func testRowsOfARelayKilledBetweenClaimAndPublishGoOutOnceItsLeaseEnds() async throws {
+        let database = try busDatabase()
+        try await database.write { db in try Outbox().append((0..<10).map { try makeEvent($0) }, in: db) }
+        // What a relay killed mid-publish leaves behind: its rows claimed under a lease still running.
+        let leaseEnd = Timestamp.milliseconds() + 1_000
+        try await database.write { db in
+            try db.execute(sql: "UPDATE outbox SET claimedBy = 'relay-1', claimedUntil = ?", arguments: [leaseEnd])
+        }
+        let relay = relay(database, Outbox(), name: "relay-2") { $0.pollInterval = .milliseconds(50) }
+        let backlogBefore = try await relay.backlog()
+        XCTAssertEqual(backlogBefore, 10)
+        let services = RunningServices([relay])
+        let done = await eventually { self.streamLength() == 10 }
+        await services.stop()
+        XCTAssertTrue(done)
+        XCTAssertGreaterThanOrEqual(Timestamp.milliseconds(), leaseEnd, "not before the dead relay's lease ran out")
+        let backlogAfter = try await relay.backlog()
+        XCTAssertEqual(backlogAfter, 0)
+        let keys = try redis.command(["XRANGE", "test-events", "-", "+"]).array?.compactMap { $0.array?[1].hash["key"] }
+        XCTAssertEqual(keys, (0..<10).map { "item-\($0)" }, "in order, once each")
+    }
+
+    func testEventsCommittedWhileRedisIsUnreachableGoOutWhenItIsBack() async throws {
+        let database = try busDatabase()
+        let outbox = Outbox()
+        redis.stop()
+        let relay = relay(database, outbox) { $0.pollInterval = .milliseconds(50) }
+        let services = RunningServices([relay])
+        try await database.write { db in try outbox.append((0..<10).map { try makeEvent($0) }, in: db) }
+        let stuck = try await relay.backlog()
+        XCTAssertEqual(stuck, 10, "nothing could go out")
+        try await redis.start()
+        let done = await eventually { self.streamLength() == 10 }
+        await services.stop()
+        XCTAssertTrue(done, "the relay reconnected on its own and published the backlog")
+        let backlog = try await relay.backlog()
+        XCTAssertEqual(backlog, 0)
+    }
+
+    func testOutboxRelayWakesOnCommitAndMarksRowsSent() async throws {
+        let database = try busDatabase()
+        let outbox = Outbox()
+        let relay = relay(database, outbox) { $0.pollInterval = .seconds(3600) }  // only the commit signal can wake it
+        let services = RunningServices([relay])
+        try await database.write { db in try outbox.append(try makeEvent(1), in: db) }
+        let first = await eventually(timeout: .seconds(10)) { self.streamLength() == 1 }
+        XCTAssertTrue(first)
+        // The relay has published and gone back to its hour-long wait: only the commit can wake it now.
+        try await database.write { db in try outbox.append(try makeEvent(2), in: db) }
+        let second = await eventually(timeout: .seconds(10)) { self.streamLength() == 2 }
+        await services.stop()
+        XCTAssertTrue(second, "published without waiting for the hour-long poll")
+        let backlogAfterPublish = try await relay.backlog()
+        XCTAssertEqual(backlogAfterPublish, 0)
+        // A rolled-back transaction publishes nothing.
+        try? await database.write { db in
+            try outbox.append(try makeEvent(3), in: db)
+            throw TestSupportError("rollback")
+        }
+        let outboxRows = try await database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox") }
+        XCTAssertEqual(outboxRows, 2)
+    }
+
+    func testOutboxRelayRepublishesRecentEventsWhenRedisComesBackWithoutThem() async throws {
+        let database = try busDatabase()
+        let outbox = Outbox()
+        let relay = relay(database, outbox) { $0.restartCheckInterval = .milliseconds(50) }
+        let services = RunningServices([relay])
+        try await database.write { db in try outbox.append((0..<10).map { try makeEvent($0) }, in: db) }
+        let published = await eventually { self.streamLength() == 10 }
+        XCTAssertTrue(published)
+
+        // Like an OS crash that took the AOF's last second: Redis is back, without those entries.
+        redis.kill()
+        try await redis.start()
+        let republished = await eventually { self.streamLength() == 10 }
+        await services.stop()
+        XCTAssertTrue(republished, "the relay saw a new run_id and sent its recent events again")
+        let backlog = try await relay.backlog()
+        XCTAssertEqual(backlog, 0)
+    }
+
+    func testOutboxRelayPrunesSentRowsAfterTheRetentionWindow() async throws {
+        let database = try busDatabase()
+        let outbox = Outbox()
+        let relay = relay(database, outbox) { configuration in
+            configuration.retention = .zero
+            configuration.pruneInterval = .milliseconds(20)
+            configuration.pollInterval = .milliseconds(20)
+        }
+        let services = RunningServices([relay])
+        try await database.write { db in try outbox.append((0..<5).map { try makeEvent($0) }, in: db) }
+        let pruned = await eventually {
+            (try? await database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox") }) == 0
+        }
+        await services.stop()
+        XCTAssertTrue(pruned)
+        XCTAssertEqual(streamLength(), 5, "pruned only once sent")
+    }
+}

@@ -1,0 +1,133 @@
+import Bus
+import Contracts
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import ServiceKit
+import ServiceTestSupport
+import XCTest
+
+@testable import DeliveryService
+
+/// Delivery's rules through its HTTP API and its event handler, over a real SQLite file.
+final class DeliveryServiceTests: XCTestCase {
+    var store: DeliveryStore!
+    var routes: EventRoutes!
+
+    override func setUp() async throws {
+        store = try DeliveryStore.open(path: try temporaryDatabasePath("delivery"))
+        routes = RentalEventRoutes(store: store).routes
+    }
+
+    private var router: Router<BasicRequestContext> { DeliveryApplication.buildRouter(store: store) }
+
+    private func order(_ rentalId: String = UUID().uuidString.lowercased()) throws -> ReceivedEvent {
+        try RentalOrdered(rentalId: rentalId, customerId: "alice", bookId: "b-1", bookTitle: "Dune", address: "1 Main St").received()
+    }
+
+    private func cancelRequest(_ rentalId: String) throws -> ReceivedEvent {
+        try RentalCancelRequested(rentalId: rentalId, customerId: "alice", bookId: "b-1").received()
+    }
+
+    private func delivery(of rentalId: String) async throws -> Delivery {
+        let deliveries = try await store.deliveries(rentalId: rentalId)
+        XCTAssertEqual(deliveries.count, 1, "exactly one delivery per rental")
+        return try XCTUnwrap(deliveries.first)
+    }
+
+    func testAnOrderSchedulesOneDeliveryEvenWhenRedelivered() async throws {
+        let ordered = try order()
+        try await routes.handle(ordered)
+        try await routes.handle(ordered.redelivered)
+        let rentalId = try ordered.envelope.payload(as: RentalOrdered.self).rentalId
+        let delivery = try await delivery(of: rentalId)
+        XCTAssertEqual(delivery.status, .ready)
+        XCTAssertEqual(delivery.address, "1 Main St")
+        let events = try await outboxEvents(in: store.database)
+        XCTAssertEqual(events.map(\.type), ["DeliveryScheduled"])
+        XCTAssertEqual(events[0].causationId, ordered.envelope.id, "caused by the order")
+        XCTAssertEqual(events[0].correlationId, ordered.envelope.correlationId)
+    }
+
+    func testStartAndCompleteThroughHTTP() async throws {
+        let ordered = try order()
+        try await routes.handle(ordered)
+        let rentalId = try ordered.envelope.payload(as: RentalOrdered.self).rentalId
+        let id = try await delivery(of: rentalId).id
+        try await withClient(router) { client in
+            let list = try await client.call(.get, "/deliveries?rentalId=\(rentalId)", as: [DeliveryResponse].self)
+            XCTAssertEqual(list.map(\.status), [.ready])
+            try await client.expectError(.post, "/deliveries/\(id)/complete", status: .conflict)
+            let started = try await client.call(.post, "/deliveries/\(id)/start", as: DeliveryResponse.self)
+            XCTAssertEqual(started.status, .started)
+            let again = try await client.call(.post, "/deliveries/\(id)/start", as: DeliveryResponse.self)
+            XCTAssertEqual(again, started, "starting twice is harmless")
+            let done = try await client.call(.post, "/deliveries/\(id)/complete", as: DeliveryResponse.self)
+            XCTAssertEqual(done.status, .delivered)
+            try await client.expectError(.post, "/deliveries/\(id)/start", status: .conflict)
+            try await client.expectError(.get, "/deliveries/\(UUID())", status: .notFound)
+            try await client.expectError(.get, "/deliveries/nope", status: .badRequest)
+            try await client.expectError(.get, "/deliveries?rentalId=nope", status: .badRequest)
+        }
+        let events = try await outboxEvents(in: store.database)
+        XCTAssertEqual(events.map(\.type), ["DeliveryScheduled", "DeliveryStarted", "DeliveryCompleted"])
+    }
+
+    func testCancelBeforeStartCancelsAndStartIsThenRefused() async throws {
+        let ordered = try order()
+        try await routes.handle(ordered)
+        let rentalId = try ordered.envelope.payload(as: RentalOrdered.self).rentalId
+        try await routes.handle(try cancelRequest(rentalId))
+        let delivery = try await delivery(of: rentalId)
+        XCTAssertEqual(delivery.status, .canceled)
+        try await withClient(router) { client in
+            try await client.expectError(.post, "/deliveries/\(delivery.id)/start", status: .conflict)
+        }
+        let events = try await outboxEvents(in: store.database)
+        XCTAssertEqual(events.map(\.type), ["DeliveryScheduled", "DeliveryCanceled"])
+    }
+
+    func testCancelAfterStartIsRejectedWithAnEvent() async throws {
+        let ordered = try order()
+        try await routes.handle(ordered)
+        let rentalId = try ordered.envelope.payload(as: RentalOrdered.self).rentalId
+        _ = try await store.start(id: try await delivery(of: rentalId).id)
+        try await routes.handle(try cancelRequest(rentalId))
+        let delivery = try await delivery(of: rentalId)
+        XCTAssertEqual(delivery.status, .started)
+        let events = try await outboxEvents(in: store.database)
+        XCTAssertEqual(events.map(\.type), ["DeliveryScheduled", "DeliveryStarted", "DeliveryCancelRejected"])
+    }
+
+    func testCancelRequestOvertakingTheOrderStillEndsCanceled() async throws {
+        let rentalId = UUID().uuidString.lowercased()
+        try await routes.handle(try cancelRequest(rentalId))
+        try await routes.handle(try order(rentalId))
+        let delivery = try await delivery(of: rentalId)
+        XCTAssertEqual(delivery.status, .canceled)
+        XCTAssertEqual(delivery.address, "1 Main St", "the late order still fills in the address")
+        let events = try await outboxEvents(in: store.database)
+        XCTAssertEqual(events.map(\.type), ["DeliveryCanceled"])
+    }
+
+    func testABatchCommitsTogetherButAFailingEventIsRolledBackAlone() async throws {
+        let first = try order()
+        let second = try order()
+        var envelope = try order().envelope
+        envelope.data = #"{"rentalId": 42}"#  // a payload no handler can read
+        let brokenEvent = ReceivedEvent(envelope: envelope, stream: first.stream, entryId: "1-0", attempt: 1)
+        let outcomes = await routes.batchHandler([first, brokenEvent, second, first.redelivered])
+        XCTAssertEqual(outcomes.map { $0 == nil }, [true, false, true, true])
+        let all = try await store.deliveries(rentalId: nil)
+        XCTAssertEqual(all.count, 2, "the two good orders, once each")
+        let inboxed = try await store.database.read { try String.fetchAll($0, sql: "SELECT eventId FROM inbox") }
+        XCTAssertFalse(inboxed.contains(envelope.id), "the failed event is not marked handled, so its retry can succeed")
+    }
+
+    func testHealth() async throws {
+        try await withClient(router) { client in
+            let value1 = try await client.call(.get, "/health", as: Health.self).service
+            XCTAssertEqual(value1, "delivery")
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Bus
+import Contracts
+import Foundation
+import HummingbirdTesting
+import Redis
+import ServiceKit
+import ServiceTestSupport
+import TestSupport
+import XCTest
+
+@testable import LookupService
+
+/// Lookup's views in a real Redis: duplicates and any arrival order converge; a rebuild from the
+/// streams gives the same views.
+final class LookupServiceTests: XCTestCase {
+    var redis: RedisServer!
+    var views: RentalViewStore!
+
+    override func setUp() async throws {
+        redis = try await RedisServer()
+        views = RentalViewStore(pool: RedisClientPool(endpoint: redis.endpoint, size: 2, logger: .test("lookup")))
+    }
+
+    override func tearDown() async throws {
+        views = nil
+        redis = nil  // XCTest keeps test-case instances to the end: stop the server now
+    }
+
+    /// The events of one rental's happy path, the order placed `orderedAt`.
+    private func lifecycle(rentalId: String, customerId: String = "alice", orderedAt: Date = Date()) throws -> [EventEnvelope] {
+        let facts = DeliveryFacts(deliveryId: "d-\(rentalId)", rentalId: rentalId, customerId: customerId)
+        return try [
+            RentalOrdered(rentalId: rentalId, customerId: customerId, bookId: "b-1", bookTitle: "Dune", address: "x").outgoing(),
+            DeliveryScheduled(facts: facts).outgoing(),
+            DeliveryStarted(facts: facts).outgoing(),
+            DeliveryCompleted(facts: facts).outgoing(),
+            RentalReturned(rentalId: rentalId, customerId: customerId, bookId: "b-1").outgoing(),
+        ].enumerated().map { index, event in
+            var envelope = event.envelope
+            envelope.occurredAt = Timestamp.string(from: orderedAt.addingTimeInterval(Double(index)))
+            return envelope
+        }
+    }
+
+    func testEveryArrivalOrderAndDuplicatesConvergeToTheSameView() async throws {
+        let events = try lifecycle(rentalId: "r-ordered")
+        for event in events { try await views.apply(event) }
+        let expected = try await views.view(rentalId: "r-ordered")
+        XCTAssertEqual(expected?.status, .returned)
+        XCTAssertEqual(expected?.deliveryStatus, .delivered)
+        XCTAssertEqual(expected?.bookTitle, "Dune")
+
+        for round in 0..<10 {
+            let rentalId = "r-shuffled-\(round)"
+            var generator = SeededGenerator(seed: UInt64(round + 1))
+            let shuffled = try (lifecycle(rentalId: rentalId) + lifecycle(rentalId: rentalId)).shuffled(using: &generator)
+            for event in shuffled { try await views.apply(event) }
+            let view = try await views.view(rentalId: rentalId)
+            XCTAssertEqual(view?.status, expected?.status, "round \(round)")
+            XCTAssertEqual(view?.deliveryStatus, expected?.deliveryStatus, "round \(round)")
+            XCTAssertEqual(view?.bookTitle, "Dune", "round \(round)")
+        }
+    }
+
+    func testCancelOvertakingTheOrderEndsCanceled() async throws {
+        let facts = DeliveryFacts(deliveryId: "d", rentalId: "r-1", customerId: "alice")
+        try await views.apply(try DeliveryCanceled(facts: facts).outgoing().envelope)
+        try await views.apply(try RentalCancelRequested(rentalId: "r-1", customerId: "alice", bookId: "b").outgoing().envelope)
+        try await views.apply(try RentalOrdered(rentalId: "r-1", customerId: "alice", bookId: "b", bookTitle: "Dune", address: "x").outgoing().envelope)
+        let view = try await views.view(rentalId: "r-1")
+        XCTAssertEqual(view?.status, .canceled)
+        XCTAssertEqual(view?.deliveryStatus, .canceled)
+    }
+
+    func testHTTPServesACustomersRentalsAndRebuildGivesTheSameViews() async throws {
+        let publisher = StreamPublisher(client: RedisClient(endpoint: redis.endpoint, logger: .test("p")))
+        defer { publisher.client.close() }
+        let first = UUID().uuidString.lowercased()
+        let second = UUID().uuidString.lowercased()
+        let start = Date()
+        for (index, rentalId) in [first, second].enumerated() {
+            // Distinct order times a minute apart: the list is ordered by them.
+            let events = try lifecycle(rentalId: rentalId, orderedAt: start.addingTimeInterval(60 * Double(index))).prefix(index == 0 ? 5 : 2)
+            try await publisher.publish(events.map { OutgoingEvent(stream: $0.type.hasPrefix("Rental") ? Streams.rental : Streams.delivery, envelope: $0) })
+            for event in events { try await views.apply(event) }
+        }
+        try await withClient(LookupApplication.buildRouter(views: views)) { client in
+            let list = try await client.call(.get, "/customers/alice/rentals", as: [RentalViewResponse].self)
+            XCTAssertEqual(list.map(\.rentalId), [second, first], "newest order first")
+            XCTAssertEqual(list.first?.deliveryStatus, "ready")
+            XCTAssertEqual(list.first?.bookTitle, "Dune")
+            let view = try await client.call(.get, "/rentals/\(first)", as: RentalViewResponse.self)
+            XCTAssertEqual(view.status, .returned)
+            let value2 = try await client.call(.get, "/customers/nobody/rentals", as: [RentalViewResponse].self)
+            XCTAssertEqual(value2, [])
+            try await client.expectError(.get, "/rentals/\(UUID())", status: .notFound)
+            try await client.expectError(.get, "/rentals/x", status: .badRequest)
+        }
+
+        let before = try await views.views(customerId: "alice")
+        _ = try redis.command(["DEL", RentalViewStore.rentalKey(first), RentalViewStore.customerKey("alice")])
+        let replayed = try await views.rebuild(streams: Streams.all)
+        XCTAssertEqual(replayed, 7)
+        let after = try await views.views(customerId: "alice")
+        XCTAssertEqual(after, before)
+    }
+}
+
+/// A deterministic generator so that a failing shuffle can be replayed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return state
+    }
+}

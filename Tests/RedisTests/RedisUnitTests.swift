@@ -1,0 +1,61 @@
+import XCTest
+
+@testable import Redis
+
+/// Pure logic: no Redis needed.
+final class RedisUnitTests: XCTestCase {
+    func testEndpointParsing() throws {
+        let plain = try RedisEndpoint(url: "redis://localhost:6390")
+        XCTAssertEqual(plain.host, "localhost")
+        XCTAssertEqual(plain.port, 6390)
+        XCTAssertNil(plain.password)
+
+        let full = try RedisEndpoint(url: "redis://app:s3cret@10.0.0.1:7000/2")
+        XCTAssertEqual(full.username, "app")
+        XCTAssertEqual(full.password, "s3cret")
+        XCTAssertEqual(full.database, 2)
+        XCTAssertEqual(full.description, "redis://app:***@10.0.0.1:7000/2", "passwords never reach logs")
+
+        XCTAssertEqual(try RedisEndpoint(url: "redis://h").port, 6379)
+        XCTAssertThrowsError(try RedisEndpoint(url: "http://h:1"))
+        XCTAssertThrowsError(try RedisEndpoint(url: "redis://h:1/x"))
+    }
+
+    func testBackoffDoublesUpToTheMaximum() {
+        let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
+        XCTAssertEqual(
+            (1...6).map { backoff.delay(attempt: $0) },
+            [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
+        XCTAssertEqual(backoff.delay(attempt: 1000), .seconds(1))
+        XCTAssertEqual(Duration.milliseconds(1500).milliseconds, 1500)
+        XCTAssertEqual(Duration.microseconds(999).milliseconds, 0)
+    }
+
+    func testStreamEntryParsing() {
+        let reply = RedisReply.array([
+            .array([
+                .string("s"),
+                .array([
+                    .array([.string("1-0"), .array([.string("a"), .string("1"), .string("b"), .string("2")])]),
+                    .array([.string("2-0"), .null]),
+                ]),
+            ])
+        ])
+        XCTAssertEqual(
+            StreamEntry.parseRead(reply),
+            [StreamEntry(stream: "s", id: "1-0", fields: ["a": "1", "b": "2"]), StreamEntry(stream: "s", id: "2-0", fields: nil)])
+        XCTAssertEqual(StreamEntry.parseRead(.null), [])
+    }
+
+    func testFieldValueRepliesAndPendingLines() {
+        let flat = RedisReply.array([.string("name"), .string("g"), .string("lag"), .integer(3), .string("dangling")])
+        XCTAssertEqual(flat.hash, ["name": "g", "lag": "3"])
+        XCTAssertEqual(flat.pairs["lag"]?.int, 3)
+        XCTAssertEqual(RedisReply.array([.string("a"), .integer(1), .null]).strings, ["a", "1"])
+        let pending = RedisReply.array([
+            .array([.string("1-0"), .string("c1"), .integer(12), .integer(3)]),
+            .array([.string("broken")]),
+        ])
+        XCTAssertEqual(PendingEntry.parseList(pending), [PendingEntry(id: "1-0", consumer: "c1", attempts: 3)])
+    }
+}

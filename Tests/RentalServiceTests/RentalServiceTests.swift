@@ -1,0 +1,189 @@
+import Bus
+import Contracts
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import ServiceKit
+import ServiceTestSupport
+import XCTest
+
+@testable import RentalService
+
+/// Rental's rules through its HTTP API, over a real SQLite file.
+final class RentalServiceTests: XCTestCase {
+    var store: RentalStore!
+
+    override func setUp() async throws {
+        store = try RentalStore.open(path: try temporaryDatabasePath("rental"))
+    }
+
+    private var router: Router<BasicRequestContext> { RentalApplication.buildRouter(store: store) }
+    private var routes: EventRoutes { DeliveryEventRoutes(store: store).routes }
+
+    private func available(_ bookId: String) async throws -> Int {
+        try await store.book(id: bookId).available
+    }
+
+    func testRegisteringABookAnnouncesIt() async throws {
+        try await withClient(router) { client in
+            let book = try await client.call(
+                .post, "/books", body: #"{"title":"Dune","author":"Frank Herbert","extra":"ignored"}"#, as: BookResponse.self, status: .created)
+            XCTAssertEqual(book.title, "Dune")
+            XCTAssertEqual(book.copies, 1, "copies defaults to 1")
+            XCTAssertEqual(book.available, 1)
+            let fetched = try await client.call(.get, "/books/\(book.id)", as: BookResponse.self)
+            XCTAssertEqual(fetched, book)
+            let list = try await client.call(.get, "/books", as: [BookResponse].self)
+            XCTAssertEqual(list, [book])
+        }
+        let events = try await outboxEvents(in: store.database)
+        XCTAssertEqual(events.map(\.type), ["BookRegistered"])
+        XCTAssertEqual(try events[0].payload(as: BookRegistered.self).title, "Dune")
+    }
+
+    func testBadBookInputIsA400() async throws {
+        try await withClient(router) { client in
+            try await client.expectError(.post, "/books", body: #"{"author":"x"}"#, status: .badRequest)
+            try await client.expectError(.post, "/books", body: #"{"title":"  ","author":"x"}"#, status: .badRequest)
+            try await client.expectError(.post, "/books", body: #"{"title":"t","author":"x","copies":0}"#, status: .badRequest)
+            try await client.expectError(.post, "/books", body: #"{"title":"t","author":"x","copies":"two"}"#, status: .badRequest)
+            try await client.expectError(.post, "/books", body: "{not json", status: .badRequest)
+            try await client.expectError(.post, "/books", body: "[1,2]", status: .badRequest)
+            try await client.expectError(.post, "/books", status: .badRequest)
+            try await client.expectError(.get, "/books/not-a-uuid", status: .badRequest)
+            try await client.expectError(.get, "/books/\(UUID())", status: .notFound)
+            try await client.expectError(.get, "/nowhere", status: .notFound)
+        }
+    }
+
+    func testOrderingReservesACopyAndIsRefusedWhenNoneIsLeft() async throws {
+        let book = try await store.registerBook(title: "Dune", author: "Herbert", copies: 2)
+        try await withClient(router) { client in
+            let order = #"{"customerId":"alice","bookId":"\#(book.id)","address":"1 Main St"}"#
+            let rental = try await client.call(.post, "/rentals", body: order, as: RentalResponse.self, status: .created)
+            XCTAssertEqual(rental.status, .ordered)
+            XCTAssertEqual(rental.customerId, "alice")
+            XCTAssertFalse(rental.createdAt.isEmpty)
+            let value5 = try await client.call(.get, "/books/\(book.id)", as: BookResponse.self).available
+            XCTAssertEqual(value5, 1)
+            _ = try await client.call(.post, "/rentals", body: order, as: RentalResponse.self, status: .created)
+            let value6 = try await client.call(.get, "/books/\(book.id)", as: BookResponse.self).available
+            XCTAssertEqual(value6, 0)
+
+            try await client.expectError(.post, "/rentals", body: order, status: .conflict)
+            try await client.expectError(.post, "/rentals", body: #"{"customerId":"a","bookId":"\#(UUID())","address":"x"}"#, status: .notFound)
+            try await client.expectError(.post, "/rentals", body: #"{"customerId":"a","bookId":"nope","address":"x"}"#, status: .badRequest)
+            try await client.expectError(.post, "/rentals", body: #"{"customerId":"a","bookId":"\#(book.id)"}"#, status: .badRequest)
+
+            let value7 = try await client.call(.get, "/rentals?customerId=alice", as: [RentalResponse].self).count
+            XCTAssertEqual(value7, 2)
+            let value8 = try await client.call(.get, "/rentals?customerId=bob", as: [RentalResponse].self)
+            XCTAssertEqual(value8, [])
+            try await client.expectError(.get, "/rentals", status: .badRequest)
+        }
+        let events = try await outboxEvents(in: store.database)
+        XCTAssertEqual(events.map(\.type), ["BookRegistered", "RentalOrdered", "RentalOrdered"])
+        let ordered = try events[1].payload(as: RentalOrdered.self)
+        XCTAssertEqual(ordered.bookTitle, "Dune")
+        XCTAssertEqual(events[1].key, ordered.rentalId, "the rental id is the key")
+    }
+
+    func testCancelIsAcceptedUntilTheDeliveryStartsAndRepeatingItIsHarmless() async throws {
+        let book = try await store.registerBook(title: "Dune", author: "Herbert", copies: 2)
+        let early = try await store.order(customerId: "alice", bookId: book.id, address: "x")
+        let late = try await store.order(customerId: "alice", bookId: book.id, address: "x")
+        try await routes.handle(try deliveryEvent(DeliveryStarted.self, rentalId: late.id))
+        try await withClient(router) { client in
+            let rental = try await client.call(.post, "/rentals/\(early.id)/cancel", as: RentalResponse.self, status: .accepted)
+            XCTAssertEqual(rental.status, .cancelRequested)
+            _ = try await client.call(.post, "/rentals/\(early.id)/cancel", as: RentalResponse.self, status: .accepted)
+            let refusal = try await client.expectError(.post, "/rentals/\(late.id)/cancel", status: .conflict)
+            XCTAssertTrue(refusal.contains("delivery has started"), refusal)
+            try await client.expectError(.post, "/rentals/\(UUID())/cancel", status: .notFound)
+        }
+        let cancels = try await outboxEvents(in: store.database).filter { $0.type == RentalCancelRequested.type }
+        XCTAssertEqual(cancels.count, 1, "one request sent to Delivery, however often the customer clicks")
+    }
+
+    func testCanceledDeliveryReleasesTheCopyOnceEvenWhenRedelivered() async throws {
+        // Three copies, two out: a double release would show as 3 available (the CHECK allows it).
+        let book = try await store.registerBook(title: "Dune", author: "Herbert", copies: 3)
+        let rental = try await store.order(customerId: "alice", bookId: book.id, address: "x")
+        _ = try await store.order(customerId: "bob", bookId: book.id, address: "y")
+        _ = try await store.requestCancel(id: rental.id)
+        let canceled = try deliveryEvent(DeliveryCanceled.self, rentalId: rental.id)
+        try await routes.handle(canceled)
+        try await routes.handle(canceled.redelivered)
+        let redundant = try deliveryEvent(DeliveryCanceled.self, rentalId: rental.id)  // another event id, same news
+        try await routes.handle(redundant)
+        let value9 = try await store.rental(id: rental.id).status
+        XCTAssertEqual(value9, .canceled)
+        let stillAvailable = try await available(book.id)
+        XCTAssertEqual(stillAvailable, 2, "the canceled rental's copy came back once")
+    }
+
+    func testRejectedCancelCompensatesBackToDelivering() async throws {
+        let book = try await store.registerBook(title: "Dune", author: "Herbert", copies: 2)
+        let rental = try await store.order(customerId: "alice", bookId: book.id, address: "x")
+        _ = try await store.requestCancel(id: rental.id)
+        try await routes.handle(try deliveryEvent(DeliveryCancelRejected.self, rentalId: rental.id))
+        let value10 = try await store.rental(id: rental.id).status
+        XCTAssertEqual(value10, .delivering)
+        let stillAvailable = try await available(book.id)
+        XCTAssertEqual(stillAvailable, 1, "the copy stays with the delivery")
+    }
+
+    func testReturnOnlyOnceDeliveredAndEventsOutOfOrderConverge() async throws {
+        let book = try await store.registerBook(title: "Dune", author: "Herbert", copies: 2)
+        let rental = try await store.order(customerId: "alice", bookId: book.id, address: "x")
+        _ = try await store.order(customerId: "bob", bookId: book.id, address: "y")
+        let routes = self.routes
+        try await withClient(router) { client in
+            try await client.expectError(.post, "/rentals/\(rental.id)/return", status: .conflict)
+            // Completed overtakes Started: the rental still ends delivered.
+            try await routes.handle(try deliveryEvent(DeliveryCompleted.self, rentalId: rental.id))
+            try await routes.handle(try deliveryEvent(DeliveryStarted.self, rentalId: rental.id))
+            let value11 = try await client.call(.get, "/rentals/\(rental.id)", as: RentalResponse.self).status
+            XCTAssertEqual(value11, .delivered)
+            let returned = try await client.call(.post, "/rentals/\(rental.id)/return", as: RentalResponse.self)
+            XCTAssertEqual(returned.status, .returned)
+            try await client.expectError(.post, "/rentals/\(rental.id)/return", status: .conflict)
+            let value12 = try await client.call(.get, "/books/\(book.id)", as: BookResponse.self).available
+            XCTAssertEqual(value12, 1, "bob still has his")
+        }
+        let events = try await outboxEvents(in: store.database)
+        XCTAssertEqual(events.last?.type, RentalReturned.type)
+    }
+
+    func testARentalNeverMovesBackInItsLifecycle() {
+        var rental = Rental(id: "r", customerId: "a", bookId: "b", address: "x", status: .delivered, createdAt: "", updatedAt: "")
+        XCTAssertFalse(rental.advance(to: .delivering).changed, "a late DeliveryStarted changes nothing")
+        XCTAssertEqual(rental.status, .delivered)
+        var ordered = Rental(id: "r", customerId: "a", bookId: "b", address: "x", status: .ordered, createdAt: "", updatedAt: "")
+        XCTAssertTrue(ordered.advance(to: .canceled) == (true, true), "canceling releases the copy")
+        XCTAssertTrue(ordered.advance(to: .canceled) == (false, false), "and only once")
+    }
+
+    func testHealthAndPrometheusMetrics() async throws {
+        try await withClient(router) { client in
+            let health = try await client.call(.get, "/health", as: Health.self)
+            XCTAssertEqual(health.service, "rental")
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                XCTAssertEqual(response.status, .ok)
+                XCTAssertEqual(response.headers[.contentType], "text/plain; version=0.0.4")
+                let text = String(buffer: response.body)
+                XCTAssertTrue(text.contains("# TYPE http_server_request_duration histogram"), "HTTP metrics: \(text.prefix(500))")
+                // The registry is the process's, shared with other tests: at least this request was counted.
+                let line = text.split(separator: "\n").first {
+                    $0.hasPrefix(#"hb_requests{http_route="/health",http_request_method="GET",http_response_status_code="200"}"#)
+                }
+                XCTAssertGreaterThanOrEqual(Int(line?.split(separator: " ").last ?? "") ?? 0, 1, "the /health request was counted")
+            }
+        }
+    }
+}
+
+/// A delivery event about `rentalId`, as Rental's consumer receives it.
+private func deliveryEvent<Event: DeliveryEvent>(_ type: Event.Type, rentalId: String) throws -> ReceivedEvent {
+    try Event(facts: DeliveryFacts(deliveryId: "d-\(rentalId)", rentalId: rentalId, customerId: "alice")).received()
+}
