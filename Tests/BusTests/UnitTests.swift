@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import Bus
@@ -48,16 +49,23 @@ final class UnitTests: XCTestCase {
     func testWakeSignalRemembersAWakeWakesAWaiterAndTimesOut() async {
         let signal = WakeSignal()
         signal.wake()
-        let remembered = await signal.wait(timeout: .seconds(60))
+        let remembered = await signal.wait(timeout: .seconds(5))
         XCTAssertEqual(remembered, .woken, "a wake with nobody waiting is kept for the next wait")
         let idle = await signal.wait(timeout: .milliseconds(10))
         XCTAssertEqual(idle, .timedOut, "nobody woke it")
-        let waiter = Task { await signal.wait(timeout: .seconds(60)) }
+
+        let waiter = Task { await signal.wait(timeout: .seconds(5)) }
+        let waiting = await eventually { signal.waiterCount == 1 }
+        XCTAssertTrue(waiting)
         signal.wake()
         let woken = await waiter.value
-        XCTAssertEqual(woken, .woken, "woken, not timed out")
-        let canceled = Task { await signal.wait(timeout: .seconds(60)) }
+        XCTAssertEqual(woken, .woken, "a waiting task is woken, not timed out")
+        XCTAssertEqual(signal.waiterCount, 0)
+
+        let canceled = Task { await signal.wait(timeout: .seconds(5)) }
+        _ = await eventually { signal.waiterCount == 1 }
         canceled.cancel()
-        _ = await canceled.value  // returns at once: a cancelled wait does not hang for its timeout
+        _ = await canceled.value
+        XCTAssertEqual(signal.waiterCount, 0, "a cancelled wait leaves nothing behind")
     }
 }

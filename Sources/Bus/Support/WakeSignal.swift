@@ -33,6 +33,9 @@ public final class WakeSignal: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// How many tasks are waiting now; for tests.
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
+
     /// Returns on a wake, after `timeout`, or when the task is cancelled, whichever comes first;
     /// says which of the first two it was. The timer is a child task: nothing outlives the call.
     @discardableResult
