@@ -27,7 +27,8 @@ struct DeliveryCommand: AsyncParsableCommand {
 }
 
 struct LookupCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "lookup", abstract: "Run Lookup: customers' rental views in Redis (port 8083).")
+    static let configuration = CommandConfiguration(
+        commandName: "lookup", abstract: "Run Lookup: customers' rental views in Redis (port 8083).")
     @OptionGroup var options: ServiceCommandOptions
     @Flag(help: "Delete the views and rebuild them from the streams, then exit.") var rebuild = false
 

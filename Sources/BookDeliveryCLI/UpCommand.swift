@@ -32,9 +32,11 @@ struct UpCommand: AsyncParsableCommand {
         var overrides: [String: Int] = [:]
         for text in portOverrides {
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, Services.all.contains(where: { $0.name == parts[0] }), let port = Int(parts[1]), (1...65535).contains(port)
+            guard parts.count == 2, Services.all.contains(where: { $0.name == parts[0] }), let port = Int(parts[1]),
+                (1...65535).contains(port)
             else {
-                throw ValidationError("--port takes service=port with a service of \(Services.all.map(\.name).joined(separator: ", ")), e.g. rental=9081")
+                throw ValidationError(
+                    "--port takes service=port with a service of \(Services.all.map(\.name).joined(separator: ", ")), e.g. rental=9081")
             }
             overrides[parts[0]] = port
         }
@@ -46,7 +48,8 @@ struct UpCommand: AsyncParsableCommand {
         if let redisPort {
             guard !TCPPort.isListening(redisPort) else {
                 throw ValidationError(
-                    "a server already listens on port \(redisPort): use it with --redis redis://127.0.0.1:\(redisPort), or pick another --redis-port")
+                    "a server already listens on port \(redisPort): use it with --redis redis://127.0.0.1:\(redisPort), or pick another --redis-port"
+                )
             }
             return redisPort
         }

@@ -69,9 +69,16 @@ struct BusBenchmark: AsyncParsableCommand {
         configuration.batchSize = consumeBatch
         let consumerClient = RedisClient(endpoint: endpoint, logger: logger)
         _ = try await consumerClient.command(["PING"])
-        let consumer = StreamConsumer(configuration: configuration, client: consumerClient, logger: logger, handler: { _ in
-            if handled.update({ $0 += 1; return $0 }) == total { done.wake() }
-        })
+        let consumer = StreamConsumer(
+            configuration: configuration, client: consumerClient, logger: logger,
+            handler: { _ in
+                if handled.update({
+                    $0 += 1
+                    return $0
+                }) == total {
+                    done.wake()
+                }
+            })
         let consumeStart = ContinuousClock.now
         let group = ServiceGroup(configuration: .init(services: [consumer], gracefulShutdownSignals: [], logger: logger))
         let consumeSeconds = try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -89,8 +96,13 @@ struct BusBenchmark: AsyncParsableCommand {
         print("")
         print("publish (XADD, \(connections) connections x pipeline \(pipeline), median of \(baselines.count) rounds)")
         print(String(format: "  redis-benchmark XADD (baseline)  %10.0f events/s", baseline))
-        print(String(format: "  Bus StreamPublisher              %10.0f events/s   %.0f%% of baseline (target >= 80%%)", publishRate, publishRate / baseline * 100))
-        print("  Bus batch latency                p50 \(histogram.valueAtPercentile(50)) us, p99 \(histogram.valueAtPercentile(99)) us, max \(histogram.max) us")
+        print(
+            String(
+                format: "  Bus StreamPublisher              %10.0f events/s   %.0f%% of baseline (target >= 80%%)", publishRate,
+                publishRate / baseline * 100))
+        print(
+            "  Bus batch latency                p50 \(histogram.valueAtPercentile(50)) us, p99 \(histogram.valueAtPercentile(99)) us, max \(histogram.max) us"
+        )
         print("consume + ack (1 consumer, XREADGROUP COUNT \(consumeBatch), no-op handler)")
         print(String(format: "  Bus StreamConsumer               %10.0f events/s   (target >= 50000)", consumeRate))
         print("  pending after the run: \(pending)")
@@ -99,7 +111,8 @@ struct BusBenchmark: AsyncParsableCommand {
     }
 
     /// Publishes every connection's events, a pipelined batch per call; returns events per second.
-    private func publish(_ batches: [[OutgoingEvent]], clients: [RedisClient], latencies: Shared<Histogram<UInt64>>) async throws -> Double {
+    private func publish(_ batches: [[OutgoingEvent]], clients: [RedisClient], latencies: Shared<Histogram<UInt64>>) async throws -> Double
+    {
         let total = batches.map(\.count).reduce(0, +)
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -127,7 +140,8 @@ struct BusBenchmark: AsyncParsableCommand {
     private func privateRedis() async throws -> RedisServerProcess {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bus-benchmark-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return try await RedisServerProcess(port: try TCPPort.free(), directory: directory, arguments: ["--save", "", "--appendonly", "no"])
+        return try await RedisServerProcess(
+            port: try TCPPort.free(), directory: directory, arguments: ["--save", "", "--appendonly", "no"])
     }
 
     private func median(_ values: [Double]) -> Double {
@@ -146,10 +160,14 @@ struct BusBenchmark: AsyncParsableCommand {
         let command = StreamCommand.add(to: "bench:baseline", maxLength: StreamPublisher.defaultMaxLength, fields: sample.fields)
         let process = try ChildProcess(
             executable: try Executables.find("redis-benchmark").path,
-            arguments: ["-h", endpoint.host, "-p", String(endpoint.port), "-c", String(connections), "-P", String(pipeline),
-                        "-n", String(requests), "--csv"] + command,
+            arguments: [
+                "-h", endpoint.host, "-p", String(endpoint.port), "-c", String(connections), "-P", String(pipeline),
+                "-n", String(requests), "--csv",
+            ] + command,
             logFile: output)
-        guard await process.exit(within: .seconds(600)), process.wait() == 0 else { throw ValidationError("redis-benchmark failed; see \(output)") }
+        guard await process.exit(within: .seconds(600)), process.wait() == 0 else {
+            throw ValidationError("redis-benchmark failed; see \(output)")
+        }
         let text = try String(contentsOfFile: output, encoding: .utf8)
         // --csv prints a header, then "test","rps", and six latency columns. The test name holds the
         // JSON payload and its commas, so count the columns from the end.

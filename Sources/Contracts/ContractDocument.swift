@@ -23,6 +23,8 @@ public struct ContractDocument: Codable, Sendable, Equatable {
     public var deliveryStatuses: [DeliveryStatus]
     /// For each rental status, the delivery status it settles with (absent: not a settled state).
     public var settledDeliveryStatus: [String: DeliveryStatus]
+    /// The rental statuses in which a rental holds a copy of its book.
+    public var copyHoldingStatuses: [RentalStatus]
     public var events: [Event]
     /// The event types Notifier makes an alert of.
     public var alertTypes: [String]
@@ -39,9 +41,12 @@ public struct ContractDocument: Codable, Sendable, Equatable {
         var settled: [String: DeliveryStatus] = [:]
         for status in RentalStatus.allCases { settled[status.rawValue] = status.settledDeliveryStatus }
         settledDeliveryStatus = settled
+        copyHoldingStatuses = RentalStatus.allCases.filter(\.holdsCopy)
         events =
             [Event(type: BookRegistered.type, stream: BookRegistered.stream)]
-            + EventCatalog.sagaEvents.map { Event(type: $0.type, stream: $0.stream, rentalStatus: $0.rentalStatus, deliveryStatus: $0.deliveryStatus) }
+            + EventCatalog.sagaEvents.map {
+                Event(type: $0.type, stream: $0.stream, rentalStatus: $0.rentalStatus, deliveryStatus: $0.deliveryStatus)
+            }
         self.alertTypes = alertTypes
     }
 }

@@ -28,6 +28,10 @@ public enum RentalStatus: String, Codable, Sendable, CaseIterable, Comparable {
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
 
+    /// Whether a rental in this status holds a copy of its book: from the order until it is
+    /// canceled or returned.
+    public var holdsCopy: Bool { self != .canceled && self != .returned }
+
     /// The status the rental's delivery has once both sides have settled; nil while they cannot
     /// have (a cancel request waits for Delivery's answer).
     public var settledDeliveryStatus: DeliveryStatus? {

@@ -1,7 +1,7 @@
 import Bus
-import Redis
 import Contracts
 import Hummingbird
+import Redis
 import ServiceKit
 
 /// Lookup: the customers' read views (CQRS), on port 8083. Fed by events only: it never calls
@@ -21,7 +21,8 @@ public enum LookupApplication {
         var runtime = ServiceRuntime(options: options)
         let views = RentalViewStore(pool: runtime.redisClientPool(size: 4))
         let stats = ConsumerStats(group: ConsumerGroups.lookup)
-        runtime.consumer(group: ConsumerGroups.lookup, streams: Streams.all, stats: stats, batchHandler: ViewEventHandler(views: views).handle)
+        runtime.consumer(
+            group: ConsumerGroups.lookup, streams: Streams.all, stats: stats, batchHandler: ViewEventHandler(views: views).handle)
         let health = HealthSources(consumer: options.consumerName, stats: stats)
         return runtime.application(router: buildRouter(views: views, health: health), name: name)
     }

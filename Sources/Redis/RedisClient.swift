@@ -11,8 +11,7 @@ import Synchronization
 /// commands from many tasks queue up there and run one at a time, in order.
 ///
 /// When the connection breaks, the next call reconnects; consecutive failed connects wait an
-/// exponential backoff first, so a Redis that is down is not hammered. Use ``withRetry(_:)`` for work
-/// that should outlast an outage. Run the client in the `ServiceGroup` before the services that use
+/// exponential backoff first, so a Redis that is down is not hammered. Run the client in the `ServiceGroup` before the services that use
 /// it (it is then shut down after them), or call ``close()``.
 public final class RedisClient: Service, Sendable {
     /// Whether the client may still be used, and how many connects in a row have failed.
@@ -94,18 +93,6 @@ public final class RedisClient: Service, Sendable {
 
     public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {
         try await withConnection { try $0.pipeline(commands) }
-    }
-
-    /// Keeps trying `operation` through connection problems (each attempt waits the client's backoff)
-    /// until it succeeds, fails otherwise, or the task is cancelled.
-    public func withRetry<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
-        while true {
-            do {
-                return try await operation()
-            } catch let error as RedisError where error.isConnectionProblem {
-                try Task.checkCancellation()
-            }
-        }
     }
 
     private var isClosed: Bool {

@@ -23,5 +23,5 @@ public final class RedisClientPool: Service, Sendable {
         close()
     }
 
-    public func close() { clients.forEach { $0.close() } }
+    public func close() { for client in clients { client.close() } }
 }

@@ -1,7 +1,8 @@
 import CHiredis
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One synchronous hiredis connection.
@@ -171,7 +172,9 @@ public final class RedisConnection {
                 lengths.withUnsafeBufferPointer { argvLengths in
                     var first = 0
                     for arguments in commands {
-                        guard body(Int32(arguments.count), argv.baseAddress! + first, argvLengths.baseAddress! + first) else { return false }
+                        guard body(Int32(arguments.count), argv.baseAddress! + first, argvLengths.baseAddress! + first) else {
+                            return false
+                        }
                         first += arguments.count
                     }
                     return true

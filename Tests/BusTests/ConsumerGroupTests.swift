@@ -41,7 +41,8 @@ final class ConsumerGroupTests: RedisTestCase {
         let total = 5_000
         let seen = Seen()
         let consumers = (1...3).map { index in
-            StreamConsumer(configuration: .fast(group: "workers", consumer: "c\(index)"), client: client(redis), logger: .test("c")) { event in
+            StreamConsumer(configuration: .fast(group: "workers", consumer: "c\(index)"), client: client(redis), logger: .test("c")) {
+                event in
                 await seen.add(event, consumer: "c\(index)")
             }
         }
@@ -68,7 +69,8 @@ final class ConsumerGroupTests: RedisTestCase {
         XCTAssertEqual(unique, total)
         let perConsumer = await seen.consumers
         XCTAssertEqual(perConsumer.count, 3, "all three consumers took part: \(perConsumer)")
-        XCTAssertEqual(consumers.map(\.stats.snapshot.handled), ["c1", "c2", "c3"].map { perConsumer[$0] ?? -1 }, "the consumers' own counts agree")
+        XCTAssertEqual(
+            consumers.map(\.stats.snapshot.handled), ["c1", "c2", "c3"].map { perConsumer[$0] ?? -1 }, "the consumers' own counts agree")
     }
 
     func testTwoGroupsEachGetEverything() async throws {
@@ -76,8 +78,12 @@ final class ConsumerGroupTests: RedisTestCase {
         let first = Seen()
         let second = Seen()
         let services = RunningServices([
-            StreamConsumer(configuration: .fast(group: "first", consumer: "a"), client: client(redis), logger: .test("c")) { await first.add($0) },
-            StreamConsumer(configuration: .fast(group: "second", consumer: "a"), client: client(redis), logger: .test("c")) { await second.add($0) },
+            StreamConsumer(configuration: .fast(group: "first", consumer: "a"), client: client(redis), logger: .test("c")) {
+                await first.add($0)
+            },
+            StreamConsumer(configuration: .fast(group: "second", consumer: "a"), client: client(redis), logger: .test("c")) {
+                await second.add($0)
+            },
         ])
         let done = await eventually { drained(self.redis, group: "first") && drained(self.redis, group: "second") }
         await services.stop()
@@ -90,7 +96,9 @@ final class ConsumerGroupTests: RedisTestCase {
         try await StreamPublisher(client: client(redis)).publish((0..<50).map { try makeEvent($0) })
         let seen = Seen()
         let services = RunningServices([
-            StreamConsumer(configuration: .fast(group: "latecomer", consumer: "c"), client: client(redis), logger: .test("c")) { await seen.add($0) }
+            StreamConsumer(configuration: .fast(group: "latecomer", consumer: "c"), client: client(redis), logger: .test("c")) {
+                await seen.add($0)
+            }
         ])
         let done = await eventually { drained(self.redis, group: "latecomer") }
         await services.stop()
@@ -131,7 +139,9 @@ final class ConsumerGroupTests: RedisTestCase {
     func testGroupRecreatedWhenRedisComesBackEmpty() async throws {
         let seen = Seen()
         let services = RunningServices([
-            StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c")) { await seen.add($0) }
+            StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c")) {
+                await seen.add($0)
+            }
         ])
         let publisher = StreamPublisher(client: client(redis))
         try await publisher.publish(try makeEvent(1))

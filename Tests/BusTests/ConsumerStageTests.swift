@@ -23,13 +23,16 @@ final class ConsumerStageTests: RedisTestCase {
 
     func testDispatcherDeadLettersUndecodableEntriesAndAcknowledgesDeletedOnes() async throws {
         let handled = Seen()
-        let dispatcher = Dispatcher(handler: { events in
-            for event in events { await handled.add(event) }
-            return events.map { _ in nil }
-        }, maxAttempts: 5)
+        let dispatcher = Dispatcher(
+            handler: { events in
+                for event in events { await handled.add(event) }
+                return events.map { _ in nil }
+            }, maxAttempts: 5)
         let good = try makeEvent(1)
         var fields: [String: String] = [:]
-        for index in stride(from: 0, to: good.envelope.fields.count, by: 2) { fields[good.envelope.fields[index]] = good.envelope.fields[index + 1] }
+        for index in stride(from: 0, to: good.envelope.fields.count, by: 2) {
+            fields[good.envelope.fields[index]] = good.envelope.fields[index + 1]
+        }
         let results = await dispatcher.handle([
             Attempt(entry: StreamEntry(stream: "s", id: "1-0", fields: fields), number: 1),
             Attempt(entry: StreamEntry(stream: "s", id: "2-0", fields: ["hello": "world"]), number: 1),
@@ -150,7 +153,9 @@ final class ConsumerStageTests: RedisTestCase {
         try await StreamPublisher(client: client(redis)).publish(try makeEvent(1))
         let read = try await reader.read(waitingAtMost: .zero)
         let attempt = try XCTUnwrap(read.first)
-        try await DeadLetterer(client: client(redis), group: "g", consumer: "c", maxLength: 100).deadLetter([.init(attempt: attempt, reason: "poison")])
+        try await DeadLetterer(client: client(redis), group: "g", consumer: "c", maxLength: 100).deadLetter([
+            .init(attempt: attempt, reason: "poison")
+        ])
         XCTAssertEqual(try pendingCount(redis, group: "g"), 0)
         let copy = try XCTUnwrap(redis.command(["XRANGE", "test-events:dead:g", "-", "+"]).array?.first?.array?[1]).hash
         XCTAssertEqual(copy["key"], "item-1")

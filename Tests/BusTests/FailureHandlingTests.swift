@@ -51,7 +51,9 @@ final class FailureHandlingTests: RedisTestCase {
 
         let seen = Seen()
         let survivor = RunningServices([
-            StreamConsumer(configuration: .fast(group: "g", consumer: "survivor"), client: client(redis), logger: .test("c")) { await seen.add($0) }
+            StreamConsumer(configuration: .fast(group: "g", consumer: "survivor"), client: client(redis), logger: .test("c")) {
+                await seen.add($0)
+            }
         ])
         let done = await eventually { drained(self.redis, group: "g") }
         await survivor.stop()
@@ -94,7 +96,9 @@ final class FailureHandlingTests: RedisTestCase {
     func testGarbageEntryGoesToDeadLetterStreamAtOnceAndConsumerKeepsRunning() async throws {
         let seen = Seen()
         let services = RunningServices([
-            StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c")) { await seen.add($0) }
+            StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c")) {
+                await seen.add($0)
+            }
         ])
         try await StreamPublisher(client: client(redis)).publish(try makeEvent(1))
         _ = try redis.command(["XADD", "test-events", "*", "hello", "world"])
@@ -120,7 +124,9 @@ final class FailureHandlingTests: RedisTestCase {
         ])
         try await StreamPublisher(client: client(redis)).publish((0..<3).map { try makeEvent($0) })
         let deadLetters = DeadLetter.stream(for: "test-events", group: "g")
-        let allDeadLettered = await eventually { (try? self.redis.command(["XLEN", deadLetters]).int) == 3 && drained(self.redis, group: "g") }
+        let allDeadLettered = await eventually {
+            (try? self.redis.command(["XLEN", deadLetters]).int) == 3 && drained(self.redis, group: "g")
+        }
         XCTAssertTrue(allDeadLettered)
         await failing.stop()
 
@@ -128,7 +134,9 @@ final class FailureHandlingTests: RedisTestCase {
         XCTAssertEqual(moved, 3)
         let healed = Seen()
         let fixed = RunningServices([
-            StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c")) { await healed.add($0) }
+            StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c")) {
+                await healed.add($0)
+            }
         ])
         let done = await eventually { drained(self.redis, group: "g") }
         await fixed.stop()
@@ -148,7 +156,9 @@ final class FailureHandlingTests: RedisTestCase {
         let publisher = StreamPublisher(client: client(redis))
         let seen = Seen()
         let services = RunningServices([
-            StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c")) { await seen.add($0) }
+            StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c")) {
+                await seen.add($0)
+            }
         ])
         try await publisher.publish((0..<200).map { try makeEvent($0) })
         let allHandled = await eventually { await seen.uniqueCount == 200 }
@@ -159,7 +169,7 @@ final class FailureHandlingTests: RedisTestCase {
         // The publisher and the consumer reconnect on their own.
         for batch in stride(from: 200, to: 400, by: 50) {
             let events = try (batch..<batch + 50).map { try makeEvent($0) }
-            _ = try await publisher.client.withRetry { try await publisher.publish(events) }
+            while (try? await publisher.publish(events)) == nil {}  // each failed try waits the client's backoff
         }
         let done = await eventually { await seen.uniqueCount == 400 }
         await services.stop()
@@ -173,7 +183,8 @@ final class FailureHandlingTests: RedisTestCase {
         var endpoint = secured.endpoint
         endpoint.password = "s3cret"
         XCTAssertEqual(try RedisConnection(endpoint: endpoint).command(["PING"]), .status("PONG"))
-        XCTAssertEqual(try RedisConnection(endpoint: endpoint).command(["ACL", "SETUSER", "app", "on", ">apppw", "~*", "+@all"]), .status("OK"))
+        XCTAssertEqual(
+            try RedisConnection(endpoint: endpoint).command(["ACL", "SETUSER", "app", "on", ">apppw", "~*", "+@all"]), .status("OK"))
 
         let user = try RedisEndpoint(url: "redis://app:apppw@127.0.0.1:\(secured.port)")
         let publisher = StreamPublisher(client: RedisClient(endpoint: user, logger: .test("p")))

@@ -7,7 +7,10 @@ import XCTest
 
 /// The outbox relay over a real SQLite file and a real `redis-server`.
 final class OutboxRelayTests: RedisTestCase {
-    private func relay(_ database: DatabasePool, _ outbox: Outbox, redisClient: RedisClient? = nil, name: String = "relay", _ tune: (inout OutboxRelay.Configuration) -> Void = { _ in }) -> OutboxRelay {
+    private func relay(
+        _ database: DatabasePool, _ outbox: Outbox, redisClient: RedisClient? = nil, name: String = "relay",
+        _ tune: (inout OutboxRelay.Configuration) -> Void = { _ in }
+    ) -> OutboxRelay {
         var configuration = OutboxRelay.Configuration()
         tune(&configuration)
         return OutboxRelay(

@@ -29,7 +29,8 @@ struct Numbered: Codable, Equatable {
 }
 
 func makeEvent(_ number: Int, stream: String = "test-events") throws -> OutgoingEvent {
-    let envelope = try EventEnvelope(type: "Numbered", key: "item-\(number)", payload: Numbered(number: number, text: "héllo \"\(number)\""))
+    let envelope = try EventEnvelope(
+        type: "Numbered", key: "item-\(number)", payload: Numbered(number: number, text: "héllo \"\(number)\""))
     return OutgoingEvent(stream: stream, envelope: envelope)
 }
 

@@ -35,9 +35,11 @@ final class ContractsTests: XCTestCase {
         let decoded = try JSONDecoder().decode(ContractDocument.self, from: json)
         XCTAssertEqual(decoded, document)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: json) as? [String: Any])
-        XCTAssertEqual(object["rentalStatuses"] as? [String], ["ordered", "cancel_requested", "delivering", "delivered", "returned", "canceled"])
+        XCTAssertEqual(
+            object["rentalStatuses"] as? [String], ["ordered", "cancel_requested", "delivering", "delivered", "returned", "canceled"])
         XCTAssertEqual((object["settledDeliveryStatus"] as? [String: String])?["returned"], "delivered")
         XCTAssertNil((object["settledDeliveryStatus"] as? [String: String])?["cancel_requested"])
+        XCTAssertEqual(object["copyHoldingStatuses"] as? [String], ["ordered", "cancel_requested", "delivering", "delivered"])
         XCTAssertEqual(document.groups[Streams.rental], ["delivery", "lookup", "notifier"])
         XCTAssertEqual(document.groups[Streams.delivery], ["lookup", "notifier", "rental"])
         XCTAssertEqual(Set(document.events.map(\.type)).count, 9, "every event type once")

@@ -126,8 +126,8 @@ final class DeliveryServiceTests: XCTestCase {
 
     func testHealth() async throws {
         try await withClient(router) { client in
-            let value1 = try await client.call(.get, "/health", as: Health.self).service
-            XCTAssertEqual(value1, "delivery")
+            let service = try await client.call(.get, "/health", as: Health.self).service
+            XCTAssertEqual(service, "delivery")
         }
     }
 }

@@ -120,7 +120,9 @@ final class ServiceCluster: @unchecked Sendable {
         try await fetch(service, "GET", path, as: type)
     }
 
-    func fetch<T: Decodable>(_ service: String, _ method: String, _ path: String, body: [String: any Sendable]? = nil, as type: T.Type = T.self)
+    func fetch<T: Decodable>(
+        _ service: String, _ method: String, _ path: String, body: [String: any Sendable]? = nil, as type: T.Type = T.self
+    )
         async throws -> T
     {
         let (status, answer) = try await request(service, method, path, body: body, as: type)

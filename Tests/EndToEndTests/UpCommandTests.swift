@@ -17,7 +17,8 @@ final class UpCommandTests: XCTestCase {
         let redisPort = try TCPPort.free()
         let up = try ChildProcess(
             executable: try ServiceCluster.findExecutable(),
-            arguments: ["up", "--redis-port", String(redisPort), "--data", directory.path] + services.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
+            arguments: ["up", "--redis-port", String(redisPort), "--data", directory.path]
+                + services.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
             logFile: directory.appendingPathComponent("up.log").path)
         defer {
             if up.isRunning {

@@ -21,6 +21,13 @@ final class LookupServiceTests: XCTestCase {
         views = RentalViewStore(pool: RedisClientPool(endpoint: redis.endpoint, size: 2, logger: .test("lookup")))
     }
 
+    /// Applies events one by one, each as a batch of its own, as a consumer may.
+    private func apply(_ events: EventEnvelope...) async throws {
+        for event in events {
+            if let error = await views.apply([event]).first ?? nil { throw error }
+        }
+    }
+
     override func tearDown() async throws {
         views = nil
         redis = nil  // XCTest keeps test-case instances to the end: stop the server now
@@ -44,7 +51,7 @@ final class LookupServiceTests: XCTestCase {
 
     func testEveryArrivalOrderAndDuplicatesConvergeToTheSameView() async throws {
         let events = try lifecycle(rentalId: "r-ordered")
-        for event in events { try await views.apply(event) }
+        for event in events { try await apply(event) }
         let expected = try await views.view(rentalId: "r-ordered")
         XCTAssertEqual(expected?.status, .returned)
         XCTAssertEqual(expected?.deliveryStatus, .delivered)
@@ -54,7 +61,7 @@ final class LookupServiceTests: XCTestCase {
             let rentalId = "r-shuffled-\(round)"
             var generator = SeededGenerator(seed: UInt64(round + 1))
             let shuffled = try (lifecycle(rentalId: rentalId) + lifecycle(rentalId: rentalId)).shuffled(using: &generator)
-            for event in shuffled { try await views.apply(event) }
+            for event in shuffled { try await apply(event) }
             let view = try await views.view(rentalId: rentalId)
             XCTAssertEqual(view?.status, expected?.status, "round \(round)")
             XCTAssertEqual(view?.deliveryStatus, expected?.deliveryStatus, "round \(round)")
@@ -64,9 +71,10 @@ final class LookupServiceTests: XCTestCase {
 
     func testCancelOvertakingTheOrderEndsCanceled() async throws {
         let facts = DeliveryFacts(deliveryId: "d", rentalId: "r-1", customerId: "alice")
-        try await views.apply(try DeliveryCanceled(facts: facts).outgoing().envelope)
-        try await views.apply(try RentalCancelRequested(rentalId: "r-1", customerId: "alice", bookId: "b").outgoing().envelope)
-        try await views.apply(try RentalOrdered(rentalId: "r-1", customerId: "alice", bookId: "b", bookTitle: "Dune", address: "x").outgoing().envelope)
+        try await apply(try DeliveryCanceled(facts: facts).outgoing().envelope)
+        try await apply(try RentalCancelRequested(rentalId: "r-1", customerId: "alice", bookId: "b").outgoing().envelope)
+        try await apply(
+            try RentalOrdered(rentalId: "r-1", customerId: "alice", bookId: "b", bookTitle: "Dune", address: "x").outgoing().envelope)
         let view = try await views.view(rentalId: "r-1")
         XCTAssertEqual(view?.status, .canceled)
         XCTAssertEqual(view?.deliveryStatus, .canceled)
@@ -80,9 +88,11 @@ final class LookupServiceTests: XCTestCase {
         let start = Date()
         for (index, rentalId) in [first, second].enumerated() {
             // Distinct order times a minute apart: the list is ordered by them.
-            let events = try lifecycle(rentalId: rentalId, orderedAt: start.addingTimeInterval(60 * Double(index))).prefix(index == 0 ? 5 : 2)
-            try await publisher.publish(events.map { OutgoingEvent(stream: $0.type.hasPrefix("Rental") ? Streams.rental : Streams.delivery, envelope: $0) })
-            for event in events { try await views.apply(event) }
+            let events = try lifecycle(rentalId: rentalId, orderedAt: start.addingTimeInterval(60 * Double(index))).prefix(
+                index == 0 ? 5 : 2)
+            try await publisher.publish(
+                events.map { OutgoingEvent(stream: $0.type.hasPrefix("Rental") ? Streams.rental : Streams.delivery, envelope: $0) })
+            for event in events { try await apply(event) }
         }
         try await withClient(LookupApplication.buildRouter(views: views)) { client in
             let list = try await client.call(.get, "/customers/alice/rentals", as: [RentalViewResponse].self)
@@ -91,8 +101,8 @@ final class LookupServiceTests: XCTestCase {
             XCTAssertEqual(list.first?.bookTitle, "Dune")
             let view = try await client.call(.get, "/rentals/\(first)", as: RentalViewResponse.self)
             XCTAssertEqual(view.status, .returned)
-            let value2 = try await client.call(.get, "/customers/nobody/rentals", as: [RentalViewResponse].self)
-            XCTAssertEqual(value2, [])
+            let nobodys = try await client.call(.get, "/customers/nobody/rentals", as: [RentalViewResponse].self)
+            XCTAssertEqual(nobodys, [])
             try await client.expectError(.get, "/rentals/\(UUID())", status: .notFound)
             try await client.expectError(.get, "/rentals/x", status: .badRequest)
         }
@@ -111,7 +121,7 @@ struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return state
     }
 }

@@ -23,7 +23,8 @@ final class NotifierServiceTests: XCTestCase {
         try await handler.handle(book)
         try await handler.handle(book.redelivered)
         let facts = DeliveryFacts(deliveryId: "d-1", rentalId: "r-1", customerId: "alice")
-        try await handler.handle(try RentalOrdered(rentalId: "r-1", customerId: "alice", bookId: "b-1", bookTitle: "Dune", address: "x").received())
+        try await handler.handle(
+            try RentalOrdered(rentalId: "r-1", customerId: "alice", bookId: "b-1", bookTitle: "Dune", address: "x").received())
         try await handler.handle(try DeliveryScheduled(facts: facts).received())  // not a status change customers hear about
         let started = try DeliveryStarted(facts: facts).received()
         try await handler.handle(started)
@@ -38,10 +39,10 @@ final class NotifierServiceTests: XCTestCase {
             XCTAssertEqual(alerts.first?.customerId, "alice")
             XCTAssertEqual(Set(alerts.map(\.eventId)).count, 4, "one alert per event")
 
-            let value3 = try await client.call(.get, "/alerts?limit=2", as: [AlertResponse].self).count
-            XCTAssertEqual(value3, 2)
-            let value4 = try await client.call(.get, "/alerts?kind=new_book", as: [AlertResponse].self).count
-            XCTAssertEqual(value4, 1)
+            let limited = try await client.call(.get, "/alerts?limit=2", as: [AlertResponse].self).count
+            XCTAssertEqual(limited, 2)
+            let promotions = try await client.call(.get, "/alerts?kind=new_book", as: [AlertResponse].self).count
+            XCTAssertEqual(promotions, 1)
             let bobs = try await client.call(.get, "/alerts?customerId=bob", as: [AlertResponse].self)
             XCTAssertEqual(bobs.map(\.kind), ["new_book"], "bob sees the promotion only")
             try await client.expectError(.get, "/alerts?limit=0", status: .badRequest)

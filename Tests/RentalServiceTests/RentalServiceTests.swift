@@ -27,7 +27,8 @@ final class RentalServiceTests: XCTestCase {
     func testRegisteringABookAnnouncesIt() async throws {
         try await withClient(router) { client in
             let book = try await client.call(
-                .post, "/books", body: #"{"title":"Dune","author":"Frank Herbert","extra":"ignored"}"#, as: BookResponse.self, status: .created)
+                .post, "/books", body: #"{"title":"Dune","author":"Frank Herbert","extra":"ignored"}"#, as: BookResponse.self,
+                status: .created)
             XCTAssertEqual(book.title, "Dune")
             XCTAssertEqual(book.copies, 1, "copies defaults to 1")
             XCTAssertEqual(book.available, 1)
@@ -64,21 +65,22 @@ final class RentalServiceTests: XCTestCase {
             XCTAssertEqual(rental.status, .ordered)
             XCTAssertEqual(rental.customerId, "alice")
             XCTAssertFalse(rental.createdAt.isEmpty)
-            let value5 = try await client.call(.get, "/books/\(book.id)", as: BookResponse.self).available
-            XCTAssertEqual(value5, 1)
+            let availableAfterOne = try await client.call(.get, "/books/\(book.id)", as: BookResponse.self).available
+            XCTAssertEqual(availableAfterOne, 1)
             _ = try await client.call(.post, "/rentals", body: order, as: RentalResponse.self, status: .created)
-            let value6 = try await client.call(.get, "/books/\(book.id)", as: BookResponse.self).available
-            XCTAssertEqual(value6, 0)
+            let availableAfterTwo = try await client.call(.get, "/books/\(book.id)", as: BookResponse.self).available
+            XCTAssertEqual(availableAfterTwo, 0)
 
             try await client.expectError(.post, "/rentals", body: order, status: .conflict)
-            try await client.expectError(.post, "/rentals", body: #"{"customerId":"a","bookId":"\#(UUID())","address":"x"}"#, status: .notFound)
+            try await client.expectError(
+                .post, "/rentals", body: #"{"customerId":"a","bookId":"\#(UUID())","address":"x"}"#, status: .notFound)
             try await client.expectError(.post, "/rentals", body: #"{"customerId":"a","bookId":"nope","address":"x"}"#, status: .badRequest)
             try await client.expectError(.post, "/rentals", body: #"{"customerId":"a","bookId":"\#(book.id)"}"#, status: .badRequest)
 
-            let value7 = try await client.call(.get, "/rentals?customerId=alice", as: [RentalResponse].self).count
-            XCTAssertEqual(value7, 2)
-            let value8 = try await client.call(.get, "/rentals?customerId=bob", as: [RentalResponse].self)
-            XCTAssertEqual(value8, [])
+            let alices = try await client.call(.get, "/rentals?customerId=alice", as: [RentalResponse].self).count
+            XCTAssertEqual(alices, 2)
+            let bobs = try await client.call(.get, "/rentals?customerId=bob", as: [RentalResponse].self)
+            XCTAssertEqual(bobs, [])
             try await client.expectError(.get, "/rentals", status: .badRequest)
         }
         let events = try await outboxEvents(in: store.database)
@@ -116,8 +118,8 @@ final class RentalServiceTests: XCTestCase {
         try await routes.handle(canceled.redelivered)
         let redundant = try deliveryEvent(DeliveryCanceled.self, rentalId: rental.id)  // another event id, same news
         try await routes.handle(redundant)
-        let value9 = try await store.rental(id: rental.id).status
-        XCTAssertEqual(value9, .canceled)
+        let status = try await store.rental(id: rental.id).status
+        XCTAssertEqual(status, .canceled)
         let stillAvailable = try await available(book.id)
         XCTAssertEqual(stillAvailable, 2, "the canceled rental's copy came back once")
     }
@@ -127,8 +129,8 @@ final class RentalServiceTests: XCTestCase {
         let rental = try await store.order(customerId: "alice", bookId: book.id, address: "x")
         _ = try await store.requestCancel(id: rental.id)
         try await routes.handle(try deliveryEvent(DeliveryCancelRejected.self, rentalId: rental.id))
-        let value10 = try await store.rental(id: rental.id).status
-        XCTAssertEqual(value10, .delivering)
+        let status = try await store.rental(id: rental.id).status
+        XCTAssertEqual(status, .delivering)
         let stillAvailable = try await available(book.id)
         XCTAssertEqual(stillAvailable, 1, "the copy stays with the delivery")
     }
@@ -143,13 +145,13 @@ final class RentalServiceTests: XCTestCase {
             // Completed overtakes Started: the rental still ends delivered.
             try await routes.handle(try deliveryEvent(DeliveryCompleted.self, rentalId: rental.id))
             try await routes.handle(try deliveryEvent(DeliveryStarted.self, rentalId: rental.id))
-            let value11 = try await client.call(.get, "/rentals/\(rental.id)", as: RentalResponse.self).status
-            XCTAssertEqual(value11, .delivered)
+            let status = try await client.call(.get, "/rentals/\(rental.id)", as: RentalResponse.self).status
+            XCTAssertEqual(status, .delivered)
             let returned = try await client.call(.post, "/rentals/\(rental.id)/return", as: RentalResponse.self)
             XCTAssertEqual(returned.status, .returned)
             try await client.expectError(.post, "/rentals/\(rental.id)/return", status: .conflict)
-            let value12 = try await client.call(.get, "/books/\(book.id)", as: BookResponse.self).available
-            XCTAssertEqual(value12, 1, "bob still has his")
+            let available = try await client.call(.get, "/books/\(book.id)", as: BookResponse.self).available
+            XCTAssertEqual(available, 1, "bob still has his")
         }
         let events = try await outboxEvents(in: store.database)
         XCTAssertEqual(events.last?.type, RentalReturned.type)

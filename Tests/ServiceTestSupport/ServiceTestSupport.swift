@@ -57,7 +57,8 @@ extension TestClientProtocol {
         _ method: HTTPRequest.Method, _ uri: String, body: String? = nil, as _: T.Type = T.self, status expected: HTTPResponse.Status = .ok,
         file: StaticString = #filePath, line: UInt = #line
     ) async throws -> T {
-        try await execute(uri: uri, method: method, headers: [.contentType: "application/json"], body: body.map { ByteBuffer(string: $0) }) {
+        try await execute(uri: uri, method: method, headers: [.contentType: "application/json"], body: body.map { ByteBuffer(string: $0) })
+        {
             response in
             XCTAssertEqual(response.status, expected, "\(method) \(uri): \(String(buffer: response.body))", file: file, line: line)
             do {

@@ -53,7 +53,9 @@ public struct StreamsReport: Sendable, Equatable {
             }
             for (index, group) in stream.groups.enumerated() {
                 let head = index == 0 ? pad(stream.name, 37) + pad(String(stream.length), 8) : String(repeating: " ", count: 45)
-                lines.append(head + pad(group.name, 15) + pad(String(group.consumers), 11) + pad(String(group.pending), 9) + (group.lag.map(String.init) ?? "?"))
+                lines.append(
+                    head + pad(group.name, 15) + pad(String(group.consumers), 11) + pad(String(group.pending), 9)
+                        + (group.lag.map(String.init) ?? "?"))
             }
         }
         lines.append("")

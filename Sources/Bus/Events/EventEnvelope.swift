@@ -54,8 +54,10 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
 
     /// Field/value pairs in a fixed order, ready to follow `XADD stream *`.
     public var fields: [String] {
-        ["id", id, "type", type, "key", key, "occurredAt", occurredAt,
-         "correlationId", correlationId, "causationId", causationId, "data", data]
+        [
+            "id", id, "type", type, "key", key, "occurredAt", occurredAt,
+            "correlationId", correlationId, "causationId", causationId, "data", data,
+        ]
     }
 
     /// Reads an envelope back from a stream entry's fields. Throws for an entry that is not one of ours.

@@ -64,7 +64,7 @@ public struct OutboxRelay: Service {
         logger.info("outbox relay started", metadata: ["relay": "\(name)"])
         var nextPrune = ContinuousClock.now
         var redis = RedisIdentity()
-        try await withGracefulShutdownHandler {
+        await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
                     try await checkForRedisRestart(&redis)
@@ -96,7 +96,7 @@ public struct OutboxRelay: Service {
 
     /// Claims, publishes and marks one batch; returns how many events went out.
     @discardableResult
-    public func publishBatch(to runId: String? = nil) async throws -> Int {
+    private func publishBatch(to runId: String?) async throws -> Int {
         let records = try await claimBatch()
         guard !records.isEmpty else { return 0 }
         try await publisher.publish(records.map(\.event))
@@ -105,7 +105,8 @@ public struct OutboxRelay: Service {
         let now = Timestamp.milliseconds()
         try await database.write { db in
             try db.execute(
-                sql: "UPDATE outbox SET publishedAt = ?, publishedTo = ?, claimedBy = NULL, claimedUntil = NULL WHERE sequence IN (\(sequences.map { _ in "?" }.joined(separator: ",")))",
+                sql:
+                    "UPDATE outbox SET publishedAt = ?, publishedTo = ?, claimedBy = NULL, claimedUntil = NULL WHERE sequence IN (\(sequences.map { _ in "?" }.joined(separator: ",")))",
                 arguments: StatementArguments([now, runId] as [(any DatabaseValueConvertible)?]) + StatementArguments(sequences))
         }
         return records.count
@@ -118,7 +119,7 @@ public struct OutboxRelay: Service {
         let reply = try await publisher.client.command(["INFO", "server"]).orThrow()
         redis.nextCheck = .now + configuration.restartCheckInterval
         guard let info = reply.string,
-              let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("run_id:") })
+            let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("run_id:") })
         else { return }
         let runId = String(line.dropFirst("run_id:".count))
         guard runId != redis.runId else { return }
@@ -135,9 +136,11 @@ public struct OutboxRelay: Service {
         }
         republishedCounter.increment(by: reopened)
         if reopened > 0 {
-            logger.warning("redis restarted: re-publishing recently sent events it may have lost", metadata: [
-                "events": "\(reopened)", "runId": "\(runId)",
-            ])
+            logger.warning(
+                "redis restarted: re-publishing recently sent events it may have lost",
+                metadata: [
+                    "events": "\(reopened)", "runId": "\(runId)",
+                ])
         }
     }
 

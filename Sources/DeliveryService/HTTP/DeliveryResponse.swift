@@ -13,7 +13,9 @@ public struct DeliveryResponse: ResponseCodable, Equatable, Sendable {
     public var updatedAt: String
 
     init(_ delivery: Delivery) {
-        (id, rentalId, customerId, bookId, address) = (delivery.id, delivery.rentalId, delivery.customerId, delivery.bookId, delivery.address)
+        (id, rentalId, customerId, bookId, address) = (
+            delivery.id, delivery.rentalId, delivery.customerId, delivery.bookId, delivery.address
+        )
         (status, createdAt, updatedAt) = (delivery.status, delivery.createdAt, delivery.updatedAt)
     }
 }

@@ -22,15 +22,17 @@ public struct DeliveryStore: Sendable {
     // MARK: Queries
 
     public func delivery(id: String) async throws -> Delivery {
-        guard let delivery = try await database.read({ try Delivery.fetchOne($0, key: id) }) else { throw DeliveryError.unknownDelivery(id) }
+        guard let delivery = try await database.read({ try Delivery.fetchOne($0, key: id) }) else {
+            throw DeliveryError.unknownDelivery(id)
+        }
         return delivery
     }
 
     /// The delivery of one rental (zero or one), or the newest deliveries when no rental is given.
     public func deliveries(rentalId: String?, limit: Int = 100) async throws -> [Delivery] {
         try await database.read { db in
-        if let rentalId { return try Delivery.filter(Delivery.Columns.rentalId == rentalId).fetchAll(db) }
-        return try Delivery.order(Delivery.Columns.createdAt.desc).limit(limit).fetchAll(db)
+            if let rentalId { return try Delivery.filter(Delivery.Columns.rentalId == rentalId).fetchAll(db) }
+            return try Delivery.order(Delivery.Columns.createdAt.desc).limit(limit).fetchAll(db)
         }
     }
 
@@ -44,14 +46,15 @@ public struct DeliveryStore: Sendable {
         try await change(id) { delivery in try delivery.complete() ? DeliveryCompleted(facts: delivery.facts).outgoing() : nil }
     }
 
-    private func change(_ id: String, _ transition: @escaping @Sendable (inout Delivery) throws -> OutgoingEvent?) async throws -> Delivery {
+    private func change(_ id: String, _ transition: @escaping @Sendable (inout Delivery) throws -> OutgoingEvent?) async throws -> Delivery
+    {
         try await database.write { [outbox] db in
-        guard var delivery = try Delivery.fetchOne(db, key: id) else { throw DeliveryError.unknownDelivery(id) }
-        guard let event = try transition(&delivery) else { return delivery }
-        delivery.updatedAt = Timestamp.string(from: Date())
-        try delivery.update(db)
-        try outbox.append(event, in: db)
-        return delivery
+            guard var delivery = try Delivery.fetchOne(db, key: id) else { throw DeliveryError.unknownDelivery(id) }
+            guard let event = try transition(&delivery) else { return delivery }
+            delivery.updatedAt = Timestamp.string(from: Date())
+            try delivery.update(db)
+            try outbox.append(event, in: db)
+            return delivery
         }
     }
 
@@ -77,7 +80,8 @@ public struct DeliveryStore: Sendable {
     /// arrives before the order creates the delivery directly as `canceled`.
     func cancel(_ request: RentalCancelRequested, causedBy envelope: EventEnvelope, in db: Database) throws {
         let now = Timestamp.string(from: Date())
-        var delivery = try Delivery.filter(Delivery.Columns.rentalId == request.rentalId).fetchOne(db)
+        var delivery =
+            try Delivery.filter(Delivery.Columns.rentalId == request.rentalId).fetchOne(db)
             ?? Delivery(
                 id: UUID().uuidString.lowercased(), rentalId: request.rentalId, customerId: request.customerId,
                 bookId: request.bookId, address: "", status: .ready, createdAt: now, updatedAt: now)

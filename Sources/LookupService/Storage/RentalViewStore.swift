@@ -19,13 +19,8 @@ public struct RentalViewStore: Sendable {
     static func rentalKey(_ rentalId: String) -> String { "lookup:rental:\(rentalId)" }
     static func customerKey(_ customerId: String) -> String { "lookup:customer:\(customerId):rentals" }
 
-    /// Applies one event; events that don't concern rental views are ignored. Idempotent.
-    public func apply(_ envelope: EventEnvelope) async throws {
-        guard let update = try ViewUpdate.from(envelope) else { return }
-        try await pool.client.command(ViewScript.command(for: update)).orThrow()
-    }
-
-    /// Applies a batch of events in one pipelined round trip; returns one outcome per event (nil: applied).
+    /// Applies a batch of events in one pipelined round trip; returns one outcome per event (nil:
+    /// applied). Events that don't concern rental views are skipped. Idempotent.
     public func apply(_ envelopes: [EventEnvelope]) async -> [(any Error)?] {
         var outcomes = [(any Error)?](repeating: nil, count: envelopes.count)
         var commands: [[String]] = []

@@ -18,13 +18,16 @@ struct AlertEventRoutes: Sendable {
         let (store, logger) = (self.store, self.logger)
         func route<Event: DomainEvent>(_: Event.Type) {
             routes.on(Event.self) { event, envelope, db in
-                guard let alert = Alert.make(for: event, eventId: envelope.id, at: envelope.occurredAt), try store.keep(alert, in: db) else {
+                guard let alert = Alert.make(for: event, eventId: envelope.id, at: envelope.occurredAt), try store.keep(alert, in: db)
+                else {
                     return
                 }
                 db.afterNextTransaction(onCommit: { _ in
                     logger.info(
                         "alert",
-                        metadata: ["kind": "\(alert.kind.rawValue)", "customer": "\(alert.customerId ?? "all")", "message": "\(alert.message)"])
+                        metadata: [
+                            "kind": "\(alert.kind.rawValue)", "customer": "\(alert.customerId ?? "all")", "message": "\(alert.message)",
+                        ])
                 })
             }
         }

@@ -56,7 +56,8 @@ public struct RentalStore: Sendable {
                 status: .ordered, createdAt: now, updatedAt: now)
             try rental.insert(db)
             try outbox.append(
-                RentalOrdered(rentalId: rental.id, customerId: customerId, bookId: bookId, bookTitle: book.title, address: address).outgoing(),
+                RentalOrdered(rentalId: rental.id, customerId: customerId, bookId: bookId, bookTitle: book.title, address: address)
+                    .outgoing(),
                 in: db)
             return rental
         }

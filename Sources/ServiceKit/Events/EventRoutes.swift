@@ -22,7 +22,8 @@ public struct EventRoutes: Sendable {
         self.database = database
     }
 
-    public mutating func on<Event: DomainEvent>(_: Event.Type, _ apply: @escaping @Sendable (Event, EventEnvelope, Database) throws -> Void) {
+    public mutating func on<Event: DomainEvent>(_: Event.Type, _ apply: @escaping @Sendable (Event, EventEnvelope, Database) throws -> Void)
+    {
         routes[Event.type] = { envelope, db in try apply(try envelope.payload(as: Event.self), envelope, db) }
     }
 

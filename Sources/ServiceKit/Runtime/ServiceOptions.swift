@@ -1,7 +1,7 @@
-import Redis
 import Bus
 import Foundation
 import Logging
+import Redis
 
 /// How one service process is started: from `bookdelivery <service>` flags or the environment
 /// (`PORT`, `REDIS_URL`, `DB_PATH`, `CONSUMER_NAME`).

@@ -56,7 +56,8 @@ struct AbandonedEntryClaimer {
         let entries = StreamEntry.parseList(stream: stream, parts[1])
         guard let first = entries.first, let last = entries.last else { return [] }
         // XAUTOCLAIM does not say how often each entry was tried: XPENDING does (the claim counted one).
-        let pending = try await client.pending(on: stream, group: group, from: first.id, to: last.id, count: entries.count, consumer: consumer)
+        let pending = try await client.pending(
+            on: stream, group: group, from: first.id, to: last.id, count: entries.count, consumer: consumer)
         let attempts = Dictionary(pending.map { ($0.id, $0.attempts) }, uniquingKeysWith: max)
         logger.info("claimed abandoned entries", metadata: ["stream": "\(stream)", "count": "\(entries.count)"])
         return entries.map { Attempt(entry: $0, number: max(1, attempts[$0.id] ?? 1)) }

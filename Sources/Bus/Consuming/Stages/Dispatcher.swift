@@ -25,7 +25,8 @@ struct Dispatcher: Sendable {
             }
             do {
                 let envelope = try EventEnvelope(fields: fields)
-                readable.append((attempt, ReceivedEvent(envelope: envelope, stream: entry.stream, entryId: entry.id, attempt: attempt.number)))
+                readable.append(
+                    (attempt, ReceivedEvent(envelope: envelope, stream: entry.stream, entryId: entry.id, attempt: attempt.number)))
             } catch {
                 results.append((attempt, .deadLetter(reason: "undecodable entry: \(error)"), nil))
             }

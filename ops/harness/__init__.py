@@ -1,0 +1,1 @@
+"""The fault-injection harness's parts; `ops/faults.py` runs it."""

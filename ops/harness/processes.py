@@ -1,0 +1,184 @@
+"""The real processes under test: redis-server, the services, and HTTP to them."""
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from .resp import Redis, RedisError
+
+SERVICES = ["rental", "delivery", "lookup", "notifier"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class RedisServer:
+    def __init__(self, workdir, name="redis"):
+        self.port = free_port()
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
+             "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no",
+             "--logfile", os.path.join(self.dir, "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                client = Redis(self.port)
+                client.call("PING")
+                client.close()
+                return
+            except (OSError, RedisError, ConnectionError):
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start (loading AOF?) see %s" % self.dir)
+
+    def kill9(self):
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def client(self):
+        return Redis(self.port)
+
+
+class ServiceProcess:
+    def __init__(self, cluster, service, index):
+        self.cluster = cluster
+        self.service = service
+        self.index = index
+        self.port = free_port()
+        self.generation = 0
+        self.consumer = "%s-%d" % (service, index)
+        self.process = None
+
+    def start(self, new_name=False):
+        if new_name:
+            self.generation += 1
+            self.consumer = "%s-%d-g%d" % (self.service, self.index, self.generation)
+        log = open(os.path.join(self.cluster.workdir, "%s-%d.log" % (self.service, self.index)), "ab")
+        env = dict(os.environ, LOG_LEVEL="warning")
+        self.process = subprocess.Popen(
+            [self.cluster.binary, self.service, "--port", str(self.port), "--redis", self.cluster.redis.url,
+             "--db", self.cluster.db(self.service), "--consumer", self.consumer],
+            stdout=log, stderr=log, env=env, start_new_session=True)
+        log.close()
+        if not wait_listening(self.port):
+            raise RuntimeError("%s did not start; see %s" % (self.consumer, self.cluster.workdir))
+
+    def kill9(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def terminate(self):
+        """SIGTERM; returns the seconds it took to exit."""
+        start = time.time()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return float("inf")
+        return time.time() - start
+
+    @property
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+
+class Cluster:
+    def __init__(self, binary, root, name, counts=None):
+        counts = counts or {}
+        self.binary = binary
+        self.workdir = os.path.join(root, name)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.redis = RedisServer(self.workdir)
+        self.processes = {}
+        for service in SERVICES:
+            self.processes[service] = [ServiceProcess(self, service, i + 1) for i in range(counts.get(service, 1))]
+        for group in self.processes.values():
+            for process in group:
+                process.start()
+
+    def db(self, service):
+        return os.path.join(self.workdir, "%s.sqlite" % service)
+
+    def port(self, service):
+        alive = [p for p in self.processes[service] if p.alive] or self.processes[service]
+        return random.choice(alive).port
+
+    def all_processes(self):
+        return [p for group in self.processes.values() for p in group]
+
+    def shutdown(self):
+        for process in self.all_processes():
+            process.kill9()
+        self.redis.stop()
+
+
+class Http:
+    """One keep-alive connection per (thread, port)."""
+
+    def __init__(self):
+        self.local = threading.local()
+
+    def request(self, port, method, path, body=None, timeout=10.0):
+        connections = getattr(self.local, "connections", None)
+        if connections is None:
+            connections = self.local.connections = {}
+        for attempt in range(2):
+            connection = connections.get(port)
+            if connection is None:
+                connection = connections[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+            try:
+                payload = json.dumps(body) if body is not None else None
+                connection.request(method, path, body=payload, headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                data = response.read()
+                return response.status, (json.loads(data) if data else None)
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connections.pop(port, None)
+                if attempt == 1:
+                    raise
+        raise OSError("unreachable")
+
+
+HTTP = Http()
+
+
+def call(cluster, service, method, path, body=None):
+    return HTTP.request(cluster.port(service), method, path, body)
