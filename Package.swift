@@ -7,7 +7,7 @@ let package = Package(
     products: [
         .executable(name: "bookdelivery", targets: ["BookDeliveryCLI"]),
         .executable(name: "bus-benchmark", targets: ["BusBenchmark"]),
-        .library(name: "Bus", targets: ["Bus"]),
+        .library(name: "Bus", targets: ["Bus", "Redis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
