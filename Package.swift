@@ -98,6 +98,7 @@ let package = Package(
             path: "Tests/ServiceTestSupport"
         ),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),
+        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ServiceTestSupport"]),
         .testTarget(name: "RentalServiceTests", dependencies: ["RentalService", "ServiceTestSupport"]),
         .testTarget(name: "DeliveryServiceTests", dependencies: ["DeliveryService", "ServiceTestSupport"]),
         .testTarget(name: "LookupServiceTests", dependencies: ["LookupService", "ServiceTestSupport"]),

@@ -12,6 +12,12 @@ struct ServiceCommandOptions: ParsableArguments {
     @Option(help: "Redis URL, redis://[user:password@]host:port[/db] (env REDIS_URL).") var redis: String?
     @Option(help: "SQLite file (env DB_PATH; default ./.data/<service>.sqlite).") var db: String?
     @Option(help: "This process's consumer name, unique per process (env CONSUMER_NAME; default host-pid).") var consumer: String?
+    @Option(help: "Stream entries younger than this are kept even when every group has read them, e.g. 7d, 12h, 90s (env RETENTION_AGE; default 7d).")
+    var retentionAge: String?
+    @Option(help: "The newest this many entries of each stream are kept likewise (env RETENTION_COUNT; default 10000).")
+    var retentionCount: Int?
+    @Option(help: "Hard cap on a stream's length: past it the oldest entries go even if unread, loudly; 0 for none (env STREAM_CAP; default 5000000).")
+    var streamCap: Int?
 
     func resolve(service: String, defaultPort: Int) throws -> ServiceOptions {
         ServiceMetrics.bootstrap()  // before any metric is created
@@ -29,7 +35,43 @@ struct ServiceCommandOptions: ParsableArguments {
         logger[metadataKey: "consumer"] = "\(consumerName)"
         return ServiceOptions(
             host: host ?? environment["HOST"] ?? "127.0.0.1", port: port, redis: endpoint,
-            databasePath: databasePath, consumerName: consumerName, logger: logger)
+            databasePath: databasePath, consumerName: consumerName, retention: try retention(environment), logger: logger)
+    }
+
+    private func retention(_ environment: [String: String]) throws -> RetentionPolicy {
+        var policy = RetentionPolicy()
+        if let text = retentionAge ?? environment["RETENTION_AGE"] {
+            guard let age = DurationText.parse(text) else { throw ValidationError("--retention-age takes a duration such as 7d, 12h, 30m or 90s") }
+            policy.minimumAge = age
+        }
+        if let count = try retentionCount ?? environment["RETENTION_COUNT"].map(Self.number("--retention-count")) {
+            guard count >= 0 else { throw ValidationError("--retention-count must be 0 or more") }
+            policy.minimumCount = count
+        }
+        if let cap = try streamCap ?? environment["STREAM_CAP"].map(Self.number("--stream-cap")) {
+            guard cap >= 0 else { throw ValidationError("--stream-cap must be 0 (no cap) or more") }
+            policy.hardCap = cap == 0 ? nil : cap
+        }
+        return policy
+    }
+
+    private static func number(_ option: String) -> (String) throws -> Int {
+        { text in
+            guard let value = Int(text) else { throw ValidationError("\(option) takes a whole number, not '\(text)'") }
+            return value
+        }
+    }
+}
+
+/// Durations as people write them: `90s`, `30m`, `12h`, `7d` (a bare number is seconds).
+enum DurationText {
+    static func parse(_ text: String) -> Duration? {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let last = trimmed.last else { return nil }
+        let (digits, unit) = units[last].map { (String(trimmed.dropLast()), $0) } ?? (trimmed, 1)
+        guard let value = Int64(digits), value >= 0, value <= Int64.max / unit else { return nil }
+        return .seconds(value * unit)
     }
 }
 

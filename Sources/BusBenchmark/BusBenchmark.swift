@@ -157,7 +157,7 @@ struct BusBenchmark: AsyncParsableCommand {
     private func redisBenchmark(endpoint: RedisEndpoint, sample: EventEnvelope, requests: Int) async throws -> Double {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("redis-benchmark-\(UUID().uuidString).csv").path
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let command = StreamCommand.add(to: "bench:baseline", maxLength: StreamPublisher.defaultMaxLength, fields: sample.fields)
+        let command = StreamCommand.add(to: "bench:baseline", fields: sample.fields)
         let process = try ChildProcess(
             executable: try Executables.find("redis-benchmark").path,
             arguments: [

@@ -18,12 +18,14 @@ public enum DeliveryApplication {
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
         let store = try DeliveryStore.open(path: options.databasePath)
         var runtime = ServiceRuntime(options: options)
-        let relay = runtime.outboxRelay(database: store.database, outbox: store.outbox)
+        let relay = runtime.outboxRelay(database: store.database, outbox: store.outbox, streams: [Streams.delivery])
         let stats = ConsumerStats(group: ConsumerGroups.delivery)
         runtime.consumer(
             group: ConsumerGroups.delivery, streams: [Streams.rental], stats: stats,
             batchHandler: RentalEventRoutes(store: store).routes.batchHandler)
-        let health = HealthSources(consumer: options.consumerName, stats: stats, relay: relay)
+        runtime.housekeeping(database: store.database)
+        let trimmer = runtime.streamTrimmer()
+        let health = HealthSources(consumer: options.consumerName, stats: stats, relay: relay, trimmer: trimmer)
         return runtime.application(router: buildRouter(store: store, health: health), name: name)
     }
 }

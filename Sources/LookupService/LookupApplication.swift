@@ -23,7 +23,8 @@ public enum LookupApplication {
         let stats = ConsumerStats(group: ConsumerGroups.lookup)
         runtime.consumer(
             group: ConsumerGroups.lookup, streams: Streams.all, stats: stats, batchHandler: ViewEventHandler(views: views).handle)
-        let health = HealthSources(consumer: options.consumerName, stats: stats)
+        let trimmer = runtime.streamTrimmer()
+        let health = HealthSources(consumer: options.consumerName, stats: stats, trimmer: trimmer)
         return runtime.application(router: buildRouter(views: views, health: health), name: name)
     }
 

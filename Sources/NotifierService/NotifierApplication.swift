@@ -25,7 +25,9 @@ public enum NotifierApplication {
         runtime.consumer(
             group: ConsumerGroups.notifier, streams: Streams.all, stats: stats,
             batchHandler: AlertEventRoutes(store: store, logger: options.logger).routes.batchHandler)
-        let health = HealthSources(consumer: options.consumerName, stats: stats)
+        runtime.housekeeping(database: store.database)
+        let trimmer = runtime.streamTrimmer()
+        let health = HealthSources(consumer: options.consumerName, stats: stats, trimmer: trimmer)
         return runtime.application(router: buildRouter(store: store, health: health), name: name)
     }
 }

@@ -25,6 +25,7 @@ public final class RedisClient: Service, Sendable {
     private let logger: Logger
     private let backoff: Backoff
     private let state = Mutex(State.open(failedConnects: 0))
+    private let connectionsMade = Atomic<Int>(0)
     /// Touched only on `thread`, one job at a time.
     private nonisolated(unsafe) var connection: RedisConnection?
 
@@ -57,7 +58,7 @@ public final class RedisClient: Service, Sendable {
         if failedConnects > 0 { try await Task.sleep(for: backoff.delay(attempt: failedConnects)) }
         do {
             let result = try await thread.runIfActive { [self] in
-                let connection = try self.connection ?? RedisConnection(endpoint: endpoint)
+                let connection = try self.connection ?? self.connect()
                 self.connection = connection
                 do {
                     return try body(connection)
@@ -85,6 +86,13 @@ public final class RedisClient: Service, Sendable {
         } catch is CancellationError where isClosed {
             throw RedisError.closed  // the thread pool refuses work once the client is closed
         }
+    }
+
+    /// A new connection, numbered. Runs on `thread`.
+    private func connect() throws -> RedisConnection {
+        let connection = try RedisConnection(endpoint: endpoint)
+        connection.serial = connectionsMade.add(1, ordering: .relaxed).newValue
+        return connection
     }
 
     public func command(_ arguments: [String]) async throws -> RedisReply {

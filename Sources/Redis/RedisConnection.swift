@@ -13,6 +13,9 @@ import Foundation
 public final class RedisConnection {
     private var context: UnsafeMutablePointer<redisContext>?
     public let endpoint: RedisEndpoint
+    /// Which of its client's connections this is (1, 2, …): a new number means the old connection
+    /// broke, and Redis may have restarted in between.
+    public internal(set) var serial = 0
 
     public init(endpoint: RedisEndpoint) throws(RedisError) {
         self.endpoint = endpoint

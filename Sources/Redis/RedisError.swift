@@ -12,6 +12,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidEndpoint(String)
     /// The client was closed.
     case closed
+    /// The connection is not the one the caller checked Redis on: it broke and was made anew since.
+    case connectionChanged
 
     /// True when reconnecting and trying again may help.
     public var isConnectionProblem: Bool {
@@ -29,6 +31,15 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         return false
     }
 
+    /// True for error replies that say Redis cannot take the command just now (out of memory,
+    /// loading its data, busy with a script, a read-only replica): trying again later may work.
+    public var isTemporaryRefusal: Bool {
+        guard case .server(let message) = self else { return false }
+        return ["OOM", "LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN", "NOREPLICAS", "CLUSTERDOWN"].contains {
+            message.hasPrefix($0)
+        }
+    }
+
     public var description: String {
         switch self {
         case .connectionFailed(let message): "cannot connect to Redis: \(message)"
@@ -37,6 +48,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unexpectedReply(let message): "unexpected Redis reply: \(message)"
         case .invalidEndpoint(let message): "invalid Redis URL: \(message)"
         case .closed: "the Redis client is closed"
+        case .connectionChanged: "the Redis connection was made anew since it was last checked"
         }
     }
 }

@@ -60,9 +60,9 @@ public struct PendingEntry: Sendable, Equatable {
 
 /// The stream commands more than one part of the project builds.
 public enum StreamCommand {
-    /// `XADD stream MAXLEN ~ maxLength * field value …`: the approximate cap lets Redis trim whole
-    /// radix-tree nodes, far cheaper than exact trimming.
-    public static func add(to stream: String, maxLength: Int, fields: [String]) -> [String] {
-        ["XADD", stream, "MAXLEN", "~", String(maxLength), "*"] + fields
+    /// `XADD stream * field value …`. No cap here: trimming is the Bus's `StreamTrimmer`'s job,
+    /// which, unlike `MAXLEN`, leaves what a consumer group has not read yet.
+    public static func add(to stream: String, fields: [String]) -> [String] {
+        ["XADD", stream, "*"] + fields
     }
 }

@@ -20,12 +20,14 @@ public enum RentalApplication {
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
         let store = try RentalStore.open(path: options.databasePath)
         var runtime = ServiceRuntime(options: options)
-        let relay = runtime.outboxRelay(database: store.database, outbox: store.outbox)
+        let relay = runtime.outboxRelay(database: store.database, outbox: store.outbox, streams: [Streams.rental])
         let stats = ConsumerStats(group: ConsumerGroups.rental)
         runtime.consumer(
             group: ConsumerGroups.rental, streams: [Streams.delivery], stats: stats,
             batchHandler: DeliveryEventRoutes(store: store).routes.batchHandler)
-        let health = HealthSources(consumer: options.consumerName, stats: stats, relay: relay)
+        runtime.housekeeping(database: store.database)
+        let trimmer = runtime.streamTrimmer()
+        let health = HealthSources(consumer: options.consumerName, stats: stats, relay: relay, trimmer: trimmer)
         return runtime.application(router: buildRouter(store: store, health: health), name: name)
     }
 }

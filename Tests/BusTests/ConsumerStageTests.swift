@@ -81,13 +81,13 @@ final class ConsumerStageTests: RedisTestCase {
     func testDeadLettererCopiesAndAcknowledgesInOneTransaction() {
         let client = client(redis)
         defer { client.close() }
-        let deadLetterer = DeadLetterer(client: client, group: "g", consumer: "c", maxLength: 10)
+        let deadLetterer = DeadLetterer(client: client, group: "g", consumer: "c")
         let commands = deadLetterer.commands(for: [.init(attempt: Attempt(entry: entry("7-0"), number: 5), reason: "broken")], at: "now")
         XCTAssertEqual(commands.first, ["MULTI"])
         XCTAssertEqual(commands.last, ["EXEC"])
         XCTAssertEqual(commands[2], ["XACK", "test-events", "g", "7-0"])
         let add = commands[1]
-        XCTAssertEqual(Array(add.prefix(6)), ["XADD", "test-events:dead:g", "MAXLEN", "~", "10", "*"])
+        XCTAssertEqual(Array(add.prefix(3)), ["XADD", "test-events:dead:g", "*"])
         XCTAssertTrue(add.contains("dead.attempts") && add[add.firstIndex(of: "dead.attempts")! + 1] == "5")
         XCTAssertTrue(add.contains("broken"))
     }
@@ -153,7 +153,7 @@ final class ConsumerStageTests: RedisTestCase {
         try await StreamPublisher(client: client(redis)).publish(try makeEvent(1))
         let read = try await reader.read(waitingAtMost: .zero)
         let attempt = try XCTUnwrap(read.first)
-        try await DeadLetterer(client: client(redis), group: "g", consumer: "c", maxLength: 100).deadLetter([
+        try await DeadLetterer(client: client(redis), group: "g", consumer: "c").deadLetter([
             .init(attempt: attempt, reason: "poison")
         ])
         XCTAssertEqual(try pendingCount(redis, group: "g"), 0)

@@ -29,14 +29,14 @@ final class OutboxRelayTests: RedisTestCase {
             try db.execute(sql: "UPDATE outbox SET claimedBy = 'relay-1', claimedUntil = ?", arguments: [leaseEnd])
         }
         let relay = relay(database, Outbox(), name: "relay-2") { $0.pollInterval = .milliseconds(50) }
-        let backlogBefore = try await relay.backlog()
+        let backlogBefore = try await relay.counts().backlog
         XCTAssertEqual(backlogBefore, 10)
         let services = RunningServices([relay])
         let done = await eventually { self.streamLength() == 10 }
         await services.stop()
         XCTAssertTrue(done)
         XCTAssertGreaterThanOrEqual(Timestamp.milliseconds(), leaseEnd, "not before the dead relay's lease ran out")
-        let backlogAfter = try await relay.backlog()
+        let backlogAfter = try await relay.counts().backlog
         XCTAssertEqual(backlogAfter, 0)
         let keys = try redis.command(["XRANGE", "test-events", "-", "+"]).array?.compactMap { $0.array?[1].hash["key"] }
         XCTAssertEqual(keys, (0..<10).map { "item-\($0)" }, "in order, once each")
@@ -49,13 +49,13 @@ final class OutboxRelayTests: RedisTestCase {
         let relay = relay(database, outbox) { $0.pollInterval = .milliseconds(50) }
         let services = RunningServices([relay])
         try await database.write { db in try outbox.append((0..<10).map { try makeEvent($0) }, in: db) }
-        let stuck = try await relay.backlog()
+        let stuck = try await relay.counts().backlog
         XCTAssertEqual(stuck, 10, "nothing could go out")
         try await redis.start()
         let done = await eventually { self.streamLength() == 10 }
         await services.stop()
         XCTAssertTrue(done, "the relay reconnected on its own and published the backlog")
-        let backlog = try await relay.backlog()
+        let backlog = try await relay.counts().backlog
         XCTAssertEqual(backlog, 0)
     }
 
@@ -72,7 +72,7 @@ final class OutboxRelayTests: RedisTestCase {
         let second = await eventually(timeout: .seconds(10)) { self.streamLength() == 2 }
         await services.stop()
         XCTAssertTrue(second, "published without waiting for the hour-long poll")
-        let backlogAfterPublish = try await relay.backlog()
+        let backlogAfterPublish = try await relay.counts().backlog
         XCTAssertEqual(backlogAfterPublish, 0)
         // A rolled-back transaction publishes nothing.
         try? await database.write { db in
@@ -86,7 +86,7 @@ final class OutboxRelayTests: RedisTestCase {
     func testOutboxRelayRepublishesRecentEventsWhenRedisComesBackWithoutThem() async throws {
         let database = try busDatabase()
         let outbox = Outbox()
-        let relay = relay(database, outbox) { $0.restartCheckInterval = .milliseconds(50) }
+        let relay = relay(database, outbox) { $0.lossCheckInterval = .milliseconds(50) }
         let services = RunningServices([relay])
         try await database.write { db in try outbox.append((0..<10).map { try makeEvent($0) }, in: db) }
         let published = await eventually { self.streamLength() == 10 }
@@ -98,7 +98,7 @@ final class OutboxRelayTests: RedisTestCase {
         let republished = await eventually { self.streamLength() == 10 }
         await services.stop()
         XCTAssertTrue(republished, "the relay saw a new run_id and sent its recent events again")
-        let backlog = try await relay.backlog()
+        let backlog = try await relay.counts().backlog
         XCTAssertEqual(backlog, 0)
     }
 

@@ -7,9 +7,7 @@ import Redis
 /// the groups that had handled it already skip it, since consumers de-duplicate on the event id.
 public enum DeadLetterRedrive {
     /// Re-drives up to `limit` entries of `deadLetterStream`; returns how many went back.
-    public static func redrive(
-        client: RedisClient, deadLetterStream: String, limit: Int = 1000, maxLength: Int = StreamPublisher.defaultMaxLength
-    ) async throws -> Int {
+    public static func redrive(client: RedisClient, deadLetterStream: String, limit: Int = 1000) async throws -> Int {
         guard let source = DeadLetter.source(of: deadLetterStream) else {
             throw RedisError.server("'\(deadLetterStream)' is not a dead-letter stream (expected <stream>\(DeadLetter.separator)<group>)")
         }
@@ -19,7 +17,7 @@ public enum DeadLetterRedrive {
             guard !fields.isEmpty else { continue }
             let replies = try await client.pipeline([
                 ["MULTI"],
-                StreamCommand.add(to: source.stream, maxLength: maxLength, fields: DeadLetter.orderedFields(fields)),
+                StreamCommand.add(to: source.stream, fields: DeadLetter.orderedFields(fields)),
                 ["XDEL", deadLetterStream, entry.id],
                 ["EXEC"],
             ])

@@ -3,18 +3,16 @@ import Redis
 /// What `bookdelivery streams` prints: each stream's length, each group's lag and pending count,
 /// and the dead-letter streams' lengths.
 public struct StreamsReport: Sendable, Equatable {
-    public struct Group: Sendable, Equatable {
-        public var name: String
-        public var consumers: Int
-        public var pending: Int
-        /// Entries not yet delivered to the group; nil when Redis cannot tell (after trimming).
-        public var lag: Int?
-    }
+    public typealias Group = GroupInfo
 
     public struct Stream: Sendable, Equatable {
         public var name: String
         public var length: Int
         public var groups: [Group]
+        /// Entries the hard cap removed, whether or not every group had read them (``RetentionPolicy``).
+        public var capTrimmed: Int
+        /// Events relays set aside as ones that can never be published to this stream (``OutboxRelay``).
+        public var setAside: Int
     }
 
     public var streams: [Stream]
@@ -23,19 +21,19 @@ public struct StreamsReport: Sendable, Equatable {
     /// Reads every stream key in the database (`SCAN … TYPE stream`).
     public static func read(client: RedisClient) async throws -> StreamsReport {
         let names = try await client.scanKeys(type: "stream").sorted()
+        let counts = try await client.pipeline([["HGETALL", RetentionPolicy.capTrimmedKey], ["HGETALL", OutboxRelay.setAsideKey]])
+        let capTrimmed = try counts[0].orThrow().hash.compactMapValues(Int.init)
+        let setAside = try counts[1].orThrow().hash.compactMapValues(Int.init)
 
         var streams: [Stream] = []
         var deadLetters: [Stream] = []
         for name in names {
             let replies = try await client.pipeline([["XLEN", name], ["XINFO", "GROUPS", name]])
             let length = try replies[0].orThrow().int ?? 0
-            let groups = (try replies[1].orThrow().array ?? []).map { info -> Group in
-                let fields = info.pairs
-                return Group(
-                    name: fields["name"]?.string ?? "?", consumers: fields["consumers"]?.int ?? 0,
-                    pending: fields["pending"]?.int ?? 0, lag: fields["lag"]?.int)
-            }
-            let stream = Stream(name: name, length: length, groups: groups.sorted { $0.name < $1.name })
+            let groups = GroupInfo.parseList(try replies[1].orThrow())
+            let stream = Stream(
+                name: name, length: length, groups: groups.sorted { $0.name < $1.name }, capTrimmed: capTrimmed[name] ?? 0,
+                setAside: setAside[name] ?? 0)
             if DeadLetter.source(of: name) != nil { deadLetters.append(stream) } else { streams.append(stream) }
         }
         return StreamsReport(streams: streams, deadLetters: deadLetters)
@@ -62,6 +60,12 @@ public struct StreamsReport: Sendable, Equatable {
         lines.append("DEAD-LETTER STREAM                   ENTRIES")
         if deadLetters.isEmpty { lines.append("(none)") }
         for stream in deadLetters { lines.append(pad(stream.name, 37) + String(stream.length)) }
+        lines.append("")
+        let all = streams + deadLetters
+        let capped = all.filter { $0.capTrimmed > 0 }.map { "\($0.name)=\($0.capTrimmed)" }
+        let setAside = all.filter { $0.setAside > 0 }.map { "\($0.name)=\($0.setAside)" }
+        lines.append("removed by the hard cap, read or not: " + (capped.isEmpty ? "none" : capped.joined(separator: " ")))
+        lines.append("events set aside by relays, never published: " + (setAside.isEmpty ? "none" : setAside.joined(separator: " ")))
         return lines.joined(separator: "\n")
     }
 }

@@ -14,6 +14,7 @@ struct ConsumerLoop {
     private var claimer: AbandonedEntryClaimer
     private var retries: RetrySchedule
     private var acknowledger: Acknowledger
+    private var pause: PauseState
 
     init(
         configuration: StreamConsumer.Configuration, client: RedisClient, logger: Logger, stats: ConsumerStats,
@@ -25,7 +26,7 @@ struct ConsumerLoop {
         blockTimeout = configuration.blockTimeout
         reader = StreamReader(client: client, streams: streams, group: group, consumer: consumer, batchSize: configuration.batchSize)
         dispatcher = Dispatcher(handler: handler, maxAttempts: configuration.maxAttempts)
-        deadLetterer = DeadLetterer(client: client, group: group, consumer: consumer, maxLength: configuration.deadLetterMaxLength)
+        deadLetterer = DeadLetterer(client: client, group: group, consumer: consumer)
         claimer = AbandonedEntryClaimer(
             client: client, streams: streams, group: group, consumer: consumer, idle: configuration.claimIdle,
             interval: configuration.claimInterval, batchSize: configuration.batchSize, logger: logger)
@@ -33,6 +34,9 @@ struct ConsumerLoop {
             client: client, group: group, consumer: consumer, backoff: configuration.retryBackoff,
             longestWait: configuration.claimIdle / 2)
         acknowledger = Acknowledger(client: client, group: group)
+        pause = PauseState(
+            client: client, group: group, consumer: consumer, backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(5)),
+            touchInterval: configuration.claimIdle / 3)
     }
 
     mutating func run() async {
@@ -51,6 +55,7 @@ struct ConsumerLoop {
                 logger.warning("consumer group missing, recreating it", metadata: ["error": "\(error)"])
                 acknowledger.forgetAll()
                 retries.forgetAll()
+                pause.forgetAll()
                 claimer.restart()
                 needsSetup = true
             } catch is CancellationError {
@@ -74,6 +79,12 @@ struct ConsumerLoop {
     }
 
     private mutating func iterate() async throws {
+        if pause.isPaused {
+            // Nothing new while the infrastructure is failing: keep the held entries ours, then try them again.
+            guard let held = try await pause.heldWhenDue(now: .now) else { return }
+            try await process(held)
+            return
+        }
         let now = ContinuousClock.now
         let claimed = try await claimer.claimIfDue(now: now)
         for attempt in claimed { retries.forget(attempt.entry.key) }
@@ -90,8 +101,13 @@ struct ConsumerLoop {
 
     private mutating func process(_ batch: [Attempt]) async throws {
         var deadLetters: [DeadLetterer.Item] = []
+        var held: [Attempt] = []
+        var infrastructureError: (any Error)?
         for (attempt, disposition, error) in await dispatcher.handle(batch) {
             switch disposition {
+            case .pause:
+                held.append(attempt)
+                infrastructureError = error
             case .acknowledge:
                 acknowledger.add(attempt.entry)
                 if attempt.entry.fields != nil { stats.recordHandled() }
@@ -107,6 +123,20 @@ struct ConsumerLoop {
             case .deadLetter(let reason):
                 deadLetters.append(DeadLetterer.Item(attempt: attempt, reason: reason))
             }
+        }
+        if held.isEmpty, pause.isPaused {
+            logger.info("consumer resumed: the infrastructure answers again", metadata: ["paused": "\(pause.pausedFor)"])
+            stats.recordResumed()
+        }
+        pause.hold(held, now: .now)
+        if let infrastructureError {
+            let reason = "\(infrastructureError)"
+            if pause.isFirstRound {
+                logger.warning(
+                    "consumer paused: the infrastructure failed, not the events; holding them without counting attempts",
+                    metadata: ["entries": "\(held.count)", "error": "\(reason)"])
+            }
+            stats.recordPaused(held.count, reason: reason)
         }
         try await acknowledger.flush()
         try await deadLetterer.deadLetter(deadLetters)

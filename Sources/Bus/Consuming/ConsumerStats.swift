@@ -1,26 +1,32 @@
+import Foundation
 import Metrics
 import Synchronization
 
-/// Running counts of what one consumer did, for health endpoints and operators. Each count is also
-/// a swift-metrics counter, `bus_consumer_events_total{group, outcome}`, which goes wherever the
-/// process bootstrapped its metrics (nowhere, by default).
+/// What one consumer did and whether it is paused, for `/health` and operators. Each count is also a
+/// swift-metrics counter, `bus_consumer_events_total{group, outcome}`, and the pause a gauge,
+/// `bus_consumer_paused{group}`; they go wherever the process bootstrapped its metrics.
 public final class ConsumerStats: Sendable {
     public struct Snapshot: Codable, Sendable, Equatable {
         /// Events the handler finished (and that were then acknowledged).
         public var handled: Int
-        /// Handler failures that were scheduled for a retry.
+        /// Failures of the events themselves, scheduled for a retry.
         public var failed: Int
         /// Entries moved to a dead-letter stream.
         public var deadLettered: Int
         /// Entries taken over from other (crashed or stuck) consumers.
         public var claimed: Int
+        /// Failures of the infrastructure (database locked, Redis away): the consumer paused, kept its
+        /// entries, and counted no attempt.
+        public var infrastructureFailures: Int
+        /// Since when the consumer is paused, and why; nil while it runs.
+        public var pausedSince: String?
+        public var pauseReason: String?
     }
 
-    private let handledCount = Atomic<Int>(0)
-    private let failedCount = Atomic<Int>(0)
-    private let deadLetteredCount = Atomic<Int>(0)
-    private let claimedCount = Atomic<Int>(0)
-    private let handledCounter, failedCounter, deadLetteredCounter, claimedCounter: Counter
+    private let state = Mutex(
+        Snapshot(handled: 0, failed: 0, deadLettered: 0, claimed: 0, infrastructureFailures: 0, pausedSince: nil, pauseReason: nil))
+    private let handledCounter, failedCounter, deadLetteredCounter, claimedCounter, infrastructureCounter: Counter
+    private let pausedGauge: Gauge
 
     /// - Parameter group: the consumer group, as the metrics' `group` label.
     public init(group: String = "") {
@@ -31,31 +37,49 @@ public final class ConsumerStats: Sendable {
         failedCounter = counter("failed")
         deadLetteredCounter = counter("dead_lettered")
         claimedCounter = counter("claimed")
+        infrastructureCounter = counter("infrastructure_failure")
+        pausedGauge = Gauge(label: "bus_consumer_paused", dimensions: [("group", group)])
     }
 
     func recordHandled() {
-        handledCount.add(1, ordering: .relaxed)
+        state.withLock { $0.handled += 1 }
         handledCounter.increment()
     }
 
     func recordFailed() {
-        failedCount.add(1, ordering: .relaxed)
+        state.withLock { $0.failed += 1 }
         failedCounter.increment()
     }
 
     func recordDeadLettered(_ count: Int) {
-        deadLetteredCount.add(count, ordering: .relaxed)
+        guard count > 0 else { return }
+        state.withLock { $0.deadLettered += count }
         deadLetteredCounter.increment(by: count)
     }
 
     func recordClaimed(_ count: Int) {
-        claimedCount.add(count, ordering: .relaxed)
+        guard count > 0 else { return }
+        state.withLock { $0.claimed += count }
         claimedCounter.increment(by: count)
     }
 
-    public var snapshot: Snapshot {
-        Snapshot(
-            handled: handledCount.load(ordering: .relaxed), failed: failedCount.load(ordering: .relaxed),
-            deadLettered: deadLetteredCount.load(ordering: .relaxed), claimed: claimedCount.load(ordering: .relaxed))
+    func recordPaused(_ count: Int, reason: String) {
+        state.withLock { state in
+            state.infrastructureFailures += count
+            if state.pausedSince == nil { state.pausedSince = Timestamp.string(from: Date()) }
+            state.pauseReason = reason
+        }
+        infrastructureCounter.increment(by: count)
+        pausedGauge.record(1)
     }
+
+    func recordResumed() {
+        state.withLock { state in
+            state.pausedSince = nil
+            state.pauseReason = nil
+        }
+        pausedGauge.record(0)
+    }
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
 }

@@ -43,7 +43,6 @@ public struct StreamConsumer: Service {
         public var maxAttempts = 5
         /// Wait before re-trying a failed entry; at most half of `claimIdle`, so that others don't take it.
         public var retryBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
-        public var deadLetterMaxLength = 100_000
 
         public init(streams: [String], group: String, consumer: String = Self.defaultConsumerName()) {
             self.streams = streams

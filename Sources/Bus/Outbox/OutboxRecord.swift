@@ -1,7 +1,9 @@
 import GRDB
+import Redis
 
 /// A row of the `outbox` table: one event written in the same transaction as the state change
-/// that produced it, waiting for the relay to put it on its stream.
+/// that produced it, waiting for the relay to put it on its stream, then kept for the retention
+/// window so that what Redis loses can be published again.
 public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "outbox"
 
@@ -20,8 +22,12 @@ public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     public var claimedUntil: Int64?
     /// Set once Redis has the event (ms since 1970); such rows are pruned after the retention window.
     public var publishedAt: Int64?
-    /// The `run_id` of the Redis server that took the event: see ``OutboxRelay`` on Redis restarts.
-    public var publishedTo: String?
+    /// The entry id Redis gave the event: how the relay tells which events a Redis that lost data lacks.
+    public var publishedId: String?
+    /// Error replies so far, the last one, and when the row was set aside as one that can never go out.
+    public var failures: Int
+    public var lastError: String?
+    public var setAsideAt: Int64?
 
     public init(_ event: OutgoingEvent) {
         stream = event.stream
@@ -32,6 +38,7 @@ public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
         correlationId = event.envelope.correlationId
         causationId = event.envelope.causationId
         data = event.envelope.data
+        failures = 0
     }
 
     public var event: OutgoingEvent {
@@ -41,6 +48,9 @@ public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
                 id: eventId, type: type, key: key, occurredAt: occurredAt,
                 correlationId: correlationId, causationId: causationId, data: data))
     }
+
+    /// The bytes the event takes on the wire, near enough: its fields' text.
+    var size: Int { eventId.utf8.count + type.utf8.count + key.utf8.count + occurredAt.utf8.count + correlationId.utf8.count + causationId.utf8.count + data.utf8.count }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         sequence = inserted.rowID

@@ -13,10 +13,15 @@ import ServiceLifecycle
 /// for `claimLease` first. A relay that dies between publishing and marking re-publishes those rows
 /// after its lease runs out: delivery is at-least-once and consumers de-duplicate on the event id.
 ///
-/// Redis acknowledges an `XADD` before its AOF is fsynced (`appendfsync everysec`), so an OS crash
-/// or power loss can take the last second of entries with it. Each row remembers the `run_id` of
-/// the Redis server that took it; when the relay sees a new `run_id` (Redis restarted), it
-/// re-publishes what it sent in the last `republishWindow`, so nothing acknowledged is lost.
+/// Redis can come back without entries it had acknowledged: restarted without persistence, or with an
+/// AOF that lost its last second in an OS crash. Published rows are kept (`retention`, 7 days) with
+/// their entry ids; before publishing on a new connection, and every `lossCheckInterval`, the relay
+/// compares each stream with what it published (``LossCheck``) and publishes again exactly the
+/// events the stream lacks, however long Redis was away. It needs no `INFO`, only `XINFO STREAM`
+/// and `XRANGE`.
+///
+/// A row that can never go out (larger than `maxEventBytes`, or refused `setAsideAfter` times with
+/// an error reply such as `NOPERM`) is set aside with its error, counted, and the rows after it go on.
 public struct OutboxRelay: Service {
     public struct Configuration: Sendable {
         public var batchSize = 500
@@ -26,20 +31,19 @@ public struct OutboxRelay: Service {
         /// long those rows wait for another relay (a restarted one under the same name takes them
         /// at once). An expired lease can at worst send a batch twice, which consumers absorb.
         public var claimLease: Duration = .seconds(2)
-        /// How long sent rows are kept (for inspection) before they are pruned. Default: one day.
-        public var retention: Duration = .seconds(24 * 3600)
-        /// How long inbox ids are kept. Default: seven days.
-        public var inboxRetention: Duration = .seconds(7 * 24 * 3600)
+        /// How long published rows are kept, to publish them again should Redis lose them.
+        public var retention: Duration = .seconds(7 * 24 * 3600)
         public var pruneInterval: Duration = .seconds(60)
-        /// After a Redis restart, events sent this recently are sent again: comfortably more than
-        /// the one second of writes `appendfsync everysec` may lose.
-        public var republishWindow: Duration = .seconds(5)
-        /// How often the relay asks Redis for its `run_id`.
-        public var restartCheckInterval: Duration = .seconds(1)
+        /// How often the relay compares the streams with what it published.
+        public var lossCheckInterval: Duration = .seconds(1)
+        /// Larger events are set aside at once: Redis would refuse them or choke on them.
+        public var maxEventBytes = 1 << 20
+        /// Error replies after which a row is set aside.
+        public var setAsideAfter = 3
         public init() {}
     }
 
-    private let database: any DatabaseWriter
+    private let table: OutboxTable
     private let outbox: Outbox
     private let publisher: StreamPublisher
     private let name: String
@@ -52,7 +56,7 @@ public struct OutboxRelay: Service {
         database: any DatabaseWriter, outbox: Outbox, publisher: StreamPublisher, name: String,
         configuration: Configuration = Configuration(), logger: Logger
     ) {
-        self.database = database
+        self.table = OutboxTable(database: database)
         self.outbox = outbox
         self.publisher = publisher
         self.name = name
@@ -60,25 +64,28 @@ public struct OutboxRelay: Service {
         self.logger = logger
     }
 
+    private var client: RedisClient { publisher.client }
+
     public func run() async throws {
         logger.info("outbox relay started", metadata: ["relay": "\(name)"])
         var nextPrune = ContinuousClock.now
-        var redis = RedisIdentity()
+        var check = LossCheck()
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
-                    try await checkForRedisRestart(&redis)
-                    let published = try await publishBatch(to: redis.runId)
+                    if check.isDue(now: .now) { try await checkForLoss(&check) }
+                    let published = try await publishBatch(&check)
                     if ContinuousClock.now >= nextPrune {
                         try await prune()
                         nextPrune = .now + configuration.pruneInterval
                     }
                     if published < configuration.batchSize {
-                        await outbox.signal.wait(timeout: configuration.pollInterval)
+                        await outbox.signal.wait(timeout: min(configuration.pollInterval, configuration.lossCheckInterval))
                     }
+                } catch RedisError.connectionChanged {
+                    continue  // check the new connection's Redis before publishing on it
                 } catch let error as RedisError where error.isConnectionProblem {
-                    // RedisClient waits its backoff before the next attempt.
-                    continue
+                    continue  // RedisClient waits its backoff before the next attempt.
                 } catch is CancellationError {
                     break
                 } catch {
@@ -90,101 +97,104 @@ public struct OutboxRelay: Service {
             outbox.signal.wake()
         }
         // Whatever was committed before shutdown goes out now if Redis is there; else the next start sends it.
-        _ = try? await publishBatch(to: redis.runId)
+        if check.verifiedSerial != nil { _ = try? await publishBatch(&check) }
         logger.info("outbox relay stopped", metadata: ["relay": "\(name)"])
     }
 
-    /// Claims, publishes and marks one batch; returns how many events went out.
+    /// Claims, publishes and records one batch; returns how many rows it claimed.
     @discardableResult
-    private func publishBatch(to runId: String?) async throws -> Int {
-        let records = try await claimBatch()
-        guard !records.isEmpty else { return 0 }
-        try await publisher.publish(records.map(\.event))
-        publishedCounter.increment(by: records.count)
-        let sequences = records.compactMap(\.sequence)
+    private func publishBatch(_ check: inout LossCheck) async throws -> Int {
         let now = Timestamp.milliseconds()
-        try await database.write { db in
-            try db.execute(
-                sql:
-                    "UPDATE outbox SET publishedAt = ?, publishedTo = ?, claimedBy = NULL, claimedUntil = NULL WHERE sequence IN (\(sequences.map { _ in "?" }.joined(separator: ",")))",
-                arguments: StatementArguments([now, runId] as [(any DatabaseValueConvertible)?]) + StatementArguments(sequences))
+        let rows = try await table.claim(
+            configuration.batchSize, for: name, now: now, leaseEnd: now + configuration.claimLease.milliseconds)
+        guard !rows.isEmpty else { return 0 }
+        let (oversized, sendable) = (rows.filter { $0.size > configuration.maxEventBytes }, rows.filter { $0.size <= configuration.maxEventBytes })
+        let results = try await publisher.publishEach(sendable.map(\.event), onConnection: check.verifiedSerial)
+        var published: [(Int64, StreamID)] = []
+        var failed = oversized.map { row in
+            (row.sequence ?? 0, "the event takes \(row.size) bytes, more than the \(configuration.maxEventBytes) allowed", 1)
         }
-        return records.count
+        var refusedForNow: [Int64] = []
+        for (row, result) in zip(sendable, results) {
+            switch result {
+            case .success(let id): published.append((row.sequence ?? 0, id))
+            case .failure(let error) where error.isTemporaryRefusal: refusedForNow.append(row.sequence ?? 0)
+            case .failure(let error): failed.append((row.sequence ?? 0, "\(error)", configuration.setAsideAfter))
+            }
+        }
+        let setAside = try await table.settle(published: published, failed: failed, now: Timestamp.milliseconds())
+        try await table.release(refusedForNow)
+        publishedCounter.increment(by: published.count)
+        let streams = Dictionary(uniqueKeysWithValues: rows.map { ($0.sequence ?? 0, $0.stream) })
+        check.recordPublished(published.map { (streams[$0.0] ?? "", $0.1) })
+        if !setAside.isEmpty { await report(setAside: setAside, rows: rows) }
+        if !refusedForNow.isEmpty || !failed.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+        return rows.count
     }
 
-    /// Asks Redis for its `run_id` now and then; when it is not the one recent rows were sent to,
-    /// marks those rows unsent again so that they are re-published.
-    private func checkForRedisRestart(_ redis: inout RedisIdentity) async throws {
-        guard ContinuousClock.now >= redis.nextCheck else { return }
-        let reply = try await publisher.client.command(["INFO", "server"]).orThrow()
-        redis.nextCheck = .now + configuration.restartCheckInterval
-        guard let info = reply.string,
-            let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("run_id:") })
-        else { return }
-        let runId = String(line.dropFirst("run_id:".count))
-        guard runId != redis.runId else { return }
-        redis.runId = runId
-        let cutoff = Timestamp.milliseconds() - configuration.republishWindow.milliseconds
-        let reopened = try await database.write { db in
-            try db.execute(
-                sql: """
-                    UPDATE outbox SET publishedAt = NULL, claimedBy = NULL, claimedUntil = NULL
-                    WHERE publishedAt >= ? AND publishedTo IS NOT NULL AND publishedTo != ?
-                    """,
-                arguments: [cutoff, runId])
-            return db.changesCount
+    /// Compares every stream this outbox published to with what it published, on one connection;
+    /// re-opens the rows whose events a stream lacks.
+    private func checkForLoss(_ check: inout LossCheck) async throws {
+        if check.marks.isEmpty {
+            for stream in try await table.publishedStreams() {
+                guard let last = try await table.published(on: stream).last else { continue }
+                check.marks[stream] = LossCheck.Mark(lastID: last.id, entriesAdded: nil)
+            }
         }
-        republishedCounter.increment(by: reopened)
-        if reopened > 0 {
+        let streams = Array(check.marks.keys)
+        let (serial, replies) = try await client.withConnection { connection in
+            (connection.serial, try connection.pipeline(streams.map { ["XINFO", "STREAM", $0] }))
+        }
+        for (stream, reply) in zip(streams, replies) {
+            let info: StreamInfo?
+            if case .error(let message) = reply, message.contains("no such key") {
+                info = nil
+            } else {
+                guard let parsed = StreamInfo(try reply.orThrow()) else { throw RedisError.unexpectedReply("XINFO STREAM gave \(reply)") }
+                info = parsed
+            }
+            guard let mark = check.marks[stream], LossCheck.lostEntries(info, mark: mark) else {
+                check.marks[stream]?.entriesAdded = info?.entriesAdded
+                continue
+            }
+            let rows = try await table.published(on: stream)
+            let missing = try await LossCheck.missing(rows, in: info) { id in
+                !(try await client.command(["XRANGE", stream, id.description, id.description]).orThrow().array ?? []).isEmpty
+            }
+            try await table.reopen(missing)
+            republishedCounter.increment(by: missing.count)
             logger.warning(
-                "redis restarted: re-publishing recently sent events it may have lost",
-                metadata: [
-                    "events": "\(reopened)", "runId": "\(runId)",
-                ])
+                "redis lost entries of a stream: publishing them again",
+                metadata: ["stream": "\(stream)", "events": "\(missing.count)", "stream-exists": "\(info != nil)"])
+            let kept = Set(missing)
+            let remaining = rows.filter { !kept.contains($0.sequence) }
+            check.marks[stream] = remaining.last.map { LossCheck.Mark(lastID: $0.id, entriesAdded: info?.entriesAdded) }
+        }
+        check.verifiedSerial = serial
+        check.nextCheck = .now + configuration.lossCheckInterval
+    }
+
+    private func report(setAside: [Int64], rows: [OutboxRecord]) async {
+        let bySequence = Dictionary(uniqueKeysWithValues: rows.map { ($0.sequence ?? 0, $0) })
+        for sequence in setAside {
+            guard let row = bySequence[sequence] else { continue }
+            Counter(label: "bus_outbox_set_aside_total", dimensions: [("stream", row.stream)]).increment()
+            _ = try? await client.command(["HINCRBY", Self.setAsideKey, row.stream, "1"])
+            logger.error(
+                "an outbox event can never be published: set aside, the events after it go on",
+                metadata: ["stream": "\(row.stream)", "event": "\(row.eventId)", "type": "\(row.type)", "sequence": "\(sequence)"])
         }
     }
 
-    private func claimBatch() async throws -> [OutboxRecord] {
-        let now = Timestamp.milliseconds()
-        let leaseEnd = now + configuration.claimLease.milliseconds
-        let name = self.name
-        let limit = configuration.batchSize
-        let records = try await database.write { db in
-            try OutboxRecord.fetchAll(
-                db,
-                sql: """
-                    UPDATE outbox SET claimedBy = ?, claimedUntil = ?
-                    WHERE sequence IN (
-                        SELECT sequence FROM outbox
-                        WHERE publishedAt IS NULL AND (claimedUntil IS NULL OR claimedUntil < ? OR claimedBy = ?)
-                        ORDER BY sequence LIMIT ?)
-                    RETURNING *
-                    """,
-                arguments: [name, leaseEnd, now, name, limit])
-        }
-        return records.sorted { ($0.sequence ?? 0) < ($1.sequence ?? 0) }
-    }
+    /// The Redis hash that counts, per stream, the events relays set aside: `bookdelivery streams` shows it.
+    public static let setAsideKey = "bus:outbox:set-aside"
 
     private func prune() async throws {
-        let now = Timestamp.milliseconds()
-        let outboxCutoff = now - configuration.retention.milliseconds
-        let inboxCutoff = now - configuration.inboxRetention.milliseconds
-        try await database.write { db in
-            try db.execute(sql: "DELETE FROM outbox WHERE publishedAt IS NOT NULL AND publishedAt < ?", arguments: [outboxCutoff])
-            try Inbox.prune(olderThan: inboxCutoff, in: db)
-        }
+        try await table.prune(publishedBefore: Timestamp.milliseconds() - configuration.retention.milliseconds)
     }
 
-    /// Counts events not yet published: `/health` shows it.
-    public func backlog() async throws -> Int {
-        try await database.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE publishedAt IS NULL") ?? 0
-        }
+    /// Events committed but not on their stream yet, and events set aside: `/health` shows both.
+    public func counts() async throws -> (backlog: Int, setAside: Int) {
+        try await table.counts()
     }
-}
-
-/// Which Redis server the relay is talking to, as far as it last looked.
-private struct RedisIdentity {
-    var runId: String?
-    var nextCheck = ContinuousClock.now
 }

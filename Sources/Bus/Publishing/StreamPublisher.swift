@@ -2,35 +2,40 @@ import Redis
 
 /// Appends events to streams with `XADD`, a batch at a time in one pipelined round trip.
 ///
-/// Streams are capped with `MAXLEN ~ maxLength` (see ``StreamCommand/add(to:maxLength:fields:)``).
-/// Keep the cap well above what any consumer group can lag behind, since trimmed entries are gone
-/// for late groups and rebuilds.
+/// It does not cap the streams: ``StreamTrimmer`` trims them without dropping what a consumer group
+/// has not read yet.
 public struct StreamPublisher: Sendable {
-    /// Default stream cap: a million entries, a few hundred MB at most for this project's events.
-    public static let defaultMaxLength = 1_000_000
-
     public let client: RedisClient
-    public let maxLength: Int
 
-    public init(client: RedisClient, maxLength: Int = StreamPublisher.defaultMaxLength) {
+    public init(client: RedisClient) {
         self.client = client
-        self.maxLength = maxLength
     }
 
     /// Publishes `events` in order; returns their stream entry ids. Throws on the first error reply
     /// (the events before it are in the stream; publishing is at-least-once, consumers de-duplicate).
     @discardableResult
     public func publish(_ events: [OutgoingEvent]) async throws -> [String] {
-        guard !events.isEmpty else { return [] }
-        let commands = events.map { StreamCommand.add(to: $0.stream, maxLength: maxLength, fields: $0.envelope.fields) }
-        let replies = try await client.pipeline(commands)
-        return try replies.map { reply in
-            guard let id = try reply.orThrow().string else { throw RedisError.unexpectedReply("XADD gave \(reply)") }
-            return id
-        }
+        try await publishEach(events).map { try $0.get().description }
     }
 
     public func publish(_ event: OutgoingEvent) async throws -> String {
         try await publish([event])[0]
+    }
+
+    /// Publishes `events` in order in one pipeline and says, for each, its entry id or Redis's error
+    /// reply. With `connection`, only on the client's connection of that serial number: a connection
+    /// made since throws ``RedisError/connectionChanged`` before anything is sent.
+    public func publishEach(_ events: [OutgoingEvent], onConnection serial: Int? = nil) async throws -> [Result<StreamID, RedisError>] {
+        guard !events.isEmpty else { return [] }
+        let commands = events.map { StreamCommand.add(to: $0.stream, fields: $0.envelope.fields) }
+        let replies = try await client.withConnection { connection in
+            if let serial, connection.serial != serial { throw RedisError.connectionChanged }
+            return try connection.pipeline(commands)
+        }
+        return replies.map { reply in
+            if case .error(let message) = reply { return .failure(.server(message)) }
+            guard let id = reply.string.flatMap(StreamID.init) else { return .failure(.unexpectedReply("XADD gave \(reply)")) }
+            return .success(id)
+        }
     }
 }

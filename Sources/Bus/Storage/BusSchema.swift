@@ -34,6 +34,21 @@ public enum BusSchema {
                     CREATE INDEX inbox_processed ON inbox(processedAt);
                     """)
         }
-        // The next change to these tables goes into a "bus-v2" migration registered here.
+        migrator.registerMigration("bus-v2") { db in
+            // Published rows are kept (7 days by default) with their entry ids, so that the relay can
+            // tell what a Redis that lost data lacks; a row that can never go out is set aside.
+            try db.execute(
+                sql: """
+                    ALTER TABLE outbox DROP COLUMN publishedTo;
+                    ALTER TABLE outbox ADD COLUMN publishedId TEXT;
+                    ALTER TABLE outbox ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE outbox ADD COLUMN lastError TEXT;
+                    ALTER TABLE outbox ADD COLUMN setAsideAt INTEGER;
+                    DROP INDEX outbox_unpublished;
+                    CREATE INDEX outbox_unpublished ON outbox(sequence) WHERE publishedAt IS NULL AND setAsideAt IS NULL;
+                    CREATE INDEX outbox_published_stream ON outbox(stream, sequence) WHERE publishedId IS NOT NULL;
+                    """)
+        }
+        // The next change to these tables goes into a "bus-v3" migration registered here.
     }
 }

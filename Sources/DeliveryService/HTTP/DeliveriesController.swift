@@ -1,7 +1,8 @@
 import Hummingbird
 import ServiceKit
 
-/// `GET /deliveries?rentalId=`, `GET /deliveries/{id}`, `POST /deliveries/{id}/start`, `POST /deliveries/{id}/complete`.
+/// `GET /deliveries?rentalId=`, `GET /deliveries/{id}`, `POST /deliveries/{id}/start`, `POST /deliveries/{id}/complete`
+/// (the POSTs take an `Idempotency-Key`).
 struct DeliveriesController: Sendable {
     let store: DeliveryStore
 
@@ -12,7 +13,14 @@ struct DeliveriesController: Sendable {
             return try await store.deliveries(rentalId: rentalId, limit: limit).map(DeliveryResponse.init)
         }
         group.get("{id}") { _, context in DeliveryResponse(try await store.delivery(id: try context.uuidParameter("id"))) }
-        group.post("{id}/start") { _, context in DeliveryResponse(try await store.start(id: try context.uuidParameter("id"))) }
-        group.post("{id}/complete") { _, context in DeliveryResponse(try await store.complete(id: try context.uuidParameter("id"))) }
+        let writes = IdempotentWrites(database: store.database)
+        group.post("{id}/start") { request, context in
+            let id = try context.uuidParameter("id")
+            return try await writes.respond(to: request) { db in DeliveryResponse(try store.start(id: id, in: db)) }
+        }
+        group.post("{id}/complete") { request, context in
+            let id = try context.uuidParameter("id")
+            return try await writes.respond(to: request) { db in DeliveryResponse(try store.complete(id: id, in: db)) }
+        }
     }
 }

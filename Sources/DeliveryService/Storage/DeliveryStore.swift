@@ -39,23 +39,28 @@ public struct DeliveryStore: Sendable {
     // MARK: Courier actions
 
     public func start(id: String) async throws -> Delivery {
-        try await change(id) { delivery in try delivery.start() ? DeliveryStarted(facts: delivery.facts).outgoing() : nil }
+        try await database.write { db in try start(id: id, in: db) }
+    }
+
+    func start(id: String, in db: Database) throws -> Delivery {
+        try change(id, in: db) { delivery in try delivery.start() ? DeliveryStarted(facts: delivery.facts).outgoing() : nil }
     }
 
     public func complete(id: String) async throws -> Delivery {
-        try await change(id) { delivery in try delivery.complete() ? DeliveryCompleted(facts: delivery.facts).outgoing() : nil }
+        try await database.write { db in try complete(id: id, in: db) }
     }
 
-    private func change(_ id: String, _ transition: @escaping @Sendable (inout Delivery) throws -> OutgoingEvent?) async throws -> Delivery
-    {
-        try await database.write { [outbox] db in
-            guard var delivery = try Delivery.fetchOne(db, key: id) else { throw DeliveryError.unknownDelivery(id) }
-            guard let event = try transition(&delivery) else { return delivery }
-            delivery.updatedAt = Timestamp.string(from: Date())
-            try delivery.update(db)
-            try outbox.append(event, in: db)
-            return delivery
-        }
+    func complete(id: String, in db: Database) throws -> Delivery {
+        try change(id, in: db) { delivery in try delivery.complete() ? DeliveryCompleted(facts: delivery.facts).outgoing() : nil }
+    }
+
+    private func change(_ id: String, in db: Database, _ transition: (inout Delivery) throws -> OutgoingEvent?) throws -> Delivery {
+        guard var delivery = try Delivery.fetchOne(db, key: id) else { throw DeliveryError.unknownDelivery(id) }
+        guard let event = try transition(&delivery) else { return delivery }
+        delivery.updatedAt = Timestamp.string(from: Date())
+        try delivery.update(db)
+        try outbox.append(event, in: db)
+        return delivery
     }
 
     // MARK: Rental's news

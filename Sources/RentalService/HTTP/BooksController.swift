@@ -1,7 +1,7 @@
 import Hummingbird
 import ServiceKit
 
-/// `POST /books`, `GET /books`, `GET /books/{id}`.
+/// `POST /books` (with an optional `Idempotency-Key`), `GET /books`, `GET /books/{id}`.
 struct BooksController: Sendable {
     let store: RentalStore
 
@@ -12,13 +12,16 @@ struct BooksController: Sendable {
     }
 
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
-        group.post { request, context in
-            let input = try await request.decodeJSON(as: RegisterBookRequest.self, context: context)
+        let writes = IdempotentWrites(database: store.database)
+        group.post { request, _ in
+            let body = try await request.collectBody()
+            let input = try body.decodeJSON(as: RegisterBookRequest.self)
             let copies = input.copies ?? 1
             guard (1...100_000).contains(copies) else { throw APIError.badRequest("'copies' must be from 1 to 100000") }
-            let book = try await store.registerBook(
-                title: try Validate.text(input.title, "title"), author: try Validate.text(input.author, "author"), copies: copies)
-            return EditedResponse(status: .created, response: BookResponse(book))
+            let (title, author) = (try Validate.text(input.title, "title"), try Validate.text(input.author, "author"))
+            return try await writes.respond(to: request, body: body, status: .created) { db in
+                BookResponse(try store.registerBook(title: title, author: author, copies: copies, in: db))
+            }
         }
         group.get { _, _ in try await store.books().map(BookResponse.init) }
         group.get("{id}") { _, context in BookResponse(try await store.book(id: try context.uuidParameter("id"))) }

@@ -1,7 +1,8 @@
 import Hummingbird
 import ServiceKit
 
-/// `POST /rentals`, `GET /rentals/{id}`, `GET /rentals?customerId=`, cancel and return.
+/// `POST /rentals`, `GET /rentals/{id}`, `GET /rentals?customerId=`, cancel and return. The POSTs
+/// take an `Idempotency-Key`.
 struct RentalsController: Sendable {
     let store: RentalStore
 
@@ -12,23 +13,29 @@ struct RentalsController: Sendable {
     }
 
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
-        group.post { request, context in
-            let input = try await request.decodeJSON(as: OrderRequest.self, context: context)
-            let rental = try await store.order(
-                customerId: try Validate.text(input.customerId, "customerId", maxLength: 100),
-                bookId: try Validate.uuid(input.bookId, "bookId"),
-                address: try Validate.text(input.address, "address"))
-            return EditedResponse(status: .created, response: RentalResponse(rental))
+        let writes = IdempotentWrites(database: store.database)
+        group.post { request, _ in
+            let body = try await request.collectBody()
+            let input = try body.decodeJSON(as: OrderRequest.self)
+            let customerId = try Validate.text(input.customerId, "customerId", maxLength: 100)
+            let bookId = try Validate.uuid(input.bookId, "bookId")
+            let address = try Validate.text(input.address, "address")
+            return try await writes.respond(to: request, body: body, status: .created) { db in
+                RentalResponse(try store.order(customerId: customerId, bookId: bookId, address: address, in: db))
+            }
         }
         group.get { request, _ in
             let customerId = try Validate.text(request.uri.queryParameters.get("customerId"), "customerId", maxLength: 100)
             return try await store.rentals(customerId: customerId).map(RentalResponse.init)
         }
         group.get("{id}") { _, context in RentalResponse(try await store.rental(id: try context.uuidParameter("id"))) }
-        group.post("{id}/cancel") { _, context in
-            let rental = try await store.requestCancel(id: try context.uuidParameter("id"))
-            return EditedResponse(status: .accepted, response: RentalResponse(rental))
+        group.post("{id}/cancel") { request, context in
+            let id = try context.uuidParameter("id")
+            return try await writes.respond(to: request, status: .accepted) { db in RentalResponse(try store.requestCancel(id: id, in: db)) }
         }
-        group.post("{id}/return") { _, context in RentalResponse(try await store.returnRental(id: try context.uuidParameter("id"))) }
+        group.post("{id}/return") { request, context in
+            let id = try context.uuidParameter("id")
+            return try await writes.respond(to: request) { db in RentalResponse(try store.returnRental(id: id, in: db)) }
+        }
     }
 }

@@ -23,12 +23,14 @@ public struct RentalStore: Sendable {
     // MARK: Books
 
     public func registerBook(title: String, author: String, copies: Int) async throws -> Book {
+        try await database.write { db in try registerBook(title: title, author: author, copies: copies, in: db) }
+    }
+
+    func registerBook(title: String, author: String, copies: Int, in db: Database) throws -> Book {
         let now = Timestamp.string(from: Date())
         let book = Book(id: UUID().uuidString.lowercased(), title: title, author: author, copies: copies, available: copies, createdAt: now)
-        try await database.write { [outbox] db in
-            try book.insert(db)
-            try outbox.append(BookRegistered(bookId: book.id, title: title, author: author, copies: copies).outgoing(), in: db)
-        }
+        try book.insert(db)
+        try outbox.append(BookRegistered(bookId: book.id, title: title, author: author, copies: copies).outgoing(), in: db)
         return book
     }
 
@@ -45,22 +47,24 @@ public struct RentalStore: Sendable {
 
     /// Reserves a copy and records the order; Delivery learns of it through `RentalOrdered`.
     public func order(customerId: String, bookId: String, address: String) async throws -> Rental {
-        try await database.write { [outbox] db in
-            guard var book = try Book.fetchOne(db, key: bookId) else { throw RentalError.unknownBook(bookId) }
-            guard book.available > 0 else { throw RentalError.noCopyAvailable(bookId) }
-            book.available -= 1
-            try book.update(db)
-            let now = Timestamp.string(from: Date())
-            let rental = Rental(
-                id: UUID().uuidString.lowercased(), customerId: customerId, bookId: bookId, address: address,
-                status: .ordered, createdAt: now, updatedAt: now)
-            try rental.insert(db)
-            try outbox.append(
-                RentalOrdered(rentalId: rental.id, customerId: customerId, bookId: bookId, bookTitle: book.title, address: address)
-                    .outgoing(),
-                in: db)
-            return rental
-        }
+        try await database.write { db in try order(customerId: customerId, bookId: bookId, address: address, in: db) }
+    }
+
+    func order(customerId: String, bookId: String, address: String, in db: Database) throws -> Rental {
+        guard var book = try Book.fetchOne(db, key: bookId) else { throw RentalError.unknownBook(bookId) }
+        guard book.available > 0 else { throw RentalError.noCopyAvailable(bookId) }
+        book.available -= 1
+        try book.update(db)
+        let now = Timestamp.string(from: Date())
+        let rental = Rental(
+            id: UUID().uuidString.lowercased(), customerId: customerId, bookId: bookId, address: address,
+            status: .ordered, createdAt: now, updatedAt: now)
+        try rental.insert(db)
+        try outbox.append(
+            RentalOrdered(rentalId: rental.id, customerId: customerId, bookId: bookId, bookTitle: book.title, address: address)
+                .outgoing(),
+            in: db)
+        return rental
     }
 
     public func rental(id: String) async throws -> Rental {
@@ -76,27 +80,31 @@ public struct RentalStore: Sendable {
 
     /// Marks the rental `cancel_requested` and asks Delivery to cancel; the outcome comes back as an event.
     public func requestCancel(id: String) async throws -> Rental {
-        try await database.write { [outbox] db in
-            guard var rental = try Rental.fetchOne(db, key: id) else { throw RentalError.unknownRental(id) }
-            guard try rental.requestCancel() else { return rental }
-            rental.updatedAt = Timestamp.string(from: Date())
-            try rental.update(db)
-            try outbox.append(RentalCancelRequested(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(), in: db)
-            return rental
-        }
+        try await database.write { db in try requestCancel(id: id, in: db) }
+    }
+
+    func requestCancel(id: String, in db: Database) throws -> Rental {
+        guard var rental = try Rental.fetchOne(db, key: id) else { throw RentalError.unknownRental(id) }
+        guard try rental.requestCancel() else { return rental }
+        rental.updatedAt = Timestamp.string(from: Date())
+        try rental.update(db)
+        try outbox.append(RentalCancelRequested(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(), in: db)
+        return rental
     }
 
     /// Takes the book back: the copy is available again.
     public func returnRental(id: String) async throws -> Rental {
-        try await database.write { [outbox] db in
-            guard var rental = try Rental.fetchOne(db, key: id) else { throw RentalError.unknownRental(id) }
-            try rental.markReturned()
-            rental.updatedAt = Timestamp.string(from: Date())
-            try rental.update(db)
-            try Self.releaseCopy(of: rental.bookId, in: db)
-            try outbox.append(RentalReturned(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(), in: db)
-            return rental
-        }
+        try await database.write { db in try returnRental(id: id, in: db) }
+    }
+
+    func returnRental(id: String, in db: Database) throws -> Rental {
+        guard var rental = try Rental.fetchOne(db, key: id) else { throw RentalError.unknownRental(id) }
+        try rental.markReturned()
+        rental.updatedAt = Timestamp.string(from: Date())
+        try rental.update(db)
+        try Self.releaseCopy(of: rental.bookId, in: db)
+        try outbox.append(RentalReturned(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(), in: db)
+        return rental
     }
 
     // MARK: Delivery's news

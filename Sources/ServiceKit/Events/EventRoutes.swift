@@ -39,7 +39,9 @@ public struct EventRoutes: Sendable {
         try route(envelope, db)
     }
 
-    /// The consumer's batch handler: the batch in one transaction, a savepoint per event.
+    /// The consumer's batch handler: the batch in one transaction, a savepoint per event. When the
+    /// transaction fails as a whole for a reason of the event's own making, each event is tried again
+    /// in a transaction of its own, so that only the guilty one counts a failed attempt.
     public var batchHandler: StreamConsumer.BatchHandler {
         { [self] events in
             do {
@@ -56,8 +58,19 @@ public struct EventRoutes: Sendable {
                         }
                     }
                 }
-            } catch {
+            } catch where Failure.isInfrastructure(error) || events.count == 1 {
                 return Array(repeating: error, count: events.count)
+            } catch {
+                var outcomes: [(any Error)?] = []
+                for event in events {
+                    do {
+                        try await database.write { db in try apply(event.envelope, in: db) }
+                        outcomes.append(nil)
+                    } catch {
+                        outcomes.append(error)
+                    }
+                }
+                return outcomes
             }
         }
     }

@@ -2,15 +2,26 @@ import Foundation
 import Hummingbird
 
 extension Request {
-    /// Decodes a JSON body into `T`, turning every way it can be wrong into a 400 that says why.
-    /// Unknown fields are ignored.
-    public func decodeJSON<T: Decodable>(as _: T.Type, context: some RequestContext, maxSize: Int = 64 * 1024) async throws -> T {
-        let buffer: ByteBuffer
+    /// The whole body, up to `maxSize` bytes (413 beyond).
+    public func collectBody(maxSize: Int = 64 * 1024) async throws -> ByteBuffer {
         do {
-            buffer = try await body.collect(upTo: maxSize)
+            return try await body.collect(upTo: maxSize)
         } catch {
             throw APIError(.contentTooLarge, "request body larger than \(maxSize) bytes")
         }
+    }
+
+    /// Decodes a JSON body into `T`, turning every way it can be wrong into a 400 that says why.
+    /// Unknown fields are ignored.
+    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext, maxSize: Int = 64 * 1024) async throws -> T {
+        try (try await collectBody(maxSize: maxSize)).decodeJSON(as: type)
+    }
+}
+
+extension ByteBuffer {
+    /// Decodes a JSON request body into `T`, turning every way it can be wrong into a 400 that says why.
+    public func decodeJSON<T: Decodable>(as _: T.Type) throws -> T {
+        let buffer = self
         guard buffer.readableBytes > 0 else { throw APIError.badRequest("a JSON body is required") }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))

@@ -18,15 +18,20 @@ public struct HealthSources: Sendable {
     public var consumer: String?
     public var stats: ConsumerStats?
     public var relay: OutboxRelay?
+    public var trimmer: StreamTrimmer?
 
-    public init(consumer: String? = nil, stats: ConsumerStats? = nil, relay: OutboxRelay? = nil) {
+    public init(consumer: String? = nil, stats: ConsumerStats? = nil, relay: OutboxRelay? = nil, trimmer: StreamTrimmer? = nil) {
         self.consumer = consumer
         self.stats = stats
         self.relay = relay
+        self.trimmer = trimmer
     }
 
     func report(service: String) async -> Health {
-        Health(service: service, status: "ok", consumer: consumer, events: stats?.snapshot, outboxBacklog: try? await relay?.backlog())
+        let outbox = try? await relay?.counts()
+        return Health(
+            service: service, status: "ok", consumer: consumer, events: stats?.snapshot, outboxBacklog: outbox?.backlog,
+            outboxSetAside: outbox?.setAside, capTrimmed: trimmer?.capTrimmed.withLock { $0 })
     }
 }
 
@@ -38,4 +43,9 @@ public struct Health: ResponseCodable, Equatable, Sendable {
     public var events: ConsumerStats.Snapshot?
     /// Events committed but not yet on their stream; nil for a service without an outbox.
     public var outboxBacklog: Int?
+    /// Events that can never be published (too large, refused): set aside with their error.
+    public var outboxSetAside: Int?
+    /// Entries the streams' hard cap removed since this process started, by stream: each one may
+    /// have been unread by some group.
+    public var capTrimmed: [String: Int]?
 }

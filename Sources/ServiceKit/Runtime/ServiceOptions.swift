@@ -4,7 +4,7 @@ import Logging
 import Redis
 
 /// How one service process is started: from `bookdelivery <service>` flags or the environment
-/// (`PORT`, `REDIS_URL`, `DB_PATH`, `CONSUMER_NAME`).
+/// (`PORT`, `REDIS_URL`, `DB_PATH`, `CONSUMER_NAME`, `RETENTION_AGE`, `RETENTION_COUNT`, `STREAM_CAP`).
 public struct ServiceOptions: Sendable {
     public var host: String
     public var port: Int
@@ -13,14 +13,20 @@ public struct ServiceOptions: Sendable {
     public var databasePath: String
     /// This process's name in the consumer groups; distinct for every process of a service.
     public var consumerName: String
+    /// How long the streams this process writes keep their entries.
+    public var retention: RetentionPolicy
     public var logger: Logger
 
-    public init(host: String = "127.0.0.1", port: Int, redis: RedisEndpoint, databasePath: String, consumerName: String, logger: Logger) {
+    public init(
+        host: String = "127.0.0.1", port: Int, redis: RedisEndpoint, databasePath: String, consumerName: String,
+        retention: RetentionPolicy = RetentionPolicy(), logger: Logger
+    ) {
         self.host = host
         self.port = port
         self.redis = redis
         self.databasePath = databasePath
         self.consumerName = consumerName
+        self.retention = retention
         self.logger = logger
     }
 }

@@ -11,6 +11,8 @@ import ServiceLifecycle
 public struct ServiceRuntime {
     public let options: ServiceOptions
     public private(set) var services: [any Service] = []
+    /// The streams this process writes and so trims: its outbox's, and its consumers' dead letters.
+    private var writtenStreams: [String] = []
 
     public init(options: ServiceOptions) {
         self.options = options
@@ -31,8 +33,9 @@ public struct ServiceRuntime {
         return pool
     }
 
-    /// The relay that moves the service's outbox to Redis, with a client of its own.
-    public mutating func outboxRelay(database: any DatabaseWriter, outbox: Outbox) -> OutboxRelay {
+    /// The relay that moves the service's outbox to `streams` in Redis, with a client of its own.
+    public mutating func outboxRelay(database: any DatabaseWriter, outbox: Outbox, streams: [String]) -> OutboxRelay {
+        writtenStreams += streams
         let relay = OutboxRelay(
             database: database, outbox: outbox, publisher: StreamPublisher(client: redisClient()),
             name: options.consumerName, logger: options.logger)
@@ -44,10 +47,23 @@ public struct ServiceRuntime {
     public mutating func consumer(
         group: String, streams: [String], stats: ConsumerStats, batchHandler: @escaping StreamConsumer.BatchHandler
     ) {
+        writtenStreams += streams.map { DeadLetter.stream(for: $0, group: group) }
         let consumer = StreamConsumer(
             configuration: StreamConsumer.Configuration(streams: streams, group: group, consumer: options.consumerName),
             client: redisClient(), logger: options.logger, stats: stats, batchHandler: batchHandler)
         services.append(consumer)
+    }
+
+    /// Prunes the service database's inbox ids and idempotency keys now and then.
+    public mutating func housekeeping(database: any DatabaseWriter) {
+        services.append(Housekeeping(database: database, logger: options.logger))
+    }
+
+    /// Trims the streams the parts added so far write, by ``ServiceOptions/retention``; add it last.
+    public mutating func streamTrimmer() -> StreamTrimmer {
+        let trimmer = StreamTrimmer(client: redisClient(), streams: writtenStreams, policy: options.retention, logger: options.logger)
+        services.append(trimmer)
+        return trimmer
     }
 
     /// A Hummingbird application serving `router`, with every part added so far beside the HTTP

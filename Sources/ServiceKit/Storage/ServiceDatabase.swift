@@ -1,13 +1,19 @@
 import Bus
+import Foundation
 import GRDB
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Opens a service's SQLite file the way every service wants it, and migrates it.
 public enum ServiceDatabase {
-    /// A migrator that starts with the Bus's tables (outbox, inbox); the service registers its own
-    /// migrations after them, in order, and never edits one that has shipped.
+    /// A migrator that starts with the Bus's tables (outbox, inbox) and the idempotency keys; the
+    /// service registers its own migrations after them, in order, and never edits one that has shipped.
     public static func migrator() -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         BusSchema.registerMigrations(in: &migrator)
+        IdempotentWrites.registerMigrations(in: &migrator)
         return migrator
     }
 
@@ -19,6 +25,12 @@ public enum ServiceDatabase {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        // Two processes starting at once on a new file would both see "nothing migrated yet" and
+        // both create the tables: the migration runs under an exclusive lock on a file beside it.
+        let lock = Glibc.open(path + ".migrating", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw DatabaseError(resultCode: .SQLITE_CANTOPEN, message: "cannot open \(path).migrating") }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
         let pool = try DatabasePool(path: path, configuration: configuration)
         try migrator.migrate(pool)
         return pool

@@ -12,7 +12,6 @@ struct DeadLetterer: Sendable {
     let client: RedisClient
     let group: String
     let consumer: String
-    let maxLength: Int
 
     /// The `MULTI … EXEC` block that dead-letters `items`.
     func commands(for items: [Item], at time: String) -> [[String]] {
@@ -22,7 +21,7 @@ struct DeadLetterer: Sendable {
             let fields = DeadLetter.fields(
                 original: entry.fields, stream: entry.stream, entryId: entry.id, group: group, consumer: consumer,
                 attempts: item.attempt.number, error: item.reason, at: time)
-            commands.append(StreamCommand.add(to: DeadLetter.stream(for: entry.stream, group: group), maxLength: maxLength, fields: fields))
+            commands.append(StreamCommand.add(to: DeadLetter.stream(for: entry.stream, group: group), fields: fields))
             commands.append(["XACK", entry.stream, group, entry.id])
         }
         commands.append(["EXEC"])

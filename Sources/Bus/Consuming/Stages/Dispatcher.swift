@@ -4,8 +4,12 @@ struct Dispatcher: Sendable {
     /// What becomes of one entry after its attempt.
     enum Disposition: Equatable {
         case acknowledge
+        /// The event failed by itself: try again after a backoff, counting the attempt.
         case retry
         case deadLetter(reason: String)
+        /// The infrastructure failed: hold the entry and try it again once the consumer's pause is
+        /// over, without counting an attempt.
+        case pause
     }
 
     let handler: StreamConsumer.BatchHandler
@@ -40,9 +44,11 @@ struct Dispatcher: Sendable {
         return results
     }
 
-    /// Handled: acknowledge. Failed: retry, until the attempts reach `maxAttempts`.
+    /// Handled: acknowledge. The infrastructure failed: pause. The event failed: retry, until the
+    /// attempts reach `maxAttempts`.
     static func disposition(of attempt: Attempt, outcome: (any Error)?, maxAttempts: Int) -> Disposition {
         guard let error = outcome else { return .acknowledge }
+        if Failure.isInfrastructure(error) { return .pause }
         return attempt.number >= maxAttempts ? .deadLetter(reason: "\(error)") : .retry
     }
 }

@@ -1,0 +1,110 @@
+import GRDB
+import Redis
+
+/// The relay's statements on the `outbox` table, each one transaction.
+struct OutboxTable: Sendable {
+    let database: any DatabaseWriter
+
+    /// Claims up to `limit` unpublished rows, in order, for `relay` until `leaseEnd`: rows nobody
+    /// holds, whose lease ran out, or that this relay held already (a restart under the same name).
+    func claim(_ limit: Int, for relay: String, now: Int64, leaseEnd: Int64) async throws -> [OutboxRecord] {
+        try await database.write { db in
+            try OutboxRecord.fetchAll(
+                db,
+                sql: """
+                    UPDATE outbox SET claimedBy = ?, claimedUntil = ?
+                    WHERE sequence IN (
+                        SELECT sequence FROM outbox
+                        WHERE publishedAt IS NULL AND setAsideAt IS NULL
+                            AND (claimedUntil IS NULL OR claimedUntil < ? OR claimedBy = ?)
+                        ORDER BY sequence LIMIT ?)
+                    RETURNING *
+                    """,
+                arguments: [relay, leaseEnd, now, relay, limit])
+        }
+        .sorted { ($0.sequence ?? 0) < ($1.sequence ?? 0) }
+    }
+
+    /// Records what became of a claimed batch: published rows with their entry ids; failed rows
+    /// released with their error, each set aside once it has failed as often as its limit says.
+    func settle(published: [(Int64, StreamID)], failed: [(sequence: Int64, error: String, setAsideAfter: Int)], now: Int64) async throws -> [Int64] {
+        try await database.write { db in
+            for (sequence, id) in published {
+                try db.execute(
+                    sql: "UPDATE outbox SET publishedAt = ?, publishedId = ?, claimedBy = NULL, claimedUntil = NULL WHERE sequence = ?",
+                    arguments: [now, id.description, sequence])
+            }
+            var setAside: [Int64] = []
+            for (sequence, error, setAsideAfter) in failed {
+                try db.execute(
+                    sql: """
+                        UPDATE outbox SET failures = failures + 1, lastError = ?, claimedBy = NULL, claimedUntil = NULL,
+                            setAsideAt = CASE WHEN failures + 1 >= ? THEN ? ELSE NULL END
+                        WHERE sequence = ?
+                        """,
+                    arguments: [error, setAsideAfter, now, sequence])
+                if try Int64.fetchOne(db, sql: "SELECT setAsideAt FROM outbox WHERE sequence = ?", arguments: [sequence]) != nil {
+                    setAside.append(sequence)
+                }
+            }
+            return setAside
+        }
+    }
+
+    /// Gives claimed rows back untouched (Redis refused for now: out of memory, loading, …).
+    func release(_ sequences: [Int64]) async throws {
+        guard !sequences.isEmpty else { return }
+        try await database.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET claimedBy = NULL, claimedUntil = NULL WHERE sequence IN (\(sequences.map { _ in "?" }.joined(separator: ",")))",
+                arguments: StatementArguments(sequences))
+        }
+    }
+
+    /// The published rows of `stream` still kept, as (sequence, entry id), oldest entry first.
+    func published(on stream: String) async throws -> [(sequence: Int64, id: StreamID)] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT sequence, publishedId FROM outbox WHERE stream = ? AND publishedId IS NOT NULL", arguments: [stream])
+                .compactMap { row in (row["publishedId"] as String?).flatMap(StreamID.init).map { (row["sequence"], $0) } }
+                .sorted { $0.id < $1.id }
+        }
+    }
+
+    /// The streams this outbox has published to and still keeps rows of.
+    func publishedStreams() async throws -> [String] {
+        try await database.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT stream FROM outbox WHERE publishedId IS NOT NULL")
+        }
+    }
+
+    /// Marks rows unpublished again, so that the relay sends them once more.
+    func reopen(_ sequences: [Int64]) async throws {
+        for start in stride(from: 0, to: sequences.count, by: 500) {
+            let chunk = Array(sequences[start..<min(start + 500, sequences.count)])
+            try await database.write { db in
+                try db.execute(
+                    sql: """
+                        UPDATE outbox SET publishedAt = NULL, publishedId = NULL, claimedBy = NULL, claimedUntil = NULL
+                        WHERE sequence IN (\(chunk.map { _ in "?" }.joined(separator: ",")))
+                        """,
+                    arguments: StatementArguments(chunk))
+            }
+        }
+    }
+
+    /// Deletes published rows older than `cutoff` (ms since 1970).
+    func prune(publishedBefore cutoff: Int64) async throws {
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM outbox WHERE publishedAt IS NOT NULL AND publishedAt < ?", arguments: [cutoff])
+        }
+    }
+
+    /// Rows committed but not on their stream yet (set-aside ones apart), and set-aside rows.
+    func counts() async throws -> (backlog: Int, setAside: Int) {
+        try await database.read { db in
+            let backlog = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE publishedAt IS NULL AND setAsideAt IS NULL") ?? 0
+            let setAside = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE setAsideAt IS NOT NULL") ?? 0
+            return (backlog, setAside)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Bus
+import Contracts
+import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdTesting
+import ServiceKit
+import ServiceTestSupport
+import Synchronization
+import TestSupport
+import XCTest
+
+/// The parts every service is built from, over real SQLite files.
+final class ServiceKitTests: XCTestCase {
+    private func database(_ extra: ((inout DatabaseMigrator) -> Void)? = nil) throws -> DatabasePool {
+        var migrator = ServiceDatabase.migrator()
+        extra?(&migrator)
+        return try ServiceDatabase.open(at: try temporaryDatabasePath("kit"), migrator: migrator)
+    }
+
+    func testProcessesStartingAtOnceOnANewFileAllMigrateIt() throws {
+        for round in 0..<5 {
+            let path = try temporaryDatabasePath("race-\(round)")
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 6) { _ in
+                do {
+                    _ = try ServiceDatabase.open(at: path, migrator: ServiceDatabase.migrator())
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+            XCTAssertEqual(failures.withLock { $0 }, [], "round \(round)")
+        }
+    }
+
+    func testABatchWhoseTransactionFailsAsAWholeIsRetriedEventByEvent() async throws {
+        // A deferred foreign key is checked at COMMIT: one bad event fails the whole batch's transaction.
+        let database = try database { migrator in
+            migrator.registerMigration("test") { db in
+                try db.execute(
+                    sql: """
+                        CREATE TABLE parents(id TEXT PRIMARY KEY);
+                        INSERT INTO parents VALUES ('b-1');
+                        CREATE TABLE children(id TEXT PRIMARY KEY, parent TEXT REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED);
+                        """)
+            }
+        }
+        var routes = EventRoutes(group: "test", database: database)
+        routes.on(BookRegistered.self) { event, _, db in
+            try db.execute(sql: "INSERT INTO children VALUES (?, ?)", arguments: [event.title, event.author])
+        }
+        let events = try [("one", "b-1"), ("orphan", "nobody"), ("two", "b-1")].map { title, parent in
+            try BookRegistered(bookId: UUID().uuidString, title: title, author: parent, copies: 1).received()
+        }
+        let outcomes = await routes.batchHandler(events)
+        XCTAssertEqual(outcomes.map { $0 == nil }, [true, false, true], "only the guilty event failed")
+        let children = try await database.read { try String.fetchAll($0, sql: "SELECT id FROM children ORDER BY id") }
+        XCTAssertEqual(children, ["one", "two"])
+    }
+
+    func testHousekeepingPrunesInboxIdsAndIdempotencyKeys() async throws {
+        let database = try database()
+        try await database.write { db in
+            _ = try Inbox.firstDelivery(of: "e-1", to: "notifier", in: db)
+            try db.execute(
+                sql: "INSERT INTO idempotency_keys(scope, key, request, status, response, createdAt) VALUES ('', 'k', x'00', 201, x'00', ?)",
+                arguments: [Timestamp.milliseconds()])
+        }
+        let housekeeping = Housekeeping(database: database, logger: .test("housekeeping"))
+        try await housekeeping.prune()
+        let kept = try await database.read { db in
+            [try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox"), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM idempotency_keys")]
+        }
+        XCTAssertEqual(kept, [1, 1], "too young to go")
+        try await housekeeping.prune(now: Timestamp.milliseconds() + 8 * 24 * 3600 * 1000)
+        let pruned = try await database.read { db in
+            [try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox"), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM idempotency_keys")]
+        }
+        XCTAssertEqual(pruned, [0, 0])
+    }
+
+    func testAnIdempotencyKeyReplaysTheFirstAnswerAndRefusesAnotherRequest() async throws {
+        let database = try database { migrator in
+            migrator.registerMigration("test") { db in try db.execute(sql: "CREATE TABLE effects(n INTEGER)") }
+        }
+        let writes = IdempotentWrites(database: database)
+        let router = Router()
+        router.middlewares.add(JSONErrorMiddleware())
+        router.post("/effects") { request, _ in
+            let body = try await request.collectBody()
+            return try await writes.respond(to: request, body: body, status: .created) { db -> [String: Int] in
+                try db.execute(sql: "INSERT INTO effects VALUES (1)")
+                return ["effects": try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM effects") ?? 0]
+            }
+        }
+        try await withClient(router) { client in
+            func post(_ body: String, key: String?) async throws -> (HTTPResponse.Status, String, String?) {
+                var headers: HTTPFields = [.contentType: "application/json"]
+                if let key { headers[IdempotentWrites.header] = key }
+                return try await client.execute(uri: "/effects", method: .post, headers: headers, body: ByteBuffer(string: body)) {
+                    ($0.status, String(buffer: $0.body), $0.headers[IdempotentWrites.replayedHeader])
+                }
+            }
+            let first = try await post(#"{"a":1}"#, key: "key-1")
+            XCTAssertEqual(first.0, .created)
+            XCTAssertNil(first.2)
+            let again = try await post(#"{"a":1}"#, key: "key-1")
+            XCTAssertEqual(again.0, .created, "the same status")
+            XCTAssertEqual(again.1, first.1, "the same body")
+            XCTAssertEqual(again.2, "true")
+            let other = try await post(#"{"a":2}"#, key: "key-1")
+            XCTAssertEqual(other.0, .unprocessableContent)
+            XCTAssertTrue(other.1.contains("different request"), other.1)
+            let bad = try await post(#"{"a":1}"#, key: "has a space")
+            XCTAssertEqual(bad.0, .badRequest)
+            let withoutKey = try await post(#"{"a":1}"#, key: nil)
+            XCTAssertEqual(withoutKey.0, .created)
+        }
+        let effects = try await database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM effects") }
+        XCTAssertEqual(effects, 2, "one for the key, however often it came, one without a key")
+    }
+}
