@@ -12,11 +12,17 @@ struct ServiceCommandOptions: ParsableArguments {
     @Option(help: "Redis URL, redis://[user:password@]host:port[/db] (env REDIS_URL).") var redis: String?
     @Option(help: "SQLite file (env DB_PATH; default ./.data/<service>.sqlite).") var db: String?
     @Option(help: "This process's consumer name, unique per process (env CONSUMER_NAME; default host-pid).") var consumer: String?
-    @Option(help: "Stream entries younger than this are kept even when every group has read them, e.g. 7d, 12h, 90s (env RETENTION_AGE; default 7d).")
+    @Option(
+        help:
+            "Stream entries younger than this are kept even when every group has read them, e.g. 7d, 12h, 90s (env RETENTION_AGE; default 7d)."
+    )
     var retentionAge: String?
     @Option(help: "The newest this many entries of each stream are kept likewise (env RETENTION_COUNT; default 10000).")
     var retentionCount: Int?
-    @Option(help: "Hard cap on a stream's length: past it the oldest entries go even if unread, loudly; 0 for none (env STREAM_CAP; default 5000000).")
+    @Option(
+        help:
+            "Hard cap on a stream's length: past it the oldest entries go even if unread, loudly; 0 for none (env STREAM_CAP; default 5000000)."
+    )
     var streamCap: Int?
 
     func resolve(service: String, defaultPort: Int) throws -> ServiceOptions {
@@ -41,7 +47,9 @@ struct ServiceCommandOptions: ParsableArguments {
     private func retention(_ environment: [String: String]) throws -> RetentionPolicy {
         var policy = RetentionPolicy()
         if let text = retentionAge ?? environment["RETENTION_AGE"] {
-            guard let age = DurationText.parse(text) else { throw ValidationError("--retention-age takes a duration such as 7d, 12h, 30m or 90s") }
+            guard let age = DurationText.parse(text) else {
+                throw ValidationError("--retention-age takes a duration such as 7d, 12h, 30m or 90s")
+            }
             policy.minimumAge = age
         }
         if let count = try retentionCount ?? environment["RETENTION_COUNT"].map(Self.number("--retention-count")) {

@@ -30,13 +30,12 @@ struct LookupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lookup", abstract: "Run Lookup: customers' rental views in Redis (port 8083).")
     @OptionGroup var options: ServiceCommandOptions
-    @Flag(help: "Delete the views and rebuild them from the streams, then exit.") var rebuild = false
+    @Flag(help: "Rebuild the views from the streams (those whose order the streams still hold), then exit.") var rebuild = false
 
     func run() async throws {
         let options = try options.resolve(service: LookupApplication.name, defaultPort: LookupApplication.defaultPort)
         if rebuild {
-            let events = try await LookupApplication.rebuild(options: options)
-            print("rebuilt the Lookup views from \(events) events")
+            print(try await LookupApplication.rebuild(options: options).summary)
             return
         }
         try await LookupApplication.buildApplication(options: options).runService()

@@ -29,7 +29,7 @@ public enum LookupApplication {
     }
 
     /// `bookdelivery lookup --rebuild`.
-    public static func rebuild(options: ServiceOptions) async throws -> Int {
+    public static func rebuild(options: ServiceOptions) async throws -> RentalViewStore.RebuildReport {
         let pool = RedisClientPool(endpoint: options.redis, size: 1, logger: options.logger)
         defer { pool.close() }
         return try await RentalViewStore(pool: pool).rebuild(streams: Streams.all)

@@ -39,7 +39,8 @@ final class InfrastructureFailureTests: RedisTestCase {
         XCTAssertEqual(Set(attempts), [1], "no try counted as an attempt")
         let stolen = await other.count
         XCTAssertEqual(stolen, 0, "a paused consumer's entries are not taken for abandoned")
-        XCTAssertEqual(try redis.command(["XLEN", DeadLetter.stream(for: "test-events", group: "g")]), .integer(0), "nothing dead-lettered")
+        XCTAssertEqual(
+            try redis.command(["XLEN", DeadLetter.stream(for: "test-events", group: "g")]), .integer(0), "nothing dead-lettered")
         let stats = paused.stats.snapshot
         XCTAssertEqual(stats.handled, 1)
         XCTAssertEqual(stats.failed, 0)
@@ -55,7 +56,9 @@ final class InfrastructureFailureTests: RedisTestCase {
         }
         let services = RunningServices([consumer])
         try await StreamPublisher(client: client(redis)).publish(try makeEvent(1))
-        let deadLettered = await eventually { (try? self.redis.command(["XLEN", DeadLetter.stream(for: "test-events", group: "g")]).int) == 1 }
+        let deadLettered = await eventually {
+            (try? self.redis.command(["XLEN", DeadLetter.stream(for: "test-events", group: "g")]).int) == 1
+        }
         await services.stop()
         XCTAssertTrue(deadLettered)
         XCTAssertEqual(consumer.stats.snapshot.infrastructureFailures, 0)

@@ -8,7 +8,9 @@ import XCTest
 /// A Redis that comes back without entries it had acknowledged gets exactly those again, without
 /// `INFO`; a row that can never go out does not hold up the others.
 final class OutboxLossTests: RedisTestCase {
-    private func relay(_ database: DatabasePool, _ outbox: Outbox, client: RedisClient? = nil, _ tune: (inout OutboxRelay.Configuration) -> Void = { _ in })
+    private func relay(
+        _ database: DatabasePool, _ outbox: Outbox, client: RedisClient? = nil, _ tune: (inout OutboxRelay.Configuration) -> Void = { _ in }
+    )
         -> OutboxRelay
     {
         var configuration = OutboxRelay.Configuration()
@@ -95,7 +97,8 @@ final class OutboxLossTests: RedisTestCase {
         let relay = relay(database, outbox) { $0.maxEventBytes = 2000 }
         let services = RunningServices([relay])
         let huge = OutgoingEvent(
-            stream: "test-events", envelope: try EventEnvelope(type: "Huge", key: "huge", payload: ["text": String(repeating: "x", count: 5000)]))
+            stream: "test-events",
+            envelope: try EventEnvelope(type: "Huge", key: "huge", payload: ["text": String(repeating: "x", count: 5000)]))
         try await database.write { db in try outbox.append([try makeEvent(0), huge, try makeEvent(1)], in: db) }
         let others = await eventually { self.keys() == ["item-0", "item-1"] }
         let counts = try await relay.counts()

@@ -109,10 +109,36 @@ final class LookupServiceTests: XCTestCase {
 
         let before = try await views.views(customerId: "alice")
         _ = try redis.command(["DEL", RentalViewStore.rentalKey(first), RentalViewStore.customerKey("alice")])
-        let replayed = try await views.rebuild(streams: Streams.all)
-        XCTAssertEqual(replayed, 7)
+        let report = try await views.rebuild(streams: Streams.all)
+        XCTAssertEqual([report.events, report.rebuilt, report.kept], [7, 2, 0])
+        XCTAssertNotNil(report.readFrom[Streams.rental] ?? nil, "says how far back it read")
         let after = try await views.views(customerId: "alice")
         XCTAssertEqual(after, before)
+    }
+
+    func testRebuildKeepsAViewWhoseOrderWasTrimmedFromTheStreams() async throws {
+        let publisher = StreamPublisher(client: RedisClient(endpoint: redis.endpoint, logger: .test("p")))
+        defer { publisher.client.close() }
+        let (old, new) = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
+        for rentalId in [old, new] {
+            let events = try lifecycle(rentalId: rentalId).prefix(3)
+            try await publisher.publish(
+                events.map { OutgoingEvent(stream: $0.type.hasPrefix("Rental") ? Streams.rental : Streams.delivery, envelope: $0) })
+            for event in events { try await apply(event) }
+        }
+        let oldView = try await views.view(rentalId: old)
+        // The old order is gone from the stream (trimmed); its later events are still there.
+        let orders = try redis.command(["XRANGE", Streams.rental, "-", "+"]).array ?? []
+        let oldOrder = try XCTUnwrap(orders.first { $0.array?[1].hash["key"] == old }?.array?.first?.string)
+        _ = try redis.command(["XDEL", Streams.rental, oldOrder])
+
+        let report = try await views.rebuild(streams: Streams.all)
+        XCTAssertEqual([report.rebuilt, report.kept], [1, 1])
+        XCTAssertTrue(report.summary.contains("kept 1 views"), report.summary)
+        let kept = try await views.view(rentalId: old)
+        XCTAssertEqual(kept, oldView, "the view that cannot be rebuilt is kept as it was, book title and all")
+        let customers = try await views.views(customerId: "alice")
+        XCTAssertEqual(Set(customers.map(\.rentalId)), [old, new])
     }
 }
 

@@ -166,6 +166,41 @@ final class RentalServiceTests: XCTestCase {
         XCTAssertTrue(ordered.advance(to: .canceled) == (false, false), "and only once")
     }
 
+    func testARetriedOrderWithTheSameIdempotencyKeyIsOneOrder() async throws {
+        let book = try await store.registerBook(title: "Dune", author: "Herbert", copies: 5)
+        try await withClient(router) { client in
+            let order = #"{"customerId":"alice","bookId":"\#(book.id)","address":"1 Main St"}"#
+            func post(_ body: String, key: String) async throws -> (HTTPResponse.Status, RentalResponse?, String?) {
+                try await client.execute(
+                    uri: "/rentals", method: .post, headers: [.contentType: "application/json", IdempotentWrites.header: key],
+                    body: ByteBuffer(string: body)
+                ) { response in
+                    (
+                        response.status, try? JSONDecoder().decode(RentalResponse.self, from: Data(response.body.readableBytesView)),
+                        response.headers[IdempotentWrites.replayedHeader]
+                    )
+                }
+            }
+            let first = try await post(order, key: "order-1")
+            let retry = try await post(order, key: "order-1")
+            XCTAssertEqual(first.0, .created)
+            XCTAssertEqual(retry.0, .created)
+            XCTAssertEqual(retry.1?.id, first.1?.id, "the same rental, not a second one")
+            XCTAssertEqual(retry.2, "true")
+            let changed = try await post(order.replacingOccurrences(of: "1 Main St", with: "2 Side St"), key: "order-1")
+            XCTAssertEqual(changed.0, .unprocessableContent, "the same key for another order")
+            let another = try await post(order, key: "order-2")
+            XCTAssertEqual(another.0, .created)
+            XCTAssertNotEqual(another.1?.id, first.1?.id)
+        }
+        let rentals = try await store.rentals(customerId: "alice")
+        XCTAssertEqual(rentals.count, 2)
+        let stillAvailable = try await available(book.id)
+        XCTAssertEqual(stillAvailable, 3, "one copy per order")
+        let orders = try await outboxEvents(in: store.database).filter { $0.type == RentalOrdered.type }
+        XCTAssertEqual(orders.count, 2, "one event per order")
+    }
+
     func testHealthAndPrometheusMetrics() async throws {
         try await withClient(router) { client in
             let health = try await client.call(.get, "/health", as: Health.self)

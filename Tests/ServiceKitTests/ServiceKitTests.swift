@@ -63,7 +63,8 @@ final class ServiceKitTests: XCTestCase {
         try await database.write { db in
             _ = try Inbox.firstDelivery(of: "e-1", to: "notifier", in: db)
             try db.execute(
-                sql: "INSERT INTO idempotency_keys(scope, key, request, status, response, createdAt) VALUES ('', 'k', x'00', 201, x'00', ?)",
+                sql:
+                    "INSERT INTO idempotency_keys(scope, key, request, status, response, createdAt) VALUES ('', 'k', x'00', 201, x'00', ?)",
                 arguments: [Timestamp.milliseconds()])
         }
         let housekeeping = Housekeeping(database: database, logger: .test("housekeeping"))

@@ -50,7 +50,10 @@ public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     }
 
     /// The bytes the event takes on the wire, near enough: its fields' text.
-    var size: Int { eventId.utf8.count + type.utf8.count + key.utf8.count + occurredAt.utf8.count + correlationId.utf8.count + causationId.utf8.count + data.utf8.count }
+    var size: Int {
+        eventId.utf8.count + type.utf8.count + key.utf8.count + occurredAt.utf8.count + correlationId.utf8.count + causationId.utf8.count
+            + data.utf8.count
+    }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         sequence = inserted.rowID

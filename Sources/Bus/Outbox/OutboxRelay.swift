@@ -108,7 +108,9 @@ public struct OutboxRelay: Service {
         let rows = try await table.claim(
             configuration.batchSize, for: name, now: now, leaseEnd: now + configuration.claimLease.milliseconds)
         guard !rows.isEmpty else { return 0 }
-        let (oversized, sendable) = (rows.filter { $0.size > configuration.maxEventBytes }, rows.filter { $0.size <= configuration.maxEventBytes })
+        let (oversized, sendable) = (
+            rows.filter { $0.size > configuration.maxEventBytes }, rows.filter { $0.size <= configuration.maxEventBytes }
+        )
         let results = try await publisher.publishEach(sendable.map(\.event), onConnection: check.verifiedSerial)
         var published: [(Int64, StreamID)] = []
         var failed = oversized.map { row in

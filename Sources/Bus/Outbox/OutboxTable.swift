@@ -27,7 +27,9 @@ struct OutboxTable: Sendable {
 
     /// Records what became of a claimed batch: published rows with their entry ids; failed rows
     /// released with their error, each set aside once it has failed as often as its limit says.
-    func settle(published: [(Int64, StreamID)], failed: [(sequence: Int64, error: String, setAsideAfter: Int)], now: Int64) async throws -> [Int64] {
+    func settle(published: [(Int64, StreamID)], failed: [(sequence: Int64, error: String, setAsideAfter: Int)], now: Int64) async throws
+        -> [Int64]
+    {
         try await database.write { db in
             for (sequence, id) in published {
                 try db.execute(
@@ -56,7 +58,8 @@ struct OutboxTable: Sendable {
         guard !sequences.isEmpty else { return }
         try await database.write { db in
             try db.execute(
-                sql: "UPDATE outbox SET claimedBy = NULL, claimedUntil = NULL WHERE sequence IN (\(sequences.map { _ in "?" }.joined(separator: ",")))",
+                sql:
+                    "UPDATE outbox SET claimedBy = NULL, claimedUntil = NULL WHERE sequence IN (\(sequences.map { _ in "?" }.joined(separator: ",")))",
                 arguments: StatementArguments(sequences))
         }
     }
@@ -64,9 +67,11 @@ struct OutboxTable: Sendable {
     /// The published rows of `stream` still kept, as (sequence, entry id), oldest entry first.
     func published(on stream: String) async throws -> [(sequence: Int64, id: StreamID)] {
         try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT sequence, publishedId FROM outbox WHERE stream = ? AND publishedId IS NOT NULL", arguments: [stream])
-                .compactMap { row in (row["publishedId"] as String?).flatMap(StreamID.init).map { (row["sequence"], $0) } }
-                .sorted { $0.id < $1.id }
+            try Row.fetchAll(
+                db, sql: "SELECT sequence, publishedId FROM outbox WHERE stream = ? AND publishedId IS NOT NULL", arguments: [stream]
+            )
+            .compactMap { row in (row["publishedId"] as String?).flatMap(StreamID.init).map { (row["sequence"], $0) } }
+            .sorted { $0.id < $1.id }
         }
     }
 

@@ -1,5 +1,6 @@
 import Bus
 import Contracts
+import Foundation
 import Redis
 
 /// The materialized views in Redis:
@@ -59,34 +60,78 @@ public struct RentalViewStore: Sendable {
         return try replies.compactMap { RentalView(hash: try $0.orThrow().hash) }
     }
 
-    /// Deletes every view, then replays both streams from their first entry: the views come out as
-    /// they were, because they are a function of the events alone. Returns the number of events read.
-    public func rebuild(streams: [String], batchSize: Int = 1000) async throws -> Int {
-        let client = pool.client
-        let keys = try await client.scanKeys(matching: Self.keyPrefix + "*")
-        for start in stride(from: 0, to: keys.count, by: 1000) {
-            try await client.command(["UNLINK"] + keys[start..<min(start + 1000, keys.count)]).orThrow()
+    /// What a rebuild did.
+    public struct RebuildReport: Sendable, Equatable {
+        /// Events read from the streams.
+        public var events: Int
+        /// Views whose order is in the streams: deleted and rebuilt from the events alone.
+        public var rebuilt: Int
+        /// Views whose order is older than the streams' history (trimmed): kept, and only moved
+        /// forward by the events that are still there.
+        public var kept: Int
+        /// The time of each stream's first entry, the furthest back the rebuild could read; nil for an empty stream.
+        public var readFrom: [String: String?]
+
+        public var summary: String {
+            let from = readFrom.keys.sorted().map { "\($0) from \(readFrom[$0].flatMap { $0 } ?? "(empty)")" }
+            return "rebuilt \(rebuilt) Lookup views from \(events) events (\(from.joined(separator: ", ")));"
+                + " kept \(kept) views whose orders are older than the streams' history"
         }
-        var applied = 0
+    }
+
+    /// Rebuilds the views from the streams: the views come out as they were, because they are a
+    /// function of the events alone. Only views whose order (`RentalOrdered`) is still in the streams
+    /// are deleted and rebuilt; a view whose history was trimmed is kept, never lost.
+    public func rebuild(streams: [String], batchSize: Int = 1000) async throws -> RebuildReport {
+        let client = pool.client
+        var orders: [String: String] = [:]  // rental id → customer id, for the rentals whose order is in the streams
+        var readFrom: [String: String?] = [:]
+        var events = 0
         for stream in streams {
-            var after: String?
-            while true {
-                let entries = try await client.range(of: stream, after: after, count: batchSize)
-                let commands = entries.compactMap { entry -> [String]? in
-                    guard let fields = entry.fields, let envelope = try? EventEnvelope(fields: fields),
-                        let update = try? ViewUpdate.from(envelope)
-                    else { return nil }
-                    return ViewScript.command(for: update)
+            readFrom[stream] = .some(nil)
+            try await forEachEvent(in: stream, batchSize: batchSize) { entry, envelope in
+                if readFrom[stream] == .some(nil) {
+                    let milliseconds = entry.id.split(separator: "-").first.flatMap { Double($0) } ?? 0
+                    readFrom[stream] = Timestamp.string(from: Date(timeIntervalSince1970: milliseconds / 1000))
                 }
-                if !commands.isEmpty {
-                    for reply in try await client.pipeline(commands) { try reply.orThrow() }
-                }
-                applied += entries.count
-                guard entries.count == batchSize, let last = entries.last else { break }
-                after = last.id
+                events += 1
+                guard envelope?.type == RentalOrdered.type, let order = try? envelope?.payload(as: RentalOrdered.self) else { return }
+                orders[order.rentalId] = order.customerId
             }
         }
-        return applied
+        let existing = Set(try await client.scanKeys(matching: Self.rentalKey("*")))
+        var deletions: [[String]] = []
+        for (rentalId, customerId) in orders {
+            deletions.append(["UNLINK", Self.rentalKey(rentalId)])
+            deletions.append(["ZREM", Self.customerKey(customerId), rentalId])
+        }
+        for start in stride(from: 0, to: deletions.count, by: 1000) {
+            for reply in try await client.pipeline(Array(deletions[start..<min(start + 1000, deletions.count)])) { try reply.orThrow() }
+        }
+        for stream in streams {
+            var commands: [[String]] = []
+            try await forEachEvent(in: stream, batchSize: batchSize) { _, envelope in
+                if let envelope, let update = try? ViewUpdate.from(envelope) { commands.append(ViewScript.command(for: update)) }
+            }
+            for start in stride(from: 0, to: commands.count, by: batchSize) {
+                for reply in try await client.pipeline(Array(commands[start..<min(start + batchSize, commands.count)])) {
+                    try reply.orThrow()
+                }
+            }
+        }
+        let kept = existing.subtracting(orders.keys.map(Self.rentalKey)).count
+        return RebuildReport(events: events, rebuilt: orders.count, kept: kept, readFrom: readFrom)
+    }
+
+    /// Every entry of `stream` in order, with its envelope when it is one.
+    private func forEachEvent(in stream: String, batchSize: Int, _ body: (StreamEntry, EventEnvelope?) throws -> Void) async throws {
+        var after: String?
+        while true {
+            let entries = try await pool.client.range(of: stream, after: after, count: batchSize)
+            for entry in entries { try body(entry, entry.fields.flatMap { try? EventEnvelope(fields: $0) }) }
+            guard entries.count == batchSize, let last = entries.last else { return }
+            after = last.id
+        }
     }
 }
 

@@ -31,7 +31,8 @@ struct RentalsController: Sendable {
         group.get("{id}") { _, context in RentalResponse(try await store.rental(id: try context.uuidParameter("id"))) }
         group.post("{id}/cancel") { request, context in
             let id = try context.uuidParameter("id")
-            return try await writes.respond(to: request, status: .accepted) { db in RentalResponse(try store.requestCancel(id: id, in: db)) }
+            return try await writes.respond(to: request, status: .accepted) { db in RentalResponse(try store.requestCancel(id: id, in: db))
+            }
         }
         group.post("{id}/return") { request, context in
             let id = try context.uuidParameter("id")

@@ -58,7 +58,7 @@ public struct EventRoutes: Sendable {
                         }
                     }
                 }
-            } catch where Failure.isInfrastructure(error) || events.count == 1 {
+            } catch  where Failure.isInfrastructure(error) || events.count == 1 {
                 return Array(repeating: error, count: events.count)
             } catch {
                 var outcomes: [(any Error)?] = []

@@ -35,7 +35,9 @@ public struct Housekeeping: Service {
     }
 
     public func prune(now: Int64 = Timestamp.milliseconds()) async throws {
-        let (inboxCutoff, keyCutoff) = (now - configuration.inboxRetention.milliseconds, now - configuration.idempotencyKeyRetention.milliseconds)
+        let (inboxCutoff, keyCutoff) = (
+            now - configuration.inboxRetention.milliseconds, now - configuration.idempotencyKeyRetention.milliseconds
+        )
         try await database.write { db in
             try Inbox.prune(olderThan: inboxCutoff, in: db)
             try IdempotentWrites.prune(olderThan: keyCutoff, in: db)
