@@ -23,17 +23,23 @@ import time
 import traceback
 
 from harness.invariants import load_contracts
+from harness.loss_scenarios import (scenario_database_locked, scenario_lagging_group, scenario_no_dangerous, scenario_redis_wiped,
+                                    scenario_retried_order)
 from harness.processes import Cluster
 from harness.replay import scenario_rebuild, scenario_replay
 from harness.scenarios import (scenario_consumer_crashes, scenario_graceful_stop, scenario_poison, scenario_producer_crash,
                                scenario_redis_away, scenario_redis_crash, scenario_scale_out)
 
 CONVERGENCE_TARGET = 5.0
+# Scenarios whose figure is a drain of a deliberately built backlog, not a recovery from a fault.
+UNTIMED = {"duplicates-and-reordering", "lagging-group"}
 SIZES = {
     # orders: the scale-out run, as fast as 50 clients go; client_rate: orders per second per client
     # in the timed fault runs, 50 clients (500 orders/s in all), a steady load rather than saturation.
-    "short": {"orders": 2000, "load_seconds": 8, "replay_orders": 200, "client_rate": 10},
-    "long": {"orders": 5000, "load_seconds": 30, "replay_orders": 1000, "client_rate": 10},
+    # foreign_entries: what passes through rental-events while Delivery is down, past the old 1,000,000 cap;
+    # lock_seconds: how long Notifier's database stays locked.
+    "short": {"orders": 2000, "load_seconds": 8, "replay_orders": 200, "client_rate": 10, "foreign_entries": 1050000, "lock_seconds": 15},
+    "long": {"orders": 5000, "load_seconds": 30, "replay_orders": 1000, "client_rate": 10, "foreign_entries": 1050000, "lock_seconds": 60},
 }
 
 
@@ -47,6 +53,11 @@ SCENARIOS = [
     ("duplicates-and-reordering", scenario_replay),
     ("rebuild", scenario_rebuild),
     ("graceful-stop", scenario_graceful_stop),
+    ("lagging-group", scenario_lagging_group),
+    ("redis-wiped", scenario_redis_wiped),
+    ("no-dangerous", scenario_no_dangerous),
+    ("database-locked", scenario_database_locked),
+    ("retried-order", scenario_retried_order),
 ]
 
 
@@ -57,13 +68,13 @@ class Context:
         self.size = size
         self.clusters = []
 
-    def cluster(self, name, counts=None, start=None):
+    def cluster(self, name, counts=None, start=None, **options):
         counts = dict(counts or {})
         if start is not None:
             for service, wanted in start.items():
                 if not wanted:
                     counts[service] = 0
-        cluster = Cluster(self.binary, self.root, name, counts)
+        cluster = Cluster(self.binary, self.root, name, counts, **options)
         self.clusters.append(cluster)
         return cluster
 
@@ -96,7 +107,7 @@ def main():
         started = time.time()
         try:
             seconds, figures = scenario(ctx)
-            flag = "" if seconds <= CONVERGENCE_TARGET or name == "duplicates-and-reordering" else " (over the %.0f s target)" % CONVERGENCE_TARGET
+            flag = "" if seconds <= CONVERGENCE_TARGET or name in UNTIMED else " (over the %.0f s target)" % CONVERGENCE_TARGET
             over_target += 1 if flag else 0
             print("PASS %-26s convergence=%.2fs%s %s [%.0fs]" % (name, seconds, flag, figures, time.time() - started), flush=True)
             passed += 1

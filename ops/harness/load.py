@@ -2,6 +2,7 @@
 import random
 import threading
 import time
+import uuid
 
 from .processes import call
 
@@ -10,8 +11,13 @@ class Load:
     """50 clients ordering books (some cancel right away), plus a courier that starts and completes
     deliveries and a customer service desk that takes returns. Counts what Rental accepted."""
 
-    def __init__(self, cluster, clients=50, orders=None, seconds=None, cancel_ratio=0.1, per_client_rate=None):
+    def __init__(self, cluster, clients=50, orders=None, seconds=None, cancel_ratio=0.1, per_client_rate=None, idempotent=False):
+        """`idempotent`: every order carries an `Idempotency-Key`, and a client that gets no answer
+        (a connection error, a 5xx) sends it again with the same key until it gets one."""
         self.cluster = cluster
+        self.idempotent = idempotent
+        self.keys = {}  # Idempotency-Key -> the rental id its 201 named (idempotent mode)
+        self.retries = 0
         self.per_client_rate = per_client_rate
         self.clients = clients
         self.orders = orders
@@ -52,8 +58,9 @@ class Load:
                 time.sleep(max(0.0, next_at - time.time()))
             body = {"customerId": "customer-%d" % rng.randrange(200), "bookId": rng.choice(self.books),
                     "address": "%d Main St" % number}
+            key = str(uuid.UUID(int=rng.getrandbits(128))) if self.idempotent else None
             try:
-                status, rental = call(self.cluster, "rental", "POST", "/rentals", body)
+                status, rental = self._order(body, key)
             except OSError:
                 with self.lock:
                     self.errors += 1
@@ -62,6 +69,8 @@ class Load:
             if status == 201:
                 with self.lock:
                     self.accepted.add(rental["id"])
+                    if key:
+                        self.keys[key] = rental["id"]
                 if rng.random() < self.cancel_ratio:
                     try:
                         call(self.cluster, "rental", "POST", "/rentals/%s/cancel" % rental["id"])
@@ -73,6 +82,23 @@ class Load:
             else:
                 with self.lock:
                     self.errors += 1
+
+    def _order(self, body, key):
+        """One order; with a key, sent again with the same key until an answer comes (for a minute)."""
+        if key is None:
+            return call(self.cluster, "rental", "POST", "/rentals", body)
+        deadline = time.time() + 60
+        while True:
+            try:
+                status, answer = call(self.cluster, "rental", "POST", "/rentals", body, headers={"Idempotency-Key": key})
+                if status < 500:
+                    return status, answer
+            except OSError:
+                if time.time() > deadline:
+                    raise
+            with self.lock:
+                self.retries += 1
+            time.sleep(0.05)
 
     def _courier(self):
         rng = random.Random(7)

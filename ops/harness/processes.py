@@ -3,6 +3,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,7 +44,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
              "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no",
-             "--logfile", os.path.join(self.dir, "redis.log")],
+             "--aclfile", self.acl_file(), "--logfile", os.path.join(self.dir, "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 15
         while time.time() < deadline:
@@ -56,9 +57,35 @@ class RedisServer:
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start (loading AOF?) see %s" % self.dir)
 
+    def acl_file(self):
+        """Users survive restarts (the harness's own connections log in as `default`)."""
+        path = os.path.join(self.dir, "users.acl")
+        if not os.path.exists(path):
+            with open(path, "w") as acl:
+                acl.write("user default on nopass ~* &* +@all\n")
+        return path
+
+    def add_user(self, name, password, rules):
+        """An ACL user, kept in the ACL file so that it survives restarts and wipes."""
+        client = self.client()
+        try:
+            client.call("ACL", "SETUSER", name, "reset", "on", ">" + password, *rules)
+            client.call("ACL", "SAVE")
+        finally:
+            client.close()
+
     def kill9(self):
         self.process.kill()
         self.process.wait()
+
+    def wipe(self):
+        """Stops Redis and starts it again without its data: no AOF, nothing."""
+        self.stop()
+        for name in os.listdir(self.dir):
+            path = os.path.join(self.dir, name)
+            if name.startswith("appendonly") or name.endswith(".rdb"):
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        self.start()
 
     def stop(self):
         if self.process and self.process.poll() is None:
@@ -88,9 +115,10 @@ class ServiceProcess:
             self.generation += 1
             self.consumer = "%s-%d-g%d" % (self.service, self.index, self.generation)
         log = open(os.path.join(self.cluster.workdir, "%s-%d.log" % (self.service, self.index)), "ab")
-        env = dict(os.environ, LOG_LEVEL="warning")
+        # The Redis URL goes in the environment: it may hold a password, which a command line shows.
+        env = dict(os.environ, LOG_LEVEL="warning", REDIS_URL=self.cluster.service_redis_url, **self.cluster.environment)
         self.process = subprocess.Popen(
-            [self.cluster.binary, self.service, "--port", str(self.port), "--redis", self.cluster.redis.url,
+            [self.cluster.binary, self.service, "--port", str(self.port),
              "--db", self.cluster.db(self.service), "--consumer", self.consumer],
             stdout=log, stderr=log, env=env, start_new_session=True)
         log.close()
@@ -120,12 +148,20 @@ class ServiceProcess:
 
 
 class Cluster:
-    def __init__(self, binary, root, name, counts=None):
+    def __init__(self, binary, root, name, counts=None, environment=None, redis_user=None):
+        """`environment`: extra variables for every service (e.g. RETENTION_COUNT); `redis_user`:
+        (name, password, ACL rules) the services log in as, instead of `default`."""
         counts = counts or {}
         self.binary = binary
         self.workdir = os.path.join(root, name)
         os.makedirs(self.workdir, exist_ok=True)
         self.redis = RedisServer(self.workdir)
+        self.environment = dict(environment or {})
+        self.service_redis_url = self.redis.url
+        if redis_user:
+            user, password, rules = redis_user
+            self.redis.add_user(user, password, rules)
+            self.service_redis_url = "redis://%s:%s@127.0.0.1:%d" % (user, password, self.redis.port)
         self.processes = {}
         for service in SERVICES:
             self.processes[service] = [ServiceProcess(self, service, i + 1) for i in range(counts.get(service, 1))]
@@ -155,7 +191,7 @@ class Http:
     def __init__(self):
         self.local = threading.local()
 
-    def request(self, port, method, path, body=None, timeout=10.0):
+    def request(self, port, method, path, body=None, timeout=10.0, headers=None):
         connections = getattr(self.local, "connections", None)
         if connections is None:
             connections = self.local.connections = {}
@@ -165,7 +201,7 @@ class Http:
                 connection = connections[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
             try:
                 payload = json.dumps(body) if body is not None else None
-                connection.request(method, path, body=payload, headers={"Content-Type": "application/json"})
+                connection.request(method, path, body=payload, headers=dict({"Content-Type": "application/json"}, **(headers or {})))
                 response = connection.getresponse()
                 data = response.read()
                 return response.status, (json.loads(data) if data else None)
@@ -180,5 +216,5 @@ class Http:
 HTTP = Http()
 
 
-def call(cluster, service, method, path, body=None):
-    return HTTP.request(cluster.port(service), method, path, body)
+def call(cluster, service, method, path, body=None, headers=None):
+    return HTTP.request(cluster.port(service), method, path, body, headers=headers)

@@ -61,11 +61,18 @@ def pairs(flat):
     return {flat[i]: flat[i + 1] for i in range(0, len(flat or []) - 1, 2)}
 
 
-def xrange_all(redis, stream):
-    entries, start = [], "-"
+def xrange_iter(redis, stream, page=1000):
+    """Every entry of a stream as (id, fields), a page at a time: a stream of a million entries
+    never sits in memory whole."""
+    start = "-"
     while True:
-        batch = redis.call("XRANGE", stream, start, "+", "COUNT", 1000) or []
-        entries += [(entry_id, pairs(fields)) for entry_id, fields in batch]
-        if len(batch) < 1000:
-            return entries
+        batch = redis.call("XRANGE", stream, start, "+", "COUNT", page) or []
+        for entry_id, fields in batch:
+            yield entry_id, pairs(fields)
+        if len(batch) < page:
+            return
         start = "(" + batch[-1][0]
+
+
+def xrange_all(redis, stream):
+    return list(xrange_iter(redis, stream))

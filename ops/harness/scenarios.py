@@ -1,5 +1,6 @@
 """The fault scenarios: each injects faults under load and returns (convergence seconds, figures)."""
 import random
+import signal
 import subprocess
 import threading
 import time
@@ -36,9 +37,34 @@ def scenario_scale_out(ctx):
         " ".join(shares))
 
 
+def pending_of(redis, stream, group, consumer):
+    summary = redis.call("XPENDING", stream, group)
+    return {name: int(count) for name, count in (summary[3] or [])}.get(consumer, 0)
+
+
+def freeze_holding_entries(cluster, victim, stream, group, timeout=2.0):
+    """SIGSTOPs the victim until Redis has handed it entries it cannot acknowledge (its blocked read
+    goes on server-side); returns how many it holds, or 0 after SIGCONT when none came."""
+    redis = cluster.redis.client()
+    try:
+        victim.process.send_signal(signal.SIGSTOP)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            held = pending_of(redis, stream, group, victim.consumer)
+            if held:
+                return held
+            time.sleep(0.02)
+        victim.process.send_signal(signal.SIGCONT)
+        return 0
+    finally:
+        redis.close()
+
+
 def scenario_consumer_crashes(ctx):
-    """kill -9 a Delivery process every 2 s during load; restart it under a new consumer name so that
-    the others must take its pending entries over. A watcher times each takeover."""
+    """kill -9 a Delivery process every 2 s during load, at a moment it holds entries (frozen until
+    Redis has handed it some), and restart it under a new consumer name: the others must take its
+    pending entries over. A watcher times each takeover, from the kill until nothing is pending
+    under the dead name."""
     cluster = ctx.cluster("consumer-crashes", {"delivery": 3})
     load = Load(cluster, seconds=ctx.size["load_seconds"], per_client_rate=ctx.size["client_rate"]).start()
     dead = {}         # consumer name -> when it was killed
@@ -62,20 +88,26 @@ def scenario_consumer_crashes(ctx):
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     last_fault = None
+    held = []
     while not load.stop_event.wait(2):
         victim = random.choice(cluster.processes["delivery"])
+        holding = freeze_holding_entries(cluster, victim, "rental-events", "delivery")
+        if not holding:
+            continue  # it was not in a read: try another moment
+        held.append(holding)
         dead[victim.consumer] = last_fault = time.time()
         victim.kill9()
         victim.start(new_name=True)
     load.wait()
+    assert held, "no victim held entries when killed: nothing was measured"
     seconds, figures = converge(cluster, load.accepted, since=max(last_fault or 0, load.ended_at))
     done.set()
     watcher.join(timeout=35)
     assert not dead, "pending entries of %s not taken over in 30 s" % list(dead)
     worst = max(takeovers or [0])
     assert worst <= CLAIM_IDLE + CLAIM_INTERVAL + 1.0, "takeover took %.1f s (claim threshold %.0f s)" % (worst, CLAIM_IDLE)
-    return seconds, "kills=%d accepted=%d deliveries=%d max-takeover=%.1fs (claim threshold %.0fs + scan every %.0fs)" % (
-        len(takeovers), len(load.accepted), figures["deliveries"], worst, CLAIM_IDLE, CLAIM_INTERVAL)
+    return seconds, "kills=%d (holding %s entries) accepted=%d deliveries=%d max-takeover=%.1fs (claim threshold %.0fs + scan every %.0fs)" % (
+        len(takeovers), "/".join(map(str, held)), len(load.accepted), figures["deliveries"], worst, CLAIM_IDLE, CLAIM_INTERVAL)
 
 
 def scenario_producer_crash(ctx):
@@ -140,18 +172,24 @@ def scenario_poison(ctx):
     load = Load(cluster, orders=ctx.size["orders"] // 5).start()
     poison_id = str(uuid.uuid4())
     cli = ["redis-cli", "-p", str(cluster.redis.port)]
-    subprocess.run(cli + ["XADD", "rental-events", "*", "id", poison_id, "type", "RentalOrdered", "key", "poison",
-                          "occurredAt", "2026-01-01T00:00:00.000Z", "correlationId", "poison", "causationId", "",
-                          "data", '{"rentalId": 42}'], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(cli + ["XADD", "rental-events", "*", "hello", "world"], check=True, stdout=subprocess.DEVNULL)
+    poison_entry = subprocess.run(
+        cli + ["XADD", "rental-events", "*", "id", poison_id, "type", "RentalOrdered", "key", "poison",
+               "occurredAt", "2026-01-01T00:00:00.000Z", "correlationId", "poison", "causationId", "",
+               "data", '{"rentalId": 42}'], check=True, capture_output=True, text=True).stdout.strip()
+    garbage_entry = subprocess.run(cli + ["XADD", "rental-events", "*", "hello", "world"], check=True, capture_output=True,
+                                   text=True).stdout.strip()
     load.wait()
     seconds, figures = converge(cluster, load.accepted, expect_dead_letters=True)
     redis = cluster.redis.client()
     try:
-        for group in invariants.CONTRACTS.groups["rental-events"]:
-            entries = xrange_all(redis, "rental-events:dead:%s" % group)
-            tries = sorted(int(fields["dead.attempts"]) for _, fields in entries)
-            assert tries == [1, 5], "%s dead letters: attempts %s" % (group, tries)
+        # Every group of every stream dead-lettered exactly the two bad entries of its stream, nothing else.
+        for stream in invariants.CONTRACTS.streams:
+            expected = {poison_entry: 5, garbage_entry: 1} if stream == "rental-events" else {}
+            for group in invariants.CONTRACTS.groups[stream]:
+                entries = xrange_all(redis, "%s:dead:%s" % (stream, group))
+                found = {fields.get("dead.entryId"): int(fields.get("dead.attempts", 0)) for _, fields in entries}
+                assert found == expected and len(entries) == len(expected), "%s/%s dead letters: %s, expected %s" % (
+                    stream, group, found, expected)
         report = subprocess.run([cluster.binary, "streams", "--redis", cluster.redis.url], capture_output=True, text=True, check=True).stdout
         assert "rental-events:dead:delivery" in report and any(
             line.startswith("rental-events:dead:delivery") and line.split()[-1] == "2" for line in report.splitlines()), report
