@@ -78,18 +78,17 @@ final class ConsumerStageTests: RedisTestCase {
         XCTAssertEqual(acknowledger.commands, [["XACK", "a", "g", "1-0"], ["XACK", "b", "g", "1-0", "2-0"]])
     }
 
-    func testDeadLettererCopiesAndAcknowledgesInOneTransaction() {
+    func testDeadLettererCopiesThenAcknowledgesInOneScript() {
         let client = client(redis)
         defer { client.close() }
         let deadLetterer = DeadLetterer(client: client, group: "g", consumer: "c")
         let commands = deadLetterer.commands(for: [.init(attempt: Attempt(entry: entry("7-0"), number: 5), reason: "broken")], at: "now")
-        XCTAssertEqual(commands.first, ["MULTI"])
-        XCTAssertEqual(commands.last, ["EXEC"])
-        XCTAssertEqual(commands[2], ["XACK", "test-events", "g", "7-0"])
-        let add = commands[1]
-        XCTAssertEqual(Array(add.prefix(3)), ["XADD", "test-events:dead:g", "*"])
-        XCTAssertTrue(add.contains("dead.attempts") && add[add.firstIndex(of: "dead.attempts")! + 1] == "5")
-        XCTAssertTrue(add.contains("broken"))
+        XCTAssertEqual(commands.count, 1)
+        let command = commands[0]
+        XCTAssertEqual(Array(command.prefix(1)), ["EVAL"])
+        XCTAssertEqual(Array(command[2...6]), ["2", "test-events:dead:g", "test-events", "g", "7-0"])
+        XCTAssertTrue(command.contains("dead.attempts") && command[command.firstIndex(of: "dead.attempts")! + 1] == "5")
+        XCTAssertTrue(command.contains("broken"))
     }
 
     // MARK: Against Redis
@@ -160,5 +159,25 @@ final class ConsumerStageTests: RedisTestCase {
         let copy = try XCTUnwrap(redis.command(["XRANGE", "test-events:dead:g", "-", "+"]).array?.first?.array?[1]).hash
         XCTAssertEqual(copy["key"], "item-1")
         XCTAssertEqual(copy["dead.error"], "poison")
+    }
+
+    func testAnEntryWhoseDeadLetterCopyFailsIsNotAcknowledged() async throws {
+        _ = try redis.command(["ACL", "SETUSER", "narrow", "on", ">pw", "~test-events", "+@all"])  // no dead-letter stream
+        var endpoint = redis.endpoint
+        (endpoint.username, endpoint.password) = ("narrow", "pw")
+        let narrow = RedisClient(endpoint: endpoint, logger: .test("narrow"))
+        let reader = StreamReader(client: narrow, streams: ["test-events"], group: "g", consumer: "c", batchSize: 10)
+        try await reader.ensureGroup()
+        try await StreamPublisher(client: client(redis)).publish(try makeEvent(1))
+        let read = try await reader.read(waitingAtMost: .zero)
+        let attempt = try XCTUnwrap(read.first)
+        do {
+            try await DeadLetterer(client: narrow, group: "g", consumer: "c").deadLetter([.init(attempt: attempt, reason: "poison")])
+            XCTFail("the copy was refused, yet no error")
+        } catch {
+            XCTAssertTrue("\(error)".contains("NOPERM"), "\(error)")
+        }
+        XCTAssertEqual(try pendingCount(redis, group: "g"), 1, "still pending: not acknowledged without its copy")
+        XCTAssertEqual(try redis.command(["XLEN", "test-events:dead:g"]), .integer(0))
     }
 }

@@ -33,7 +33,7 @@ def scenario_lagging_group(ctx):
     cluster.processes["delivery"][0].start()
     back_at = time.time()
     accepted = first.accepted | last.accepted
-    seconds, figures = converge(cluster, accepted, since=back_at, timeout=900)
+    seconds, figures = converge(cluster, accepted, since=back_at, timeout=300)
     return seconds, "orders=%d foreign-entries=%d stream-length=%d deliveries=%d (every order delivered)" % (
         len(accepted), foreign, length, figures["deliveries"])
 
@@ -47,6 +47,7 @@ def scenario_redis_wiped(ctx):
     converge(cluster, before.accepted)
     cluster.processes["delivery"][0].terminate()
     during = Load(cluster, orders=ctx.size["orders"] // 4, cancel_ratio=0.2).start().wait()
+    time.sleep(6)  # the wipe comes later than any fixed "re-send the last few seconds" window would reach
     cluster.redis.wipe()
     wiped_at = time.time()
     cluster.processes["delivery"][0].start()
