@@ -38,7 +38,7 @@ SIZES = {
     # in the timed fault runs, 50 clients (500 orders/s in all), a steady load rather than saturation.
     # foreign_entries: what passes through rental-events while Delivery is down, past the old 1,000,000 cap;
     # lock_seconds: how long Notifier's database stays locked.
-    "short": {"orders": 2000, "load_seconds": 8, "replay_orders": 200, "client_rate": 10, "foreign_entries": 1050000, "lock_seconds": 15},
+    "short": {"orders": 2000, "load_seconds": 8, "replay_orders": 200, "client_rate": 10, "foreign_entries": 1050000, "lock_seconds": 60},
     "long": {"orders": 5000, "load_seconds": 30, "replay_orders": 1000, "client_rate": 10, "foreign_entries": 1050000, "lock_seconds": 60},
 }
 

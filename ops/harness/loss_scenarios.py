@@ -86,7 +86,7 @@ def scenario_database_locked(ctx):
     load: Notifier pauses and says so in /health, dead-letters nothing, and every alert appears once
     the lock is gone."""
     cluster = ctx.cluster("database-locked")
-    load = Load(cluster, seconds=ctx.size["lock_seconds"] + 4, per_client_rate=ctx.size["client_rate"]).start()
+    load = Load(cluster, seconds=ctx.size["load_seconds"], per_client_rate=ctx.size["client_rate"]).start()
     time.sleep(2)
     locker = sqlite3.connect(cluster.db("notifier"), timeout=30, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")

@@ -49,6 +49,7 @@ struct PauseState {
     /// until then keeps them ours and waits a little, returning nil.
     mutating func heldWhenDue(now: ContinuousClock.Instant) async throws -> [Attempt]? {
         if now >= resumeAt {
+            try await touch()  // a fresh idle time for the round, which may block a while on the failing part
             let due = held
             held = []
             return due
