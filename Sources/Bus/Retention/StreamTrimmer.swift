@@ -29,18 +29,23 @@ public final class StreamTrimmer: Service, Sendable {
         self.logger = logger
     }
 
+    /// Trims every `interval` until the service group shuts down (which ends the wait at once).
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            for stream in streams {
-                do {
-                    try await trim(stream)
-                } catch let error as RedisError where error.isConnectionProblem {
-                    break  // the client reconnects; try again next round
-                } catch {
-                    logger.error("trimming failed", metadata: ["stream": "\(stream)", "error": "\(error)"])
+        try? await cancelWhenGracefulShutdown { [self] in
+            while !Task.isCancelled {
+                for stream in streams {
+                    do {
+                        try await trim(stream)
+                    } catch let error as RedisError where error.isConnectionProblem {
+                        break  // the client reconnects; try again next round
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        logger.error("trimming failed", metadata: ["stream": "\(stream)", "error": "\(error)"])
+                    }
                 }
+                try await Task.sleep(for: interval)
             }
-            guard (try? await Task.sleep(for: interval)) != nil else { return }
         }
     }
 

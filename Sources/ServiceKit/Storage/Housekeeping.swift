@@ -23,14 +23,19 @@ public struct Housekeeping: Service {
         self.logger = logger
     }
 
+    /// Prunes every `interval` until the service group shuts down (which ends the wait at once).
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await prune()
-            } catch {
-                logger.warning("housekeeping failed, trying again later", metadata: ["error": "\(error)"])
+        try? await cancelWhenGracefulShutdown { [self] in
+            while !Task.isCancelled {
+                do {
+                    try await prune()
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("housekeeping failed, trying again later", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: configuration.interval)
             }
-            guard (try? await Task.sleep(for: configuration.interval)) != nil else { return }
         }
     }
 
