@@ -139,8 +139,8 @@ public struct OutboxRelay: Service {
     private func checkForLoss(_ check: inout LossCheck) async throws {
         if check.marks.isEmpty {
             for stream in try await table.publishedStreams() {
-                guard let last = try await table.published(on: stream).last else { continue }
-                check.marks[stream] = LossCheck.Mark(lastID: last.id, entriesAdded: nil)
+                guard let last = try await table.lastPublishedID(on: stream) else { continue }
+                check.marks[stream] = LossCheck.Mark(lastID: last, entriesAdded: nil)
             }
         }
         let streams = Array(check.marks.keys)
