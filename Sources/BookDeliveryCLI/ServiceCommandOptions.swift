@@ -34,7 +34,7 @@ struct ServiceCommandOptions: ParsableArguments {
         let endpoint = try RedisOption.endpoint(flag: redis)
         let databasePath = db ?? environment["DB_PATH"] ?? "./.data/\(service).sqlite"
         let directory = URL(fileURLWithPath: databasePath).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let consumerName = consumer ?? environment["CONSUMER_NAME"] ?? StreamConsumer.Configuration.defaultConsumerName()
         var logger = Logger(label: "bookdelivery.\(service)")
         logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info

@@ -65,7 +65,9 @@ struct UpCommand: AsyncParsableCommand {
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let services = try servicePorts()
         let dataDirectory = URL(fileURLWithPath: data).standardizedFileURL
+        // Databases, the AOF and (later) secrets live here: only this user may read them.
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: dataDirectory.path)
         for service in services where TCPPort.isListening(service.port) {
             throw ValidationError("port \(service.port) (\(service.name)) is already in use: is bookdelivery already up?")
         }

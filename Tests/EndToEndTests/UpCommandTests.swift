@@ -53,6 +53,8 @@ final class UpCommandTests: XCTestCase {
         XCTAssertTrue(log.contains("http://127.0.0.1:\(ports["lookup"]!)"), "up prints the ports it used")
         XCTAssertTrue(log.contains("stopped"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("appendonlydir").path), "AOF under --data")
+        let mode = try FileManager.default.attributesOfItem(atPath: directory.path)[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o700, "the data directory is the user's alone")
     }
 
     func testUpRefusesAMalformedPortOverride() async throws {

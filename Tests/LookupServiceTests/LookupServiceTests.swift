@@ -86,6 +86,7 @@ final class LookupServiceTests: XCTestCase {
         let first = UUID().uuidString.lowercased()
         let second = UUID().uuidString.lowercased()
         let start = Date()
+        try await apply(try lifecycle(rentalId: UUID().uuidString.lowercased(), customerId: "alice smith")[0])
         for (index, rentalId) in [first, second].enumerated() {
             // Distinct order times a minute apart: the list is ordered by them.
             let events = try lifecycle(rentalId: rentalId, orderedAt: start.addingTimeInterval(60 * Double(index))).prefix(
@@ -103,6 +104,8 @@ final class LookupServiceTests: XCTestCase {
             XCTAssertEqual(view.status, .returned)
             let nobodys = try await client.call(.get, "/customers/nobody/rentals", as: [RentalViewResponse].self)
             XCTAssertEqual(nobodys, [])
+            let spaced = try await client.call(.get, "/customers/alice%20smith/rentals", as: [RentalViewResponse].self)
+            XCTAssertEqual(spaced.map(\.customerId), ["alice smith"], "percent-encoded path segments are decoded")
             try await client.expectError(.get, "/rentals/\(UUID())", status: .notFound)
             try await client.expectError(.get, "/rentals/x", status: .badRequest)
         }
@@ -110,7 +113,7 @@ final class LookupServiceTests: XCTestCase {
         let before = try await views.views(customerId: "alice")
         _ = try redis.command(["DEL", RentalViewStore.rentalKey(first), RentalViewStore.customerKey("alice")])
         let report = try await views.rebuild(streams: Streams.all)
-        XCTAssertEqual([report.events, report.rebuilt, report.kept], [7, 2, 0])
+        XCTAssertEqual([report.events, report.rebuilt, report.kept], [7, 2, 1], "alice smith's order was never on a stream: kept")
         XCTAssertNotNil(report.readFrom[Streams.rental] ?? nil, "says how far back it read")
         let after = try await views.views(customerId: "alice")
         XCTAssertEqual(after, before)

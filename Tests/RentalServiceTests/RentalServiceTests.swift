@@ -1,6 +1,7 @@
 import Bus
 import Contracts
 import Foundation
+import GRDB
 import Hummingbird
 import HummingbirdTesting
 import ServiceKit
@@ -51,6 +52,16 @@ final class RentalServiceTests: XCTestCase {
             try await client.expectError(.post, "/books", body: "{not json", status: .badRequest)
             try await client.expectError(.post, "/books", body: "[1,2]", status: .badRequest)
             try await client.expectError(.post, "/books", status: .badRequest)
+            let newline = try await client.expectError(
+                .post, "/books", body: #"{"title":"Dune\nINFO forged","author":"x"}"#, status: .badRequest)
+            XCTAssertTrue(newline.contains("control characters"), newline)
+            try await client.expectError(.post, "/books", body: #"{"title":"Dune\u0000","author":"x"}"#, status: .badRequest)
+            let fractional = try await client.expectError(
+                .post, "/books", body: #"{"title":"t","author":"x","copies":2.5}"#, status: .badRequest)
+            XCTAssertTrue(fractional.contains("'copies'"), "names the field: \(fractional)")
+            let huge = try await client.expectError(
+                .post, "/books", body: #"{"title":"t","author":"x","copies":1e30}"#, status: .badRequest)
+            XCTAssertTrue(huge.contains("'copies'"), "names the field: \(huge)")
             try await client.expectError(.get, "/books/not-a-uuid", status: .badRequest)
             try await client.expectError(.get, "/books/\(UUID())", status: .notFound)
             try await client.expectError(.get, "/nowhere", status: .notFound)
@@ -199,6 +210,35 @@ final class RentalServiceTests: XCTestCase {
         XCTAssertEqual(stillAvailable, 3, "one copy per order")
         let orders = try await outboxEvents(in: store.database).filter { $0.type == RentalOrdered.type }
         XCTAssertEqual(orders.count, 2, "one event per order")
+    }
+
+    func testALockedDatabaseAnswers503WithRetryAfterQuickly() async throws {
+        let path = try temporaryDatabasePath("locked")
+        store = try RentalStore.open(path: path)
+        // Another process's exclusive transaction, held on a thread of its own until the test ends.
+        let locker = try DatabaseQueue(path: path)
+        let (locked, release) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        Thread {
+            try? locker.writeWithoutTransaction { db in
+                try db.inTransaction(.exclusive) {
+                    locked.signal()
+                    release.wait()
+                    return .rollback
+                }
+            }
+        }.start()
+        locked.wait()
+        defer { release.signal() }
+        try await withClient(router) { client in
+            try await client.execute(
+                uri: "/books", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"title":"Dune","author":"Herbert"}"#)
+            ) { response in
+                XCTAssertEqual(response.status, .serviceUnavailable, String(buffer: response.body))
+                XCTAssertEqual(response.headers[.retryAfter], "1")
+                XCTAssertTrue(String(buffer: response.body).contains("try again"))
+            }
+        }
     }
 
     func testHealthAndPrometheusMetrics() async throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import ServiceKit
 
@@ -7,7 +8,9 @@ struct ViewsController: Sendable {
 
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.get("customers/{customerId}/rentals") { _, context in
-            let customerId = try Validate.text(context.parameters.get("customerId"), "customerId", maxLength: 100)
+            // Path parameters come percent-encoded: /customers/alice%20smith/rentals is alice smith's.
+            let raw = context.parameters.get("customerId")
+            let customerId = try Validate.text(raw?.removingPercentEncoding ?? raw, "customerId", maxLength: 100)
             return try await views.views(customerId: customerId).map(RentalViewResponse.init)
         }
         router.get("rentals/{id}") { _, context in

@@ -23,11 +23,12 @@ struct AlertEventRoutes: Sendable {
                     return
                 }
                 db.afterNextTransaction(onCommit: { _ in
-                    logger.info(
-                        "alert",
-                        metadata: [
-                            "kind": "\(alert.kind.rawValue)", "customer": "\(alert.customerId ?? "all")", "message": "\(alert.message)",
-                        ])
+                    // The message may hold an address: only at debug level.
+                    let metadata: Logger.Metadata = [
+                        "kind": "\(alert.kind.rawValue)", "customer": "\(alert.customerId ?? "all")", "rental": "\(alert.rentalId ?? "-")",
+                    ]
+                    logger.info("alert", metadata: metadata)
+                    logger.debug("alert message", metadata: metadata.merging(["message": "\(alert.message)"]) { $1 })
                 })
             }
         }

@@ -8,7 +8,7 @@ struct BooksController: Sendable {
     struct RegisterBookRequest: Decodable {
         var title: String?
         var author: String?
-        var copies: Int?
+        var copies: WholeNumber?
     }
 
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
@@ -16,7 +16,7 @@ struct BooksController: Sendable {
         group.post { request, _ in
             let body = try await request.collectBody()
             let input = try body.decodeJSON(as: RegisterBookRequest.self)
-            let copies = input.copies ?? 1
+            let copies = input.copies?.value ?? 1
             guard (1...100_000).contains(copies) else { throw APIError.badRequest("'copies' must be from 1 to 100000") }
             let (title, author) = (try Validate.text(input.title, "title"), try Validate.text(input.author, "author"))
             return try await writes.respond(to: request, body: body, status: .created) { db in

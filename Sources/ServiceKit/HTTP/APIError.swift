@@ -8,10 +8,13 @@ import Hummingbird
 public struct APIError: Error, HTTPResponseError, Equatable, CustomStringConvertible {
     public var status: HTTPResponse.Status
     public var message: String
+    /// Seconds after which trying again makes sense (`Retry-After`), for a 503 or a 429.
+    public var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, _ message: String) {
+    public init(_ status: HTTPResponse.Status, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public static func badRequest(_ message: String) -> APIError { APIError(.badRequest, message) }
@@ -20,9 +23,9 @@ public struct APIError: Error, HTTPResponseError, Equatable, CustomStringConvert
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = try JSONEncoder().encode(["error": message])
-        return Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     public var description: String { "\(status.code) \(message)" }

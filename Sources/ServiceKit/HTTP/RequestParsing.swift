@@ -30,6 +30,10 @@ extension ByteBuffer {
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw APIError.badRequest(field.isEmpty ? "the body must be a JSON object" : "field '\(field)' has the wrong type")
+        } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
+            // A number that does not fit (fractional, or out of range) for a whole-number field.
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw APIError.badRequest("field '\(field)' must be a whole number in range")
         } catch {
             throw APIError.badRequest("malformed JSON")
         }
@@ -48,8 +52,12 @@ extension RequestContext {
 
 /// Input checks shared by the services' request types.
 public enum Validate {
-    /// A required text field: trimmed, non-empty, at most `maxLength` characters.
+    /// A required text field: trimmed, non-empty, at most `maxLength` characters, and no control
+    /// characters (a newline or a NUL in a title could forge a log line or break a client).
     public static func text(_ value: String?, _ field: String, maxLength: Int = 500) throws -> String {
+        if let value, value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw APIError.badRequest("'\(field)' must not contain control characters such as newlines")
+        }
         let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         guard !trimmed.isEmpty else { throw APIError.badRequest("'\(field)' is required") }
         guard trimmed.count <= maxLength else { throw APIError.badRequest("'\(field)' is longer than \(maxLength) characters") }
@@ -70,5 +78,20 @@ public enum Validate {
             throw APIError.badRequest("'\(field)' must be a whole number from 1 to \(maximum)")
         }
         return number
+    }
+}
+
+/// A whole number in a JSON body. Foundation's decoder reports a fractional or out-of-range number
+/// for an `Int` as "not valid JSON", without the field; decoded through this, the 400 names the field.
+public struct WholeNumber: Decodable, Sendable, Equatable {
+    public let value: Int
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let number = try container.decode(Double.self)
+        guard number == number.rounded(), abs(number) <= 9_007_199_254_740_992 else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "\(number) is not a whole number in range")
+        }
+        value = Int(number)
     }
 }

@@ -71,6 +71,8 @@ public struct ServiceRuntime {
     public func application(router: Router<BasicRequestContext>, name: String) -> some ApplicationProtocol {
         Application(
             router: router,
+            // Idle keep-alive connections are closed after 30 s, so that idle clients cannot hold them all.
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: name),
             services: services,
             logger: options.logger)
