@@ -9,9 +9,9 @@ public enum DeliveryApplication {
     public static let defaultPort = 8082
 
     public static func buildRouter(store: DeliveryStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
-        let router = makeServiceRouter(service: name, health: health)
-        DeliveriesController(store: store).addRoutes(to: router.group("deliveries"))
-        return router
+        makeServiceRouter(service: name, health: health) {
+            DeliveriesController(store: store).addRoutes(to: $0.group("deliveries"))
+        }
     }
 
     /// The whole service: HTTP, the outbox relay, and the consumer of Rental's events.

@@ -11,9 +11,9 @@ public enum LookupApplication {
     public static let defaultPort = 8083
 
     public static func buildRouter(views: RentalViewStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
-        let router = makeServiceRouter(service: name, health: health)
-        ViewsController(views: views).addRoutes(to: router)
-        return router
+        makeServiceRouter(service: name, health: health) {
+            ViewsController(views: views).addRoutes(to: $0)
+        }
     }
 
     /// The whole service: HTTP and the consumer of both streams.

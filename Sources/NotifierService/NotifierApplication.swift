@@ -12,9 +12,9 @@ public enum NotifierApplication {
     public static var alertTypes: [String] { AlertEventRoutes.types.map { $0.type } }
 
     public static func buildRouter(store: AlertStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
-        let router = makeServiceRouter(service: name, health: health)
-        AlertsController(store: store).addRoutes(to: router.group("alerts"))
-        return router
+        makeServiceRouter(service: name, health: health) {
+            AlertsController(store: store).addRoutes(to: $0.group("alerts"))
+        }
     }
 
     /// The whole service: HTTP and the consumer of both streams.

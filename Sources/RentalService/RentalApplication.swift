@@ -10,10 +10,10 @@ public enum RentalApplication {
 
     /// The HTTP routes over `store`; tests use it with `app.test(.router)`.
     public static func buildRouter(store: RentalStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
-        let router = makeServiceRouter(service: name, health: health)
-        BooksController(store: store).addRoutes(to: router.group("books"))
-        RentalsController(store: store).addRoutes(to: router.group("rentals"))
-        return router
+        makeServiceRouter(service: name, health: health) {
+            BooksController(store: store).addRoutes(to: $0.group("books"))
+            RentalsController(store: store).addRoutes(to: $0.group("rentals"))
+        }
     }
 
     /// The whole service: HTTP, the outbox relay, and the consumer of Delivery's events.

@@ -65,6 +65,14 @@ final class RentalServiceTests: XCTestCase {
             try await client.expectError(.get, "/books/not-a-uuid", status: .badRequest)
             try await client.expectError(.get, "/books/\(UUID())", status: .notFound)
             try await client.expectError(.get, "/nowhere", status: .notFound)
+            try await client.execute(uri: "/rentals/\(UUID())/cancel", method: .get) { response in
+                XCTAssertEqual(response.status, .methodNotAllowed, "a known path with another method")
+                XCTAssertEqual(response.headers[.allow], "POST")
+            }
+            try await client.execute(uri: "/books", method: .delete) { response in
+                XCTAssertEqual(response.status, .methodNotAllowed)
+                XCTAssertEqual(response.headers[.allow], "GET, HEAD, POST")
+            }
         }
     }
 

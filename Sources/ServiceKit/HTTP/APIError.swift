@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Every error a client sees: an HTTP status and `{"error": "..."}`.
@@ -8,13 +9,13 @@ import Hummingbird
 public struct APIError: Error, HTTPResponseError, Equatable, CustomStringConvertible {
     public var status: HTTPResponse.Status
     public var message: String
-    /// Seconds after which trying again makes sense (`Retry-After`), for a 503 or a 429.
-    public var retryAfter: Int?
+    /// Header fields that go with the answer: `Retry-After` for a 503, `Allow` for a 405.
+    public var headers: HTTPFields
 
-    public init(_ status: HTTPResponse.Status, _ message: String, retryAfter: Int? = nil) {
+    public init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
         self.status = status
         self.message = message
-        self.retryAfter = retryAfter
+        self.headers = headers
     }
 
     public static func badRequest(_ message: String) -> APIError { APIError(.badRequest, message) }
@@ -23,8 +24,8 @@ public struct APIError: Error, HTTPResponseError, Equatable, CustomStringConvert
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = try JSONEncoder().encode(["error": message])
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        var headers = self.headers
+        headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 

@@ -1,4 +1,5 @@
 import Bus
+import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -23,7 +24,8 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.warning(
                 "answering 503: the infrastructure failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             throw APIError(
-                .serviceUnavailable, "the service is busy or cannot reach its storage just now: try again in a moment", retryAfter: 1)
+                .serviceUnavailable, "the service is busy or cannot reach its storage just now: try again in a moment",
+                headers: [.retryAfter: "1"])
         } catch {
             context.logger.error("unexpected error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             throw APIError(.internalServerError, "internal error")

@@ -1,15 +1,22 @@
 import Bus
 import Hummingbird
 
-/// The router every service starts from: JSON errors, `GET /metrics` (Prometheus), and
-/// `GET /health`, which also says what this process's consumer and outbox relay are doing (so an
-/// operator, or the fault harness, sees each consumer's share and any backlog).
-public func makeServiceRouter(service: String, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
+/// The router every service is built on: JSON errors, 405 with `Allow` for a known path asked with
+/// another method, `GET /metrics` (Prometheus), and `GET /health`, which also says what this
+/// process's consumer and outbox relay are doing (so an operator, or the fault harness, sees each
+/// consumer's share and any backlog). `addRoutes` adds the service's own routes.
+public func makeServiceRouter(
+    service: String, health: HealthSources = HealthSources(), addRoutes: (Router<BasicRequestContext>) -> Void
+) -> Router<BasicRequestContext> {
     ServiceMetrics.bootstrap()
     let router = Router(context: BasicRequestContext.self)
     ServiceMetrics.addRoutes(to: router)
     router.middlewares.add(JSONErrorMiddleware())
+    let methodNotAllowed = MethodNotAllowedMiddleware<BasicRequestContext>()
+    router.middlewares.add(methodNotAllowed)
     router.get("/health") { _, _ in await health.report(service: service) }
+    addRoutes(router)
+    methodNotAllowed.learn(router)
     return router
 }
 
