@@ -35,7 +35,7 @@ struct ConsumerLoop {
             longestWait: configuration.claimIdle / 2)
         acknowledger = Acknowledger(client: client, group: group)
         pause = PauseState(
-            client: client, group: group, consumer: consumer, backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(5)),
+            client: client, group: group, consumer: consumer, backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(1)),
             touchInterval: configuration.claimIdle / 3)
     }
 
