@@ -83,7 +83,8 @@ public struct OutboxRelay: Service {
                         await outbox.signal.wait(timeout: min(configuration.pollInterval, configuration.lossCheckInterval))
                     }
                 } catch RedisError.connectionChanged {
-                    continue  // check the new connection's Redis before publishing on it
+                    check.verifiedSerial = nil  // check the new connection's Redis at once, before publishing on it
+                    continue
                 } catch let error as RedisError where error.isConnectionProblem {
                     continue  // RedisClient waits its backoff before the next attempt.
                 } catch is CancellationError {
