@@ -9,12 +9,29 @@ public struct StreamID: Sendable, Hashable, Comparable, CustomStringConvertible 
         self.sequence = sequence
     }
 
-    /// Parses `ms-seq` (or a bare `ms`, as Redis accepts); nil for anything else.
+    /// Parses `ms-seq` (or a bare `ms`, as Redis accepts); nil for anything else. Reads the bytes
+    /// once, without allocating: the relay parses every id Redis gives it.
     public init?(_ text: String) {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), let milliseconds = UInt64(parts[0]) else { return nil }
-        let sequence = parts.count == 2 ? UInt64(parts[1]) : 0
-        guard let sequence else { return nil }
+        var milliseconds: UInt64 = 0
+        var sequence: UInt64 = 0
+        var digits = 0
+        var inSequence = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "-") {
+                guard !inSequence, digits > 0 else { return nil }
+                inSequence = true
+                digits = 0
+                continue
+            }
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            let digit = UInt64(byte - UInt8(ascii: "0"))
+            let (scaled, overflow) = (inSequence ? sequence : milliseconds).multipliedReportingOverflow(by: 10)
+            let (sum, overflowAdd) = scaled.addingReportingOverflow(digit)
+            guard !overflow, !overflowAdd else { return nil }
+            if inSequence { sequence = sum } else { milliseconds = sum }
+            digits += 1
+        }
+        guard digits > 0 else { return nil }
         self.init(milliseconds: milliseconds, sequence: sequence)
     }
 

@@ -59,3 +59,16 @@ final class RedisUnitTests: XCTestCase {
         XCTAssertEqual(PendingEntry.parseList(pending), [PendingEntry(id: "1-0", consumer: "c1", attempts: 3)])
     }
 }
+
+final class StreamIDTests: XCTestCase {
+    func testIdsParseAndOrderAsNumbers() {
+        XCTAssertEqual(StreamID("1700000000000-5"), StreamID(milliseconds: 1_700_000_000_000, sequence: 5))
+        XCTAssertEqual(StreamID("42"), StreamID(milliseconds: 42))
+        XCTAssertLessThan(StreamID("9-0")!, StreamID("10-0")!, "as numbers, not text")
+        XCTAssertLessThan(StreamID("10-2")!, StreamID("10-10")!)
+        for bad in ["", "-", "1-", "-1", "1-2-3", "a-1", "1-b", "99999999999999999999-0"] {
+            XCTAssertNil(StreamID(bad), bad)
+        }
+        XCTAssertEqual(StreamID("5-7")?.description, "5-7")
+    }
+}

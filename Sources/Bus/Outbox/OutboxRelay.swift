@@ -120,7 +120,12 @@ public struct OutboxRelay: Service {
         var refusedForNow: [Int64] = []
         for (row, result) in zip(sendable, results) {
             switch result {
-            case .success(let id): published.append((row.sequence ?? 0, id))
+            case .success(let text):
+                guard let id = StreamID(text) else {
+                    failed.append((row.sequence ?? 0, "XADD gave an entry id that is not one: \(text)", configuration.setAsideAfter))
+                    continue
+                }
+                published.append((row.sequence ?? 0, id))
             case .failure(let error) where error.isTemporaryRefusal: refusedForNow.append(row.sequence ?? 0)
             case .failure(let error): failed.append((row.sequence ?? 0, "\(error)", configuration.setAsideAfter))
             }

@@ -31,10 +31,18 @@ struct OutboxTable: Sendable {
         -> [Int64]
     {
         try await database.write { db in
-            for (sequence, id) in published {
+            // One statement for the batch: the entry ids come in as a VALUES table.
+            for start in stride(from: 0, to: published.count, by: 400) {
+                let chunk = published[start..<min(start + 400, published.count)]
+                var arguments: StatementArguments = [now]
+                for (sequence, id) in chunk { arguments += [sequence, id.description] }
                 try db.execute(
-                    sql: "UPDATE outbox SET publishedAt = ?, publishedId = ?, claimedBy = NULL, claimedUntil = NULL WHERE sequence = ?",
-                    arguments: [now, id.description, sequence])
+                    sql: """
+                        UPDATE outbox SET publishedAt = ?, publishedId = ids.column2, claimedBy = NULL, claimedUntil = NULL
+                        FROM (VALUES \(chunk.map { _ in "(?, ?)" }.joined(separator: ", "))) AS ids
+                        WHERE outbox.sequence = ids.column1
+                        """,
+                    arguments: arguments)
             }
             var setAside: [Int64] = []
             for (sequence, error, setAsideAfter) in failed {

@@ -15,7 +15,7 @@ public struct StreamPublisher: Sendable {
     /// (the events before it are in the stream; publishing is at-least-once, consumers de-duplicate).
     @discardableResult
     public func publish(_ events: [OutgoingEvent]) async throws -> [String] {
-        try await publishEach(events).map { try $0.get().description }
+        try await publishEach(events).map { try $0.get() }
     }
 
     public func publish(_ event: OutgoingEvent) async throws -> String {
@@ -25,7 +25,7 @@ public struct StreamPublisher: Sendable {
     /// Publishes `events` in order in one pipeline and says, for each, its entry id or Redis's error
     /// reply. With `connection`, only on the client's connection of that serial number: a connection
     /// made since throws ``RedisError/connectionChanged`` before anything is sent.
-    public func publishEach(_ events: [OutgoingEvent], onConnection serial: Int? = nil) async throws -> [Result<StreamID, RedisError>] {
+    public func publishEach(_ events: [OutgoingEvent], onConnection serial: Int? = nil) async throws -> [Result<String, RedisError>] {
         guard !events.isEmpty else { return [] }
         let commands = events.map { StreamCommand.add(to: $0.stream, fields: $0.envelope.fields) }
         let replies = try await client.withConnection { connection in
@@ -34,7 +34,7 @@ public struct StreamPublisher: Sendable {
         }
         return replies.map { reply in
             if case .error(let message) = reply { return .failure(.server(message)) }
-            guard let id = reply.string.flatMap(StreamID.init) else { return .failure(.unexpectedReply("XADD gave \(reply)")) }
+            guard let id = reply.string else { return .failure(.unexpectedReply("XADD gave \(reply)")) }
             return .success(id)
         }
     }
