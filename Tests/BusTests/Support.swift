@@ -63,10 +63,10 @@ func busDatabase(at path: String? = nil) throws -> DatabasePool {
 /// Whether `group` has been handed every entry of `stream` and has acknowledged them all: from then
 /// on nothing can be delivered again, so counts taken now are final.
 func drained(_ redis: RedisServer, stream: String = "test-events", group: String) -> Bool {
-    guard let groups = try? redis.command(["XINFO", "GROUPS", stream]).array,
-        let info = groups.map(\.pairs).first(where: { $0["name"]?.string == group })
+    guard let reply = try? redis.command(["XINFO", "GROUPS", stream]),
+        let info = GroupInfo.parseList(reply).first(where: { $0.name == group })
     else { return false }
-    return info["pending"]?.int == 0 && info["lag"]?.int == 0
+    return info.pending == 0 && info.lag == 0
 }
 
 /// How many entries `group` still has pending on `stream`.

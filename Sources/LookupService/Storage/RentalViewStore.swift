@@ -89,14 +89,15 @@ public struct RentalViewStore: Sendable {
         var events = 0
         for stream in streams {
             readFrom[stream] = .some(nil)
-            try await forEachEvent(in: stream, batchSize: batchSize) { entry, envelope in
-                if readFrom[stream] == .some(nil) {
-                    let milliseconds = entry.id.split(separator: "-").first.flatMap { Double($0) } ?? 0
-                    readFrom[stream] = Timestamp.string(from: Date(timeIntervalSince1970: milliseconds / 1000))
+            try await forEachPage(of: stream, batchSize: batchSize) { page in
+                if readFrom[stream] == .some(nil), let first = page.first.flatMap({ StreamID($0.entry.id) }) {
+                    readFrom[stream] = Timestamp.string(from: Date(timeIntervalSince1970: Double(first.milliseconds) / 1000))
                 }
-                events += 1
-                guard envelope?.type == RentalOrdered.type, let order = try? envelope?.payload(as: RentalOrdered.self) else { return }
-                orders[order.rentalId] = order.customerId
+                events += page.count
+                for case (_, let envelope?) in page where envelope.type == RentalOrdered.type {
+                    guard let order = try? envelope.payload(as: RentalOrdered.self) else { continue }
+                    orders[order.rentalId] = order.customerId
+                }
             }
         }
         let existing = Set(try await client.scanKeys(matching: Self.rentalKey("*")))
@@ -109,26 +110,25 @@ public struct RentalViewStore: Sendable {
             for reply in try await client.pipeline(Array(deletions[start..<min(start + 1000, deletions.count)])) { try reply.orThrow() }
         }
         for stream in streams {
-            var commands: [[String]] = []
-            try await forEachEvent(in: stream, batchSize: batchSize) { _, envelope in
-                if let envelope, let update = try? ViewUpdate.from(envelope) { commands.append(ViewScript.command(for: update)) }
-            }
-            for start in stride(from: 0, to: commands.count, by: batchSize) {
-                for reply in try await client.pipeline(Array(commands[start..<min(start + batchSize, commands.count)])) {
-                    try reply.orThrow()
-                }
+            // A page at a time: every command carries the script, so a whole stream's would not fit in memory.
+            try await forEachPage(of: stream, batchSize: batchSize) { page in
+                let commands = page.compactMap { $0.envelope.flatMap { try? ViewUpdate.from($0) }.map(ViewScript.command(for:)) }
+                guard !commands.isEmpty else { return }
+                for reply in try await client.pipeline(commands) { try reply.orThrow() }
             }
         }
         let kept = existing.subtracting(orders.keys.map(Self.rentalKey)).count
         return RebuildReport(events: events, rebuilt: orders.count, kept: kept, readFrom: readFrom)
     }
 
-    /// Every entry of `stream` in order, with its envelope when it is one.
-    private func forEachEvent(in stream: String, batchSize: Int, _ body: (StreamEntry, EventEnvelope?) throws -> Void) async throws {
+    /// The entries of `stream` in order, a page at a time, each with its envelope when it is one.
+    private func forEachPage(
+        of stream: String, batchSize: Int, _ body: ([(entry: StreamEntry, envelope: EventEnvelope?)]) async throws -> Void
+    ) async throws {
         var after: String?
         while true {
             let entries = try await pool.client.range(of: stream, after: after, count: batchSize)
-            for entry in entries { try body(entry, entry.fields.flatMap { try? EventEnvelope(fields: $0) }) }
+            try await body(entries.map { ($0, $0.fields.flatMap { try? EventEnvelope(fields: $0) }) })
             guard entries.count == batchSize, let last = entries.last else { return }
             after = last.id
         }
