@@ -14,11 +14,19 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // NIOHTTPTypes: the HTTP parts Hummingbird's channel passes, for the header-read timeout handler.
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The gateway's client to the services' instances.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Signed identities (EdDSA JWTs): minted by `bookdelivery token`, verified by the gateway and every service.
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        // SHA-256 for the Redis ACL file's password hashes (already in the build through jwt-kit).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // hiredis, Debian's libhiredis-dev.
@@ -46,10 +54,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Who is calling: roles, token claims, key files, minting and verifying EdDSA JWTs.
+        .target(
+            name: "Identity",
+            dependencies: [.product(name: "JWTKit", package: "jwt-kit")]
+        ),
         // What every service is built from: HTTP helpers, event routing over SQLite, the runtime.
         .target(
             name: "ServiceKit",
             dependencies: serviceDependencies + [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -58,13 +75,27 @@ let package = Package(
         .target(name: "DeliveryService", dependencies: ["ServiceKit"] + serviceDependencies),
         .target(name: "LookupService", dependencies: ["ServiceKit"] + serviceDependencies),
         .target(name: "NotifierService", dependencies: ["ServiceKit"] + serviceDependencies),
+        // The one public entry point: routes to pools of instances with rate limits, load shedding,
+        // circuit breakers and fallbacks.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Identity", "ServiceKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Child processes, ports, and a local redis-server: for `up`, the benchmark and the tests.
         .target(name: "ProcessSupport", dependencies: ["Redis"]),
         .executableTarget(
             name: "BookDeliveryCLI",
             dependencies: [
                 "Bus", "Contracts", "Redis", "ServiceKit", "ProcessSupport",
-                "RentalService", "DeliveryService", "LookupService", "NotifierService",
+                "RentalService", "DeliveryService", "LookupService", "NotifierService", "Gateway", "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
@@ -98,6 +129,8 @@ let package = Package(
             path: "Tests/ServiceTestSupport"
         ),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ServiceTestSupport"]),
         .testTarget(name: "RentalServiceTests", dependencies: ["RentalService", "ServiceTestSupport"]),
         .testTarget(name: "DeliveryServiceTests", dependencies: ["DeliveryService", "ServiceTestSupport"]),
@@ -106,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "TestSupport", "ProcessSupport", "Contracts", "ServiceKit",
+                "TestSupport", "ProcessSupport", "Contracts", "ServiceKit", "Identity", "Redis",
                 "RentalService", "DeliveryService", "LookupService", "NotifierService",
             ]
         ),
@@ -117,7 +150,7 @@ let package = Package(
 /// What every service target uses.
 var serviceDependencies: [Target.Dependency] {
     [
-        "Bus", "Contracts", "Redis",
+        "Bus", "Contracts", "Identity", "Redis",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),

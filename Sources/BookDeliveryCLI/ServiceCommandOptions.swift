@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bus
 import Foundation
+import Identity
 import Logging
 import Redis
 import ServiceKit
@@ -9,7 +10,9 @@ import ServiceKit
 struct ServiceCommandOptions: ParsableArguments {
     @Option(help: "HTTP port (env PORT; default: the service's own).") var port: Int?
     @Option(help: "Address to listen on (env HOST).") var host: String?
-    @Option(help: "Redis URL, redis://[user:password@]host:port[/db] (env REDIS_URL).") var redis: String?
+    @Option(help: "Redis URL, redis://[user@]host:port[/db] (env REDIS_URL).") var redis: String?
+    @OptionGroup var redisPassword: RedisPasswordOption
+    @OptionGroup var auth: AuthOptions
     @Option(help: "SQLite file (env DB_PATH; default ./.data/<service>.sqlite).") var db: String?
     @Option(help: "This process's consumer name, unique per process (env CONSUMER_NAME; default host-pid).") var consumer: String?
     @Option(
@@ -25,13 +28,16 @@ struct ServiceCommandOptions: ParsableArguments {
     )
     var streamCap: Int?
 
-    func resolve(service: String, defaultPort: Int) throws -> ServiceOptions {
+    /// The options; `serving` false for a run that answers no HTTP (`lookup --rebuild`), which
+    /// needs no keys.
+    func resolve(service: String, defaultPort: Int, serving: Bool = true) async throws -> ServiceOptions {
         ServiceMetrics.bootstrap()  // before any metric is created
         let environment = ProcessInfo.processInfo.environment
         guard let port = port ?? environment["PORT"].flatMap(Int.init) ?? Optional(defaultPort), (1...65535).contains(port) else {
             throw ValidationError("--port must be from 1 to 65535")
         }
-        let endpoint = try RedisOption.endpoint(flag: redis)
+        var endpoint = try RedisOption.endpoint(flag: redis)
+        if let password = try redisPassword.password() { endpoint.password = password }
         let databasePath = db ?? environment["DB_PATH"] ?? "./.data/\(service).sqlite"
         let directory = URL(fileURLWithPath: databasePath).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -39,9 +45,10 @@ struct ServiceCommandOptions: ParsableArguments {
         var logger = Logger(label: "bookdelivery.\(service)")
         logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         logger[metadataKey: "consumer"] = "\(consumerName)"
+        let authentication = serving ? try await auth.authentication(logger: logger) : .disabled
         return ServiceOptions(
             host: host ?? environment["HOST"] ?? "127.0.0.1", port: port, redis: endpoint,
-            databasePath: databasePath, consumerName: consumerName, retention: try retention(environment), logger: logger)
+            databasePath: databasePath, consumerName: consumerName, retention: try retention(environment), authentication: authentication, logger: logger)
     }
 
     private func retention(_ environment: [String: String]) throws -> RetentionPolicy {
@@ -83,14 +90,57 @@ enum DurationText {
     }
 }
 
+/// How a process checks tokens: `--keys DIR` or `--no-auth`, and nothing else: without either it
+/// does not start.
+struct AuthOptions: ParsableArguments {
+    @Option(help: "Directory with jwks.json, the public key tokens are checked with (env KEYS_DIR).") var keys: String?
+    @Flag(help: "Serve without checking tokens: every request is an admin's. For tests and benchmarks only.") var noAuth = false
+
+    func authentication(logger: Logger) async throws -> Authentication {
+        let directory = keys ?? ProcessInfo.processInfo.environment["KEYS_DIR"]
+        if noAuth {
+            guard keys == nil else { throw ValidationError("--keys and --no-auth exclude each other") }
+            logger.warning("--no-auth: serving WITHOUT checking tokens; every request acts as an admin. Never expose this process.")
+            return .disabled
+        }
+        guard let directory else {
+            throw ValidationError(
+                "no keys: pass --keys DIR (or set KEYS_DIR) with the directory `bookdelivery keys --dir DIR` made, or --no-auth to serve without tokens (tests only)"
+            )
+        }
+        do { return .tokens(try await KeyDirectory(path: directory).verifier()) } catch { throw ValidationError("\(error)") }
+    }
+}
+
+/// The Redis password: read from a file (0600) or the environment, never from the command line,
+/// where `ps` shows it to everyone on the machine.
+struct RedisPasswordOption: ParsableArguments {
+    @Option(help: "File holding the Redis user's password (env REDIS_PASSWORD_FILE; or the password itself in env REDIS_PASSWORD).")
+    var redisPasswordFile: String?
+
+    func password() throws -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let path = redisPasswordFile ?? environment["REDIS_PASSWORD_FILE"] else { return environment["REDIS_PASSWORD"] }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("cannot read the Redis password file \(path)")
+        }
+        let password = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !password.isEmpty else { throw ValidationError("the Redis password file \(path) is empty") }
+        return password
+    }
+}
+
 /// Redis for the operator's commands.
 struct RedisOption: ParsableArguments {
-    @Option(help: "Redis URL (env REDIS_URL; default redis://127.0.0.1:6379).") var redis: String?
+    @Option(help: "Redis URL, redis://[user@]host:port (env REDIS_URL; default redis://127.0.0.1:6379).") var redis: String?
+    @OptionGroup var redisPassword: RedisPasswordOption
 
     func client() throws -> RedisClient {
         var logger = Logger(label: "bookdelivery")
         logger.logLevel = .error
-        return RedisClient(endpoint: try Self.endpoint(flag: redis), logger: logger)
+        var endpoint = try Self.endpoint(flag: redis)
+        if let password = try redisPassword.password() { endpoint.password = password }
+        return RedisClient(endpoint: endpoint, logger: logger)
     }
 
     /// The `--redis` flag, else `REDIS_URL`, else the local default; a bad URL is a usage error.

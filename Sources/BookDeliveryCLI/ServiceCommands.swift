@@ -11,7 +11,7 @@ struct RentalCommand: AsyncParsableCommand {
     @OptionGroup var options: ServiceCommandOptions
 
     func run() async throws {
-        let options = try options.resolve(service: RentalApplication.name, defaultPort: RentalApplication.defaultPort)
+        let options = try await options.resolve(service: RentalApplication.name, defaultPort: RentalApplication.defaultPort)
         try await RentalApplication.buildApplication(options: options).runService()
     }
 }
@@ -21,7 +21,7 @@ struct DeliveryCommand: AsyncParsableCommand {
     @OptionGroup var options: ServiceCommandOptions
 
     func run() async throws {
-        let options = try options.resolve(service: DeliveryApplication.name, defaultPort: DeliveryApplication.defaultPort)
+        let options = try await options.resolve(service: DeliveryApplication.name, defaultPort: DeliveryApplication.defaultPort)
         try await DeliveryApplication.buildApplication(options: options).runService()
     }
 }
@@ -33,7 +33,7 @@ struct LookupCommand: AsyncParsableCommand {
     @Flag(help: "Rebuild the views from the streams (those whose order the streams still hold), then exit.") var rebuild = false
 
     func run() async throws {
-        let options = try options.resolve(service: LookupApplication.name, defaultPort: LookupApplication.defaultPort)
+        let options = try await options.resolve(service: LookupApplication.name, defaultPort: LookupApplication.defaultPort, serving: !rebuild)
         if rebuild {
             print(try await LookupApplication.rebuild(options: options).summary)
             return
@@ -47,7 +47,7 @@ struct NotifierCommand: AsyncParsableCommand {
     @OptionGroup var options: ServiceCommandOptions
 
     func run() async throws {
-        let options = try options.resolve(service: NotifierApplication.name, defaultPort: NotifierApplication.defaultPort)
+        let options = try await options.resolve(service: NotifierApplication.name, defaultPort: NotifierApplication.defaultPort)
         try await NotifierApplication.buildApplication(options: options).runService()
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Gateway
+import Identity
 import ProcessSupport
 import ServiceKit
 import UnixSignals
@@ -8,11 +10,15 @@ import UnixSignals
     import Glibc
 #endif
 
-/// `bookdelivery up`: Redis (unless one is given) and the four services, for a local try-out.
+/// `bookdelivery up`: Redis (unless one is given), the four services and the gateway, for a local
+/// try-out, with keys, Redis users and tokens made on the way.
 struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "up",
-        abstract: "Start everything locally: a redis-server (AOF on, data in ./.data) and the four services. Ctrl-C stops it all.")
+        abstract: "Start everything locally: redis-server, the four services and the gateway on port 8080. Ctrl-C stops it all.",
+        discussion: """
+            On the first run it creates in --data: signing keys (keys/), a Redis user per service with a random password             (secrets/, mode 0600; redis/users.acl), and it prints tokens for customers alice and bob, a courier and an admin.
+            """)
 
     @Option(help: "Use this Redis instead of starting one.") var redis: String?
     @Option(
@@ -24,23 +30,23 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Where Redis and the services keep their data.") var data = "./.data"
     @Option(
         name: .customLong("port"),
-        help: "A service's HTTP port instead of its default, as service=port (repeatable), e.g. --port rental=9081.")
+        help: "A port instead of the default, as name=port for gateway or a service (repeatable), e.g. --port gateway=9080.")
     var portOverrides: [String] = []
 
-    /// Each service with the port it gets: its default, or the one given with --port.
-    private func servicePorts() throws -> [(name: String, port: Int)] {
+    /// Each service, then the gateway, with the port it gets: its default, or the one given with --port.
+    private func ports() throws -> [(name: String, port: Int)] {
+        let defaults = Services.all + [(GatewayApplication.name, GatewayApplication.defaultPort)]
         var overrides: [String: Int] = [:]
         for text in portOverrides {
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, Services.all.contains(where: { $0.name == parts[0] }), let port = Int(parts[1]),
+            guard parts.count == 2, defaults.contains(where: { $0.name == parts[0] }), let port = Int(parts[1]),
                 (1...65535).contains(port)
             else {
-                throw ValidationError(
-                    "--port takes service=port with a service of \(Services.all.map(\.name).joined(separator: ", ")), e.g. rental=9081")
+                throw ValidationError("--port takes name=port with a name of \(defaults.map(\.name).joined(separator: ", ")), e.g. gateway=9080")
             }
             overrides[parts[0]] = port
         }
-        return Services.all.map { ($0.name, overrides[$0.name] ?? $0.port) }
+        return defaults.map { ($0.name, overrides[$0.name] ?? $0.port) }
     }
 
     /// The asked-for port, which must be free; else 6379, or the first free port after it.
@@ -63,53 +69,87 @@ struct UpCommand: AsyncParsableCommand {
     func run() async throws {
         // Trap Ctrl-C first: a signal that comes while things start must still stop them cleanly.
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-        let services = try servicePorts()
+        let all = try ports()
+        let services = all.filter { $0.name != GatewayApplication.name }
+        let gatewayPort = all.first { $0.name == GatewayApplication.name }!.port
         let dataDirectory = URL(fileURLWithPath: data).standardizedFileURL
-        // Databases, the AOF and (later) secrets live here: only this user may read them.
-        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
-        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: dataDirectory.path)
-        for service in services where TCPPort.isListening(service.port) {
-            throw ValidationError("port \(service.port) (\(service.name)) is already in use: is bookdelivery already up?")
+        // Databases, the AOF, keys and secrets live here: only this user may read them.
+        try Self.makePrivateDirectory(dataDirectory)
+        for entry in all where TCPPort.isListening(entry.port) {
+            throw ValidationError("port \(entry.port) (\(entry.name)) is already in use: is bookdelivery already up?")
+        }
+
+        let keys = KeyDirectory(path: dataDirectory.appendingPathComponent("keys").path)
+        if !keys.exists {
+            try keys.create()
+            say("created signing keys in \(keys.path)")
         }
 
         var redisServer: RedisServerProcess?
-        let redisURL: String
-        if let redis {
-            redisURL = redis
-        } else {
+        /// Each service's Redis URL and the file its password is in (none for a Redis given with --redis).
+        var redisURL: (String) -> String = { _ in self.redis ?? "" }
+        var passwordFile: (String) -> String? = { _ in nil }
+        var operatorHint = "bookdelivery streams --redis \(redis ?? "")"
+        if redis == nil {
+            let secrets = dataDirectory.appendingPathComponent("secrets")
+            let redisDirectory = dataDirectory.appendingPathComponent("redis")
+            try Self.makePrivateDirectory(secrets)
+            try Self.makePrivateDirectory(redisDirectory)
+            let passwords = try Self.redisPasswords(in: secrets)
+            let aclFile = redisDirectory.appendingPathComponent("users.acl")
+            try Self.writePrivateFile(aclFile, RedisUsers.aclFile(passwords: passwords))
             let server = try await RedisServerProcess(
-                port: try chooseRedisPort(), directory: dataDirectory, arguments: ["--appendonly", "yes", "--appendfsync", "everysec"])
+                port: try chooseRedisPort(), directory: redisDirectory,
+                arguments: ["--appendonly", "yes", "--appendfsync", "everysec", "--aclfile", aclFile.path])
             redisServer = server
-            redisURL = server.url
-            say("redis-server on \(redisURL) (AOF in \(data))")
+            let port = server.port
+            redisURL = { user in "redis://\(user)@127.0.0.1:\(port)" }
+            passwordFile = { user in secrets.appendingPathComponent("\(user).password").path }
+            operatorHint = "bookdelivery streams --redis \(redisURL("operator")) --redis-password-file \(passwordFile("operator")!)"
+            say("redis-server on 127.0.0.1:\(port) (AOF and users.acl in \(redisDirectory.path); a user per service, default user off)")
         }
 
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let environment = ProcessInfo.processInfo.environment.merging([ParentWatch.variable: String(getpid())]) { $1 }
         var children: [(name: String, process: ChildProcess)] = []
         for service in services {
-            let process = try ChildProcess(
-                executable: executable,
-                arguments: [
-                    service.name, "--port", String(service.port), "--redis", redisURL,
-                    "--db", dataDirectory.appendingPathComponent("\(service.name).sqlite").path, "--consumer", "\(service.name)-1",
-                ],
-                environment: ProcessInfo.processInfo.environment.merging([ParentWatch.variable: String(getpid())]) { $1 },
-                inheritOutput: true)
+            var arguments = [
+                service.name, "--port", String(service.port), "--redis", redisURL(service.name), "--keys", keys.path,
+                "--db", dataDirectory.appendingPathComponent("\(service.name).sqlite").path, "--consumer", "\(service.name)-1",
+            ]
+            if let file = passwordFile(service.name) { arguments += ["--redis-password-file", file] }
+            let process = try ChildProcess(executable: executable, arguments: arguments, environment: environment, inheritOutput: true)
             children.append((service.name, process))
         }
-        for service in services {
-            _ = await TCPPort.waitUntilListening(service.port, timeout: .seconds(20))
+        let instance = { (name: String) in "http://127.0.0.1:\(services.first { $0.name == name }!.port)" }
+        let gateway = try ChildProcess(
+            executable: executable,
+            arguments: [
+                "gateway", "--port", String(gatewayPort), "--keys", keys.path, "--rental", instance("rental"),
+                "--delivery", instance("delivery"), "--lookup", instance("lookup"), "--notifier", instance("notifier"),
+            ],
+            environment: environment, inheritOutput: true)
+        children.append((GatewayApplication.name, gateway))
+        for entry in all {
+            _ = await TCPPort.waitUntilListening(entry.port, timeout: .seconds(20))
         }
-        let width = services.map(\.name.count).max() ?? 0
-        let lines = services.map { service in
-            "  " + service.name.capitalized.padding(toLength: width + 2, withPad: " ", startingAt: 0) + "http://127.0.0.1:\(service.port)"
+        let issuer = try keys.issuer()
+        let lifetime = Duration.seconds(8 * 3600)
+        var tokens: [String] = []
+        for (variable, subject, role) in [
+            ("ALICE", "alice", Role.customer), ("BOB", "bob", .customer), ("COURIER", "courier-1", .courier), ("ADMIN", "admin", .admin),
+        ] {
+            tokens.append("  export \(variable)=\(try await issuer.token(subject: subject, role: role, lifetime: lifetime))")
         }
+        let lines = services.map { "\($0.name) on \($0.port)" }.joined(separator: ", ")
         say(
             """
 
-            bookdelivery is up:
-            \(lines.joined(separator: "\n"))
-              Redis     \(redisURL)   (bookdelivery streams --redis \(redisURL))
+            bookdelivery is up: http://127.0.0.1:\(gatewayPort)  (the gateway; behind it \(lines))
+            Tokens for customers alice and bob, a courier and an admin (valid 8 h; more with `bookdelivery token --keys \(keys.path)`):
+            \(tokens.joined(separator: "\n"))
+            Try:  curl -s http://127.0.0.1:\(gatewayPort)/books
+            Streams:  \(operatorHint)
             Press Ctrl-C to stop.
 
             """)
@@ -127,6 +167,39 @@ struct UpCommand: AsyncParsableCommand {
             _ = await redisServer.process.exit(within: .seconds(10))
         }
         say("stopped")
+    }
+
+    private static func makePrivateDirectory(_ url: URL) throws {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: url.path)
+    }
+
+    /// Writes `text` to a file only this user may read, created with that mode from the start.
+    private static func writePrivateFile(_ url: URL, _ text: String) throws {
+        let temporary = url.path + ".tmp"
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw ValidationError("cannot write \(url.path)") }
+        let bytes = Array(text.utf8)
+        let written = write(fd, bytes, bytes.count)
+        close(fd)
+        guard written == bytes.count, rename(temporary, url.path) == 0 else { throw ValidationError("cannot write \(url.path)") }
+    }
+
+    /// Each Redis user's password, from `secrets/<user>.password`, made on the first run.
+    private static func redisPasswords(in secrets: URL) throws -> [String: String] {
+        var passwords: [String: String] = [:]
+        for user in RedisUsers.all {
+            let file = secrets.appendingPathComponent("\(user).password")
+            if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !existing.isEmpty {
+                passwords[user] = existing
+            } else {
+                let password = RedisUsers.newPassword()
+                try writePrivateFile(file, password + "\n")
+                passwords[user] = password
+            }
+        }
+        return passwords
     }
 
     /// Prints and flushes at once, so that our lines keep their place among the services' logs even

@@ -8,8 +8,10 @@ public enum DeliveryApplication {
     public static let name = "delivery"
     public static let defaultPort = 8082
 
-    public static func buildRouter(store: DeliveryStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
-        makeServiceRouter(service: name, health: health) {
+    public static func buildRouter(
+        store: DeliveryStore, authentication: Authentication, health: HealthSources = HealthSources()
+    ) -> Router<ServiceRequestContext> {
+        makeServiceRouter(service: name, authentication: authentication, health: health) {
             DeliveriesController(store: store).addRoutes(to: $0.group("deliveries"))
         }
     }
@@ -26,6 +28,6 @@ public enum DeliveryApplication {
         runtime.housekeeping(database: store.database)
         let trimmer = runtime.streamTrimmer()
         let health = HealthSources(consumer: options.consumerName, stats: stats, relay: relay, trimmer: trimmer)
-        return runtime.application(router: buildRouter(store: store, health: health), name: name)
+        return runtime.application(router: buildRouter(store: store, authentication: options.authentication, health: health), name: name)
     }
 }

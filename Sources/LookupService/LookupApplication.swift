@@ -10,8 +10,10 @@ public enum LookupApplication {
     public static let name = "lookup"
     public static let defaultPort = 8083
 
-    public static func buildRouter(views: RentalViewStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
-        makeServiceRouter(service: name, health: health) {
+    public static func buildRouter(
+        views: RentalViewStore, authentication: Authentication, health: HealthSources = HealthSources()
+    ) -> Router<ServiceRequestContext> {
+        makeServiceRouter(service: name, authentication: authentication, health: health) {
             ViewsController(views: views).addRoutes(to: $0)
         }
     }
@@ -25,7 +27,7 @@ public enum LookupApplication {
             group: ConsumerGroups.lookup, streams: Streams.all, stats: stats, batchHandler: ViewEventHandler(views: views).handle)
         let trimmer = runtime.streamTrimmer()
         let health = HealthSources(consumer: options.consumerName, stats: stats, trimmer: trimmer)
-        return runtime.application(router: buildRouter(views: views, health: health), name: name)
+        return runtime.application(router: buildRouter(views: views, authentication: options.authentication, health: health), name: name)
     }
 
     /// `bookdelivery lookup --rebuild`.

@@ -11,8 +11,10 @@ public enum NotifierApplication {
     /// The event types Notifier makes an alert of.
     public static var alertTypes: [String] { AlertEventRoutes.types.map { $0.type } }
 
-    public static func buildRouter(store: AlertStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
-        makeServiceRouter(service: name, health: health) {
+    public static func buildRouter(
+        store: AlertStore, authentication: Authentication, health: HealthSources = HealthSources()
+    ) -> Router<ServiceRequestContext> {
+        makeServiceRouter(service: name, authentication: authentication, health: health) {
             AlertsController(store: store).addRoutes(to: $0.group("alerts"))
         }
     }
@@ -28,6 +30,6 @@ public enum NotifierApplication {
         runtime.housekeeping(database: store.database)
         let trimmer = runtime.streamTrimmer()
         let health = HealthSources(consumer: options.consumerName, stats: stats, trimmer: trimmer)
-        return runtime.application(router: buildRouter(store: store, health: health), name: name)
+        return runtime.application(router: buildRouter(store: store, authentication: options.authentication, health: health), name: name)
     }
 }

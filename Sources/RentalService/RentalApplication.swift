@@ -9,8 +9,10 @@ public enum RentalApplication {
     public static let defaultPort = 8081
 
     /// The HTTP routes over `store`; tests use it with `app.test(.router)`.
-    public static func buildRouter(store: RentalStore, health: HealthSources = HealthSources()) -> Router<BasicRequestContext> {
-        makeServiceRouter(service: name, health: health) {
+    public static func buildRouter(
+        store: RentalStore, authentication: Authentication, health: HealthSources = HealthSources()
+    ) -> Router<ServiceRequestContext> {
+        makeServiceRouter(service: name, authentication: authentication, health: health) {
             BooksController(store: store).addRoutes(to: $0.group("books"))
             RentalsController(store: store).addRoutes(to: $0.group("rentals"))
         }
@@ -28,6 +30,6 @@ public enum RentalApplication {
         runtime.housekeeping(database: store.database)
         let trimmer = runtime.streamTrimmer()
         let health = HealthSources(consumer: options.consumerName, stats: stats, relay: relay, trimmer: trimmer)
-        return runtime.application(router: buildRouter(store: store, health: health), name: name)
+        return runtime.application(router: buildRouter(store: store, authentication: options.authentication, health: health), name: name)
     }
 }

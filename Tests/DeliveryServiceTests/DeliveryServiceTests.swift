@@ -19,7 +19,7 @@ final class DeliveryServiceTests: XCTestCase {
         routes = RentalEventRoutes(store: store).routes
     }
 
-    private var router: Router<BasicRequestContext> { DeliveryApplication.buildRouter(store: store) }
+    private var router: Router<ServiceRequestContext> { DeliveryApplication.buildRouter(store: store, authentication: .disabled) }
 
     private func order(_ rentalId: String = UUID().uuidString.lowercased()) throws -> ReceivedEvent {
         try RentalOrdered(rentalId: rentalId, customerId: "alice", bookId: "b-1", bookTitle: "Dune", address: "1 Main St").received()

@@ -20,6 +20,8 @@ final class ServiceCluster: @unchecked Sendable {
     /// Set once in `start()` and read-only afterwards; the processes change only from the test's own task.
     private(set) var ports: [String: Int] = [:]
     private var processes: [String: ChildProcess] = [:]
+    /// The key directory (made by `bookdelivery keys`) when the cluster checks tokens; nil: --no-auth.
+    private(set) var keys: String?
 
     private init(redis: RedisServer) throws {
         self.redis = redis
@@ -28,10 +30,61 @@ final class ServiceCluster: @unchecked Sendable {
         for service in Self.services { ports[service] = try TCPPort.free() }
     }
 
-    static func start() async throws -> ServiceCluster {
+    /// The four services; with `secured`, keys first, and services that check tokens.
+    static func start(secured: Bool = false) async throws -> ServiceCluster {
         let cluster = try ServiceCluster(redis: try await RedisServer(appendOnly: true))
+        if secured {
+            let keys = cluster.directory.appendingPathComponent("keys").path
+            try await cluster.run(["keys", "--dir", keys])
+            cluster.keys = keys
+        }
         for service in services { try await cluster.start(service) }
         return cluster
+    }
+
+    /// Runs a `bookdelivery` command to its end and returns what it printed; throws if it failed.
+    @discardableResult
+    func run(_ arguments: [String]) async throws -> String {
+        let output = directory.appendingPathComponent("command-\(UUID().uuidString).out").path
+        let process = try ChildProcess(executable: executable, arguments: arguments, logFile: output)
+        guard await process.exit(within: .seconds(30)), process.wait() == 0 else {
+            throw TestSupportError("bookdelivery \(arguments.first ?? "") failed: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+        }
+        return try String(contentsOfFile: output, encoding: .utf8)
+    }
+
+    /// A token from `bookdelivery token`.
+    func token(_ subject: String, _ role: String) async throws -> String {
+        try await run(["token", "--keys", keys ?? "", "--subject", subject, "--role", role]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Starts the gateway in front of the services (one instance each, or those of `instances`)
+    /// with `extra` flags; returns its port.
+    @discardableResult
+    func startGateway(_ extra: [String] = [], instances: [String: [Int]] = [:]) async throws -> Int {
+        let port = try TCPPort.free()
+        var arguments = ["gateway", "--port", String(port)] + (keys.map { ["--keys", $0] } ?? ["--no-auth"]) + extra
+        for service in Self.services {
+            let list = (instances[service] ?? [ports[service]!]).map { "http://127.0.0.1:\($0)" }.joined(separator: ",")
+            arguments += ["--\(service)", list]
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["LOG_LEVEL"] = "warning"
+        processes["gateway"] = try ChildProcess(
+            executable: executable, arguments: arguments, environment: environment,
+            logFile: directory.appendingPathComponent("gateway.log").path)
+        ports["gateway"] = port
+        guard await TCPPort.waitUntilListening(port, timeout: .seconds(30)) else {
+            throw TestSupportError("the gateway did not start; see \(directory.path)/gateway.log")
+        }
+        return port
+    }
+
+    /// SIGKILL: a crash.
+    func kill(_ service: String) async {
+        processes[service]?.signal(SIGKILL)
+        _ = await processes[service]?.exit(within: .seconds(10))
+        processes[service] = nil
     }
 
     deinit {
@@ -62,7 +115,8 @@ final class ServiceCluster: @unchecked Sendable {
         let database = directory.appendingPathComponent("\(service).sqlite").path
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
-        var arguments = [service]
+        // Without keys the services run --no-auth: these tests are about events, not identities.
+        var arguments = [service] + (keys.map { ["--keys", $0] } ?? ["--no-auth"])
         if service == "notifier" {
             environment["PORT"] = String(port)
             environment["REDIS_URL"] = redis.url
@@ -134,4 +188,50 @@ final class ServiceCluster: @unchecked Sendable {
 /// The body of every error answer.
 struct ErrorBody: Decodable {
     var error: String
+}
+
+/// One HTTP exchange, as raw as a client sees it.
+struct Exchange: Sendable {
+    var status: Int
+    var headers: [String: String]
+    var body: Data
+    var seconds: Double
+
+    func header(_ name: String) -> String? { headers.first { $0.key.lowercased() == name.lowercased() }?.value }
+    var text: String { String(decoding: body, as: UTF8.self) }
+    func json() -> Any? { try? JSONSerialization.jsonObject(with: body) }
+}
+
+extension ServiceCluster {
+    /// A session that opens as many connections as asked (URLSession's default is a handful per host).
+    static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = 512
+        configuration.timeoutIntervalForRequest = 30
+        return URLSession(configuration: configuration)
+    }()
+
+    /// `method path` at `target` (a service or "gateway"), with a bearer token and a JSON body.
+    func send(
+        _ target: String, _ method: String, _ path: String, token: String? = nil, json: [String: any Sendable]? = nil,
+        headers: [String: String] = [:]
+    ) async throws -> Exchange {
+        var request = URLRequest(url: url(target, path))
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let json {
+            request.httpBody = try JSONSerialization.data(withJSONObject: json)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let start = ContinuousClock.now
+        let (data, response) = try await Self.session.data(for: request)
+        let elapsed = ContinuousClock.now - start
+        let http = response as? HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (name, value) in http?.allHeaderFields ?? [:] { fields["\(name)"] = "\(value)" }
+        return Exchange(
+            status: http?.statusCode ?? 0, headers: fields, body: data,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
 }

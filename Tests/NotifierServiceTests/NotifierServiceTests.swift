@@ -31,7 +31,7 @@ final class NotifierServiceTests: XCTestCase {
         try await handler.handle(started.redelivered)
         try await handler.handle(try DeliveryCompleted(facts: facts).received())
 
-        try await withClient(NotifierApplication.buildRouter(store: store)) { client in
+        try await withClient(NotifierApplication.buildRouter(store: store, authentication: .disabled)) { client in
             let alerts = try await client.call(.get, "/alerts", as: [AlertResponse].self)
             XCTAssertEqual(alerts.map(\.kind), ["rental_status", "rental_status", "rental_status", "new_book"], "newest first")
             XCTAssertTrue(alerts.last?.message.contains("Dune") ?? false)

@@ -18,7 +18,7 @@ final class RentalServiceTests: XCTestCase {
         store = try RentalStore.open(path: try temporaryDatabasePath("rental"))
     }
 
-    private var router: Router<BasicRequestContext> { RentalApplication.buildRouter(store: store) }
+    private var router: Router<ServiceRequestContext> { RentalApplication.buildRouter(store: store, authentication: .disabled) }
     private var routes: EventRoutes { DeliveryEventRoutes(store: store).routes }
 
     private func available(_ bookId: String) async throws -> Int {

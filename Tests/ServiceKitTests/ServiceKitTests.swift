@@ -85,11 +85,11 @@ final class ServiceKitTests: XCTestCase {
             migrator.registerMigration("test") { db in try db.execute(sql: "CREATE TABLE effects(n INTEGER)") }
         }
         let writes = IdempotentWrites(database: database)
-        let router = Router()
+        let router = Router(context: ServiceRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
         router.post("/effects") { request, _ in
             let body = try await request.collectBody()
-            return try await writes.respond(to: request, body: body, status: .created) { db -> [String: Int] in
+            return try await writes.respond(to: request, by: .unauthenticated, body: body, status: .created) { db -> [String: Int] in
                 try db.execute(sql: "INSERT INTO effects VALUES (1)")
                 return ["effects": try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM effects") ?? 0]
             }

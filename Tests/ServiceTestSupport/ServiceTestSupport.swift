@@ -41,7 +41,7 @@ public func outboxEvents(in database: any DatabaseReader) async throws -> [Event
 
 /// Runs `test` with a client of `router`'s routes, in process (no socket).
 public func withClient(
-    _ router: Router<BasicRequestContext>, _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void
+    _ router: Router<ServiceRequestContext>, _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     try await Application(router: router).test(.router) { try await test($0) }
 }

@@ -1,26 +1,35 @@
 import Hummingbird
+import Identity
 import ServiceKit
 
 /// `GET /deliveries?rentalId=`, `GET /deliveries/{id}`, `POST /deliveries/{id}/start`, `POST /deliveries/{id}/complete`
-/// (the POSTs take an `Idempotency-Key`).
+/// (the POSTs take an `Idempotency-Key`): for couriers and admins only. Deliveries carry customers'
+/// names and addresses, and starting one ends the customer's right to cancel.
 struct DeliveriesController: Sendable {
     let store: DeliveryStore
 
-    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
-        group.get { request, _ in
+    func addRoutes(to group: RouterGroup<ServiceRequestContext>) {
+        group.get { request, context in
+            _ = try context.require(.courier, .admin)
             let rentalId = try request.uri.queryParameters.get("rentalId").map { try Validate.uuid($0, "rentalId") }
-            let limit = try Validate.limit(request.uri.queryParameters.get("limit"), default: 100, maximum: 1000)
-            return try await store.deliveries(rentalId: rentalId, limit: limit).map(DeliveryResponse.init)
+            let page = try PageRequest(request)
+            let deliveries = try await store.deliveries(rentalId: rentalId, page: page)
+            return page.page(deliveries, for: request, cursor: { PageCursor(position: $0.createdAt, id: $0.id) }, map: DeliveryResponse.init)
         }
-        group.get("{id}") { _, context in DeliveryResponse(try await store.delivery(id: try context.uuidParameter("id"))) }
+        group.get("{id}") { _, context in
+            _ = try context.require(.courier, .admin)
+            return DeliveryResponse(try await store.delivery(id: try context.uuidParameter("id")))
+        }
         let writes = IdempotentWrites(database: store.database)
         group.post("{id}/start") { request, context in
+            let caller = try context.require(.courier, .admin)
             let id = try context.uuidParameter("id")
-            return try await writes.respond(to: request) { db in DeliveryResponse(try store.start(id: id, in: db)) }
+            return try await writes.respond(to: request, by: caller) { db in DeliveryResponse(try store.start(id: id, in: db)) }
         }
         group.post("{id}/complete") { request, context in
+            let caller = try context.require(.courier, .admin)
             let id = try context.uuidParameter("id")
-            return try await writes.respond(to: request) { db in DeliveryResponse(try store.complete(id: id, in: db)) }
+            return try await writes.respond(to: request, by: caller) { db in DeliveryResponse(try store.complete(id: id, in: db)) }
         }
     }
 }

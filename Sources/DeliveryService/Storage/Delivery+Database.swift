@@ -7,6 +7,7 @@ extension Delivery: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "deliveries"
 
     public enum Columns {
+        public static let id = Column("id")
         public static let rentalId = Column("rentalId")
         public static let createdAt = Column("createdAt")
     }

@@ -29,10 +29,13 @@ public struct DeliveryStore: Sendable {
     }
 
     /// The delivery of one rental (zero or one), or the newest deliveries when no rental is given.
-    public func deliveries(rentalId: String?, limit: Int = 100) async throws -> [Delivery] {
+    /// The deliveries, newest first, a page at a time (one more than asked); or the one of `rentalId`.
+    public func deliveries(rentalId: String?, page: PageRequest = PageRequest(limit: 100)) async throws -> [Delivery] {
         try await database.read { db in
             if let rentalId { return try Delivery.filter(Delivery.Columns.rentalId == rentalId).fetchAll(db) }
-            return try Delivery.order(Delivery.Columns.createdAt.desc).limit(limit).fetchAll(db)
+            var request = Delivery.order(Delivery.Columns.createdAt.desc, Delivery.Columns.id.desc)
+            if let after = page.after { request = request.filter(sql: "(createdAt, id) < (?, ?)", arguments: [after.position, after.id]) }
+            return try request.limit(page.limit + 1).fetchAll(db)
         }
     }
 

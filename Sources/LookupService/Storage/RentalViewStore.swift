@@ -2,6 +2,7 @@ import Bus
 import Contracts
 import Foundation
 import Redis
+import ServiceKit
 
 /// The materialized views in Redis:
 /// - `lookup:rental:{rentalId}`: a hash per rental (the ``RentalView`` fields plus the ranks that guard them);
@@ -51,13 +52,32 @@ public struct RentalViewStore: Sendable {
         RentalView(hash: try await pool.client.command(["HGETALL", Self.rentalKey(rentalId)]).orThrow().hash)
     }
 
-    /// The customer's rentals, newest order first.
-    public func views(customerId: String) async throws -> [RentalView] {
+    /// The customer's rentals, newest order first, a page at a time (one more than asked), each
+    /// with its score in the customer's sorted set (the page cursor's position).
+    ///
+    /// Equal scores are ordered by id (descending, as `ZRANGE … REV` orders them); a page after
+    /// `(score, id)` starts at the first entry below that pair.
+    public func views(customerId: String, page: PageRequest) async throws -> [(view: RentalView, score: String)] {
         let client = pool.client
-        let ids = try await client.command(["ZREVRANGE", Self.customerKey(customerId), "0", "-1"]).orThrow().strings
-        guard !ids.isEmpty else { return [] }
-        let replies = try await client.pipeline(ids.map { ["HGETALL", Self.rentalKey($0)] })
-        return try replies.compactMap { RentalView(hash: try $0.orThrow().hash) }
+        let key = Self.customerKey(customerId)
+        var entries: [(id: String, score: String)]
+        if let after = page.after {
+            guard Double(after.position) != nil else { throw APIError.badRequest("'cursor' is not one this API gave out") }
+            let ties = try await client.command(["ZCOUNT", key, after.position, after.position]).orThrow().int ?? 0
+            let count = page.limit + 1 + ties
+            entries = try await client.command(["ZRANGE", key, after.position, "-inf", "BYSCORE", "REV", "LIMIT", "0", String(count), "WITHSCORES"])
+                .orThrow().scoredMembers
+            entries.removeAll { Double($0.score) == Double(after.position) && $0.id >= after.id }
+        } else {
+            entries = try await client.command(["ZRANGE", key, "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "0", String(page.limit + 1), "WITHSCORES"])
+                .orThrow().scoredMembers
+        }
+        entries = Array(entries.prefix(page.limit + 1))
+        guard !entries.isEmpty else { return [] }
+        let replies = try await client.pipeline(entries.map { ["HGETALL", Self.rentalKey($0.id)] })
+        return try zip(replies, entries).compactMap { reply, entry in
+            RentalView(hash: try reply.orThrow().hash).map { (view: $0, score: entry.score) }
+        }
     }
 
     /// What a rebuild did.
@@ -143,5 +163,13 @@ extension RentalView {
             rentalId: rentalId, customerId: hash["customerId"] ?? "", bookId: hash["bookId"] ?? "",
             bookTitle: hash["bookTitle"] ?? "", status: hash["status"].flatMap(RentalStatus.init) ?? .ordered,
             deliveryStatus: hash["deliveryStatus"].flatMap(DeliveryStatus.init), updatedAt: hash["updatedAt"] ?? "")
+    }
+}
+
+extension RedisReply {
+    /// A `… WITHSCORES` reply, `[member, score, member, score, …]`, in order.
+    fileprivate var scoredMembers: [(id: String, score: String)] {
+        let items = strings
+        return stride(from: 0, to: items.count - 1, by: 2).map { (id: items[$0], score: items[$0 + 1]) }
     }
 }

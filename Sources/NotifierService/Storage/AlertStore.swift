@@ -23,12 +23,19 @@ public struct AlertStore: Sendable {
     }
 
     /// Newest first, optionally for one customer (their rental alerts and every promotion) or one kind.
-    public func alerts(limit: Int, customerId: String? = nil, kind: Alert.Kind? = nil) async throws -> [Alert] {
-        try await database.read { db in
+    /// Newest first, a page at a time (one more than asked); for `customerId`, its own alerts and
+    /// the promotions that are for everyone.
+    public func alerts(page: PageRequest, customerId: String? = nil, kind: Alert.Kind? = nil) async throws -> [Alert] {
+        let after = try page.after.map { cursor in
+            guard let id = Int64(cursor.id) else { throw APIError.badRequest("'cursor' is not one this API gave out") }
+            return (createdAt: cursor.position, id: id)
+        }
+        return try await database.read { db in
             var request = Alert.all()
             if let customerId { request = request.filter(Alert.Columns.customerId == customerId || Alert.Columns.customerId == nil) }
             if let kind { request = request.filter(Alert.Columns.kind == kind) }
-            return try request.order(Alert.Columns.createdAt.desc, Alert.Columns.id.desc).limit(limit).fetchAll(db)
+            if let after { request = request.filter(sql: "(createdAt, id) < (?, ?)", arguments: [after.createdAt, after.id]) }
+            return try request.order(Alert.Columns.createdAt.desc, Alert.Columns.id.desc).limit(page.limit + 1).fetchAll(db)
         }
     }
 }

@@ -1,7 +1,9 @@
 import Hummingbird
+import Identity
 import ServiceKit
 
-/// `POST /books` (with an optional `Idempotency-Key`), `GET /books`, `GET /books/{id}`.
+/// `GET /books`, `GET /books/{id}` for anyone, without a token; `POST /books` (with an optional
+/// `Idempotency-Key`) for admins: a new book alerts every customer, so only admins may add one.
 struct BooksController: Sendable {
     let store: RentalStore
 
@@ -11,19 +13,25 @@ struct BooksController: Sendable {
         var copies: WholeNumber?
     }
 
-    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+    func addRoutes(to group: RouterGroup<ServiceRequestContext>) {
         let writes = IdempotentWrites(database: store.database)
-        group.post { request, _ in
+        group.post { request, context in
+            let caller = try context.require(.admin)
             let body = try await request.collectBody()
             let input = try body.decodeJSON(as: RegisterBookRequest.self)
             let copies = input.copies?.value ?? 1
             guard (1...100_000).contains(copies) else { throw APIError.badRequest("'copies' must be from 1 to 100000") }
             let (title, author) = (try Validate.text(input.title, "title"), try Validate.text(input.author, "author"))
-            return try await writes.respond(to: request, body: body, status: .created) { db in
+            return try await writes.respond(to: request, by: caller, body: body, status: .created) { db in
                 BookResponse(try store.registerBook(title: title, author: author, copies: copies, in: db))
             }
         }
-        group.get { _, _ in try await store.books().map(BookResponse.init) }
+        // Public: the catalogue is what anyone browses before signing in.
+        group.get { request, _ in
+            let page = try PageRequest(request)
+            let books = try await store.books(page: page)
+            return page.page(books, for: request, cursor: { PageCursor(position: $0.createdAt, id: $0.id) }, map: BookResponse.init)
+        }
         group.get("{id}") { _, context in BookResponse(try await store.book(id: try context.uuidParameter("id"))) }
     }
 }

@@ -6,6 +6,7 @@ extension Book: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "books"
 
     public enum Columns {
+        public static let id = Column("id")
         public static let createdAt = Column("createdAt")
     }
 }

@@ -34,8 +34,13 @@ public struct RentalStore: Sendable {
         return book
     }
 
-    public func books() async throws -> [Book] {
-        try await database.read { try Book.order(Book.Columns.createdAt).fetchAll($0) }
+    /// The catalogue in registration order, a page at a time (one more than asked, to show that more follow).
+    public func books(page: PageRequest) async throws -> [Book] {
+        try await database.read { db in
+            var request = Book.order(Book.Columns.createdAt, Book.Columns.id)
+            if let after = page.after { request = request.filter(sql: "(createdAt, id) > (?, ?)", arguments: [after.position, after.id]) }
+            return try request.limit(page.limit + 1).fetchAll(db)
+        }
     }
 
     public func book(id: String) async throws -> Book {
@@ -67,24 +72,35 @@ public struct RentalStore: Sendable {
         return rental
     }
 
-    public func rental(id: String) async throws -> Rental {
-        guard let rental = try await database.read({ try Rental.fetchOne($0, key: id) }) else { throw RentalError.unknownRental(id) }
+    /// The rental `id`; with `owner`, only if it is that customer's (another's is "unknown", a 404).
+    public func rental(id: String, owner: String? = nil) async throws -> Rental {
+        try await database.read { db in try Self.rental(id: id, owner: owner, in: db) }
+    }
+
+    private static func rental(id: String, owner: String?, in db: Database) throws -> Rental {
+        guard let rental = try Rental.fetchOne(db, key: id), owner == nil || rental.customerId == owner else {
+            throw RentalError.unknownRental(id)
+        }
         return rental
     }
 
-    public func rentals(customerId: String) async throws -> [Rental] {
+    /// The customer's rentals, newest first, a page at a time (one more than asked).
+    public func rentals(customerId: String, page: PageRequest = PageRequest(limit: 100)) async throws -> [Rental] {
         try await database.read { db in
-            try Rental.filter(Rental.Columns.customerId == customerId).order(Rental.Columns.createdAt.desc).fetchAll(db)
+            var request = Rental.filter(Rental.Columns.customerId == customerId)
+                .order(Rental.Columns.createdAt.desc, Rental.Columns.id.desc)
+            if let after = page.after { request = request.filter(sql: "(createdAt, id) < (?, ?)", arguments: [after.position, after.id]) }
+            return try request.limit(page.limit + 1).fetchAll(db)
         }
     }
 
     /// Marks the rental `cancel_requested` and asks Delivery to cancel; the outcome comes back as an event.
-    public func requestCancel(id: String) async throws -> Rental {
-        try await database.write { db in try requestCancel(id: id, in: db) }
+    public func requestCancel(id: String, owner: String? = nil) async throws -> Rental {
+        try await database.write { db in try requestCancel(id: id, owner: owner, in: db) }
     }
 
-    func requestCancel(id: String, in db: Database) throws -> Rental {
-        guard var rental = try Rental.fetchOne(db, key: id) else { throw RentalError.unknownRental(id) }
+    func requestCancel(id: String, owner: String?, in db: Database) throws -> Rental {
+        var rental = try Self.rental(id: id, owner: owner, in: db)
         guard try rental.requestCancel() else { return rental }
         rental.updatedAt = Timestamp.string(from: Date())
         try rental.update(db)
@@ -93,12 +109,12 @@ public struct RentalStore: Sendable {
     }
 
     /// Takes the book back: the copy is available again.
-    public func returnRental(id: String) async throws -> Rental {
-        try await database.write { db in try returnRental(id: id, in: db) }
+    public func returnRental(id: String, owner: String? = nil) async throws -> Rental {
+        try await database.write { db in try returnRental(id: id, owner: owner, in: db) }
     }
 
-    func returnRental(id: String, in db: Database) throws -> Rental {
-        guard var rental = try Rental.fetchOne(db, key: id) else { throw RentalError.unknownRental(id) }
+    func returnRental(id: String, owner: String?, in db: Database) throws -> Rental {
+        var rental = try Self.rental(id: id, owner: owner, in: db)
         try rental.markReturned()
         rental.updatedAt = Timestamp.string(from: Date())
         try rental.update(db)

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HTTPTypes
 import Hummingbird
+import Identity
 
 /// `Idempotency-Key` for the requests that create or change state: a client that got no answer
 /// (a timeout, a dropped connection) sends the request again with the same key and gets the first
@@ -12,7 +13,7 @@ import Hummingbird
 /// effect and has its record, or neither: two tries running at once are serialized by SQLite's write
 /// lock and the second one finds the first's record. Only answers that changed something are kept
 /// (2xx); a refused request (4xx) changed nothing and is simply evaluated again. Keys are kept 24 h
-/// (``Housekeeping``), per customer once identities exist (`scope`).
+/// (``Housekeeping``), per caller (`scope`): one caller's key never answers another's request.
 public struct IdempotentWrites: Sendable {
     public static let header = HTTPField.Name("Idempotency-Key")!
     public static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
@@ -25,18 +26,19 @@ public struct IdempotentWrites: Sendable {
     /// Runs `change` in one write transaction and answers its output as JSON with `status`; with an
     /// `Idempotency-Key`, answers a repeated request from the key's record instead.
     public func respond<Output: Encodable & Sendable>(
-        to request: Request, body: ByteBuffer? = nil, status: HTTPResponse.Status = .ok,
+        to request: Request, by caller: Caller, body: ByteBuffer? = nil, status: HTTPResponse.Status = .ok,
         _ change: @escaping @Sendable (Database) throws -> Output
     ) async throws -> Response {
         guard let key = try Self.key(of: request) else {
             let output = try await database.write { db in try change(db) }
             return Self.response(status: status, body: try JSONEncoder().encode(output))
         }
+        let scope = "\(caller.role.rawValue):\(caller.subject)"
         var fingerprint = Data("\(request.method.rawValue) \(request.uri.path)\n".utf8)
         if let body { fingerprint.append(contentsOf: body.readableBytesView) }
-        let answer = try await database.write { [fingerprint] db -> (status: Int, body: Data, replayed: Bool) in
+        let answer = try await database.write { [fingerprint, scope] db -> (status: Int, body: Data, replayed: Bool) in
             if let row = try Row.fetchOne(
-                db, sql: "SELECT request, status, response FROM idempotency_keys WHERE scope = ? AND key = ?", arguments: ["", key])
+                db, sql: "SELECT request, status, response FROM idempotency_keys WHERE scope = ? AND key = ?", arguments: [scope, key])
             {
                 guard row["request"] as Data == fingerprint else {
                     throw APIError(
@@ -48,7 +50,7 @@ public struct IdempotentWrites: Sendable {
             let output = try JSONEncoder().encode(try change(db))
             try db.execute(
                 sql: "INSERT INTO idempotency_keys(scope, key, request, status, response, createdAt) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: ["", key, fingerprint, status.code, output, Int64(Date().timeIntervalSince1970 * 1000)])
+                arguments: [scope, key, fingerprint, status.code, output, Int64(Date().timeIntervalSince1970 * 1000)])
             return (status.code, output, false)
         }
         var response = Self.response(status: HTTPResponse.Status(code: answer.status), body: answer.body)

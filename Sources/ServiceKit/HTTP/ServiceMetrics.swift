@@ -19,7 +19,7 @@ public enum ServiceMetrics {
         _ = registry
     }
 
-    static func addRoutes(to router: Router<BasicRequestContext>) {
+    public static func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.middlewares.add(MetricsMiddleware())
         router.get("/metrics") { _, _ in
             Response(

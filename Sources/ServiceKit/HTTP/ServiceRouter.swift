@@ -1,19 +1,23 @@
 import Bus
+import Identity
 import Hummingbird
 
 /// The router every service is built on: JSON errors, 405 with `Allow` for a known path asked with
 /// another method, `GET /metrics` (Prometheus), and `GET /health`, which also says what this
 /// process's consumer and outbox relay are doing (so an operator, or the fault harness, sees each
-/// consumer's share and any backlog). `addRoutes` adds the service's own routes.
+/// consumer's share and any backlog). `addRoutes` adds the service's own routes; every request
+/// carries its verified caller (``AuthenticationMiddleware``), and each route says who may use it.
 public func makeServiceRouter(
-    service: String, health: HealthSources = HealthSources(), addRoutes: (Router<BasicRequestContext>) -> Void
-) -> Router<BasicRequestContext> {
+    service: String, authentication: Authentication, health: HealthSources = HealthSources(),
+    addRoutes: (Router<ServiceRequestContext>) -> Void
+) -> Router<ServiceRequestContext> {
     ServiceMetrics.bootstrap()
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: ServiceRequestContext.self)
     ServiceMetrics.addRoutes(to: router)
     router.middlewares.add(JSONErrorMiddleware())
-    let methodNotAllowed = MethodNotAllowedMiddleware<BasicRequestContext>()
+    let methodNotAllowed = MethodNotAllowedMiddleware<ServiceRequestContext>()
     router.middlewares.add(methodNotAllowed)
+    router.middlewares.add(AuthenticationMiddleware(authentication))
     router.get("/health") { _, _ in await health.report(service: service) }
     addRoutes(router)
     methodNotAllowed.learn(router)

@@ -15,11 +15,13 @@ public struct ServiceOptions: Sendable {
     public var consumerName: String
     /// How long the streams this process writes keep their entries.
     public var retention: RetentionPolicy
+    /// How callers are checked: tokens against a key directory's public keys, or `--no-auth`.
+    public var authentication: Authentication
     public var logger: Logger
 
     public init(
         host: String = "127.0.0.1", port: Int, redis: RedisEndpoint, databasePath: String, consumerName: String,
-        retention: RetentionPolicy = RetentionPolicy(), logger: Logger
+        retention: RetentionPolicy = RetentionPolicy(), authentication: Authentication, logger: Logger
     ) {
         self.host = host
         self.port = port
@@ -27,6 +29,7 @@ public struct ServiceOptions: Sendable {
         self.databasePath = databasePath
         self.consumerName = consumerName
         self.retention = retention
+        self.authentication = authentication
         self.logger = logger
     }
 }

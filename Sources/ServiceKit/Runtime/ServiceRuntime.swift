@@ -1,6 +1,7 @@
 import Bus
 import GRDB
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Redis
 import ServiceLifecycle
@@ -66,13 +67,18 @@ public struct ServiceRuntime {
         return trimmer
     }
 
+    /// HTTP/1.1 with an idle timeout (30 s: idle clients cannot hold every connection) and a
+    /// header-read timeout (a slowloris client cannot either).
+    public static var httpServer: HTTPServerBuilder {
+        .http1(configuration: .init(additionalChannelHandlers: [HeaderTimeoutHandler()], idleTimeout: .seconds(30)))
+    }
+
     /// A Hummingbird application serving `router`, with every part added so far beside the HTTP
     /// server in one `ServiceGroup`: they start together and shut down gracefully together.
-    public func application(router: Router<BasicRequestContext>, name: String) -> some ApplicationProtocol {
+    public func application(router: Router<ServiceRequestContext>, name: String) -> some ApplicationProtocol {
         Application(
             router: router,
-            // Idle keep-alive connections are closed after 30 s, so that idle clients cannot hold them all.
-            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            server: ServiceRuntime.httpServer,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: name),
             services: services,
             logger: options.logger)

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import Hummingbird
+import Logging
+import ServiceKit
+
+/// `bookdelivery gateway`: the public entry point in front of the services' instances.
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Run the gateway: the one public entry point (port 8080), routing to pools of service instances.",
+        discussion: """
+            Each pool is a comma-separated list of instance URLs, e.g. --rental http://127.0.0.1:8081,http://127.0.0.1:9081. \
+            Requests are checked (token, rate limit), shed when a pool is saturated, and kept away from a failing pool by \
+            its circuit breaker; reads of a customer's rentals fall back to Rental while Lookup is down, and the catalogue \
+            to its last good copy while Rental is.
+            """)
+
+    @Option(help: "HTTP port (env PORT; default 8080).") var port: Int?
+    @Option(help: "Address to listen on (env HOST; default 127.0.0.1).") var host: String?
+    @Option(help: "Rental's instances (env RENTAL_URLS).") var rental: String?
+    @Option(help: "Delivery's instances (env DELIVERY_URLS).") var delivery: String?
+    @Option(help: "Lookup's instances (env LOOKUP_URLS).") var lookup: String?
+    @Option(help: "Notifier's instances (env NOTIFIER_URLS).") var notifier: String?
+    @OptionGroup var auth: AuthOptions
+    @Option(help: "Requests per second per subject (per client address without a token); 0 disables (env RATE_LIMIT; default 50).")
+    var rateLimit: Double?
+    @Option(help: "Burst allowed above the rate (env RATE_BURST; default 100).") var burst: Int?
+    @Option(help: "Requests in flight per pool; more wait briefly, then get 503 (env MAX_CONCURRENT; default 64).")
+    var maxConcurrent: Int?
+
+    func run() async throws {
+        ServiceMetrics.bootstrap()
+        let environment = ProcessInfo.processInfo.environment
+        var logger = Logger(label: "bookdelivery.gateway")
+        logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let port = port ?? environment["PORT"].flatMap(Int.init) ?? GatewayApplication.defaultPort
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be from 1 to 65535") }
+        var pools: [Upstream: [URL]] = [:]
+        for (upstream, flag) in [(Upstream.rental, rental), (.delivery, delivery), (.lookup, lookup), (.notifier, notifier)] {
+            let variable = "\(upstream.rawValue.uppercased())_URLS"
+            guard let list = flag ?? environment[variable] else {
+                throw ValidationError("--\(upstream.rawValue) (or \(variable)) is required: the URLs of its instances")
+            }
+            pools[upstream] = try Self.urls(list, option: "--\(upstream.rawValue)")
+        }
+        let rate = rateLimit ?? environment["RATE_LIMIT"].flatMap(Double.init) ?? 50
+        let burst = burst ?? environment["RATE_BURST"].flatMap(Int.init) ?? 100
+        let concurrency = maxConcurrent ?? environment["MAX_CONCURRENT"].flatMap(Int.init) ?? 64
+        guard rate >= 0, rate.isFinite else { throw ValidationError("--rate-limit must be 0 (off) or more") }
+        guard burst >= 1 else { throw ValidationError("--burst must be 1 or more") }
+        guard concurrency >= 1 else { throw ValidationError("--max-concurrent must be 1 or more") }
+        let configuration = GatewayConfiguration(
+            host: host ?? environment["HOST"] ?? "127.0.0.1", port: port, pools: pools,
+            authentication: try await auth.authentication(logger: logger), rateLimit: rate, burst: burst, concurrencyLimit: concurrency,
+            logger: logger)
+        try await GatewayApplication.buildApplication(configuration: configuration).runService()
+    }
+
+    static func urls(_ list: String, option: String) throws -> [URL] {
+        let urls = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !urls.isEmpty else { throw ValidationError("\(option) needs at least one URL") }
+        return try urls.map { text in
+            guard let url = URL(string: text.hasSuffix("/") ? String(text.dropLast()) : text), url.scheme == "http", url.host != nil,
+                url.path.isEmpty, url.query == nil
+            else {
+                throw ValidationError("\(option): '\(text)' is not an instance URL such as http://127.0.0.1:8081")
+            }
+            return url
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import Logging
+import ServiceKit
+
+/// How the gateway is set up: where it listens, each service's instances, and its limits.
+public struct GatewayConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Each service's instances, e.g. `rental: [http://127.0.0.1:8081]`.
+    public var pools: [Upstream: [URL]]
+    public var authentication: Authentication
+    /// Requests per second per subject (or per client address without a token); 0 disables.
+    public var rateLimit: Double
+    public var burst: Int
+    /// Requests in flight per pool before new ones are turned away with 503.
+    public var concurrencyLimit: Int
+    /// How long a request over the limit may wait for a slot before it is turned away.
+    public var concurrencyWait: Duration
+    public var breaker: CircuitBreaker.Settings
+    /// How often each instance's `/health` is asked.
+    public var healthInterval: Duration
+    public var logger: Logger
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, pools: [Upstream: [URL]], authentication: Authentication,
+        rateLimit: Double = 50, burst: Int = 100, concurrencyLimit: Int = 64, concurrencyWait: Duration = .milliseconds(50),
+        breaker: CircuitBreaker.Settings = CircuitBreaker.Settings(), healthInterval: Duration = .milliseconds(500), logger: Logger
+    ) {
+        self.host = host
+        self.port = port
+        self.pools = pools
+        self.authentication = authentication
+        self.rateLimit = rateLimit
+        self.burst = burst
+        self.concurrencyLimit = concurrencyLimit
+        self.concurrencyWait = concurrencyWait
+        self.breaker = breaker
+        self.healthInterval = healthInterval
+        self.logger = logger
+    }
+}
+
+/// The services behind the gateway.
+public enum Upstream: String, Sendable, CaseIterable, Hashable {
+    case rental, delivery, lookup, notifier
+}

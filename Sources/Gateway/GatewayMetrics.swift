@@ -1,0 +1,24 @@
+import Metrics
+
+/// What the gateway counts, for `GET /metrics`: requests by route and status, their latency,
+/// rejections by reason, and each pool's breaker state and requests in flight.
+enum GatewayMetrics {
+    static func request(route: String, status: Int, duration: Duration) {
+        Counter(label: "gateway_requests_total", dimensions: [("route", route), ("status", String(status))]).increment()
+        Timer(label: "gateway_request_duration_seconds", dimensions: [("route", route)]).recordNanoseconds(
+            Int64(duration.nanoseconds))
+    }
+
+    /// `reason`: unauthorized, rate_limited, load_shed, breaker_open, no_instance, timeout, upstream_failed.
+    static func rejection(_ reason: String, pool: String) {
+        Counter(label: "gateway_rejections_total", dimensions: [("reason", reason), ("pool", pool)]).increment()
+    }
+
+    static func fallback(_ kind: String, pool: String) {
+        Counter(label: "gateway_fallbacks_total", dimensions: [("kind", kind), ("pool", pool)]).increment()
+    }
+
+    static func breakerState(_ state: CircuitBreaker.State, pool: String) {
+        Gauge(label: "gateway_breaker_state", dimensions: [("pool", pool)]).record(state.gaugeValue)
+    }
+}

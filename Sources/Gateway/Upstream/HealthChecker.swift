@@ -1,0 +1,54 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Asks every instance's `GET /health` each `interval` (with a timeout of the same length): an
+/// instance that does not answer 200 leaves the round robin until it does again.
+struct HealthChecker: Service {
+    let pools: [InstancePool]
+    let client: HTTPClient
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await withTaskGroup(of: Void.self) { group in
+                    for pool in pools {
+                        for (index, url) in pool.instances.enumerated() {
+                            group.addTask { pool.setReady(index, await check(url), logger: logger) }
+                        }
+                    }
+                }
+                try await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    private func check(_ url: URL) async -> Bool {
+        var request = HTTPClientRequest(url: url.appendingPathComponent("health").absoluteString)
+        request.method = .GET
+        do {
+            let response = try await client.execute(request, timeout: .nanoseconds(Int64(interval.nanoseconds)))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            return response.status == .ok
+        } catch {
+            return false
+        }
+    }
+}
+
+extension InstancePool {
+    /// Marks an instance, saying so when that changes its state.
+    func setReady(_ index: Int, _ ready: Bool, logger: Logger) {
+        guard isReady(index) != ready else { return }
+        setReady(index, ready)
+        if ready {
+            logger.info("instance ready again", metadata: ["pool": "\(upstream.rawValue)", "instance": "\(index)"])
+        } else {
+            logger.warning("instance not ready: taken out of the round robin", metadata: ["pool": "\(upstream.rawValue)", "instance": "\(index)"])
+        }
+    }
+}

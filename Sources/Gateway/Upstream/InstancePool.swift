@@ -1,0 +1,51 @@
+import Foundation
+import Synchronization
+
+/// A service's instances: round robin over the ready ones. An instance is not ready after a failed
+/// health check or a refused connection, and ready again after a good health check.
+public final class InstancePool: Sendable {
+    public let upstream: Upstream
+    public let instances: [URL]
+    public let breaker: CircuitBreaker
+    public let limiter: ConcurrencyLimiter
+
+    private struct State {
+        var ready: [Bool]
+        var next = 0
+    }
+
+    private let state: Mutex<State>
+
+    init(upstream: Upstream, instances: [URL], breaker: CircuitBreaker, limiter: ConcurrencyLimiter) {
+        self.upstream = upstream
+        self.instances = instances
+        self.breaker = breaker
+        self.limiter = limiter
+        // Ready until shown otherwise: the first health check comes within a second, and a refused
+        // connection before that only moves the request to the next instance.
+        state = Mutex(State(ready: Array(repeating: true, count: instances.count)))
+    }
+
+    /// The next ready instance not in `tried`, round robin; nil when none is left.
+    func pick(excluding tried: Set<Int>) -> Int? {
+        state.withLock { state in
+            let count = instances.count
+            for offset in 0..<count {
+                let index = (state.next + offset) % count
+                if state.ready[index], !tried.contains(index) {
+                    state.next = (index + 1) % count
+                    return index
+                }
+            }
+            return nil
+        }
+    }
+
+    func setReady(_ index: Int, _ ready: Bool) {
+        state.withLock { $0.ready[index] = ready }
+    }
+
+    func isReady(_ index: Int) -> Bool { state.withLock { $0.ready[index] } }
+
+    public var readyCount: Int { state.withLock { $0.ready.count { $0 } } }
+}

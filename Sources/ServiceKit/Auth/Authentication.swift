@@ -1,0 +1,45 @@
+import Hummingbird
+import Identity
+
+/// How a process checks who is calling: with the public keys of a key directory, or not at all
+/// (`--no-auth`, for tests and benchmarks: every request is then an admin's).
+public enum Authentication: Sendable {
+    case tokens(TokenVerifier)
+    case disabled
+
+    /// The caller a request's `Authorization` header names: nil without one; a 401 for anything
+    /// but a bearer token that verifies.
+    public func caller(authorization: String?) async throws -> Caller? {
+        guard case .tokens(let verifier) = self else { return .unauthenticated }
+        guard let authorization else { return nil }
+        let prefix = "bearer "
+        guard authorization.count > prefix.count, authorization.prefix(prefix.count).lowercased() == prefix else {
+            throw APIError.unauthorized("the Authorization header must be 'Bearer <token>'", invalidToken: true)
+        }
+        let token = authorization.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
+        do {
+            return try await verifier.verify(token)
+        } catch {
+            throw APIError.unauthorized("invalid token: \(error)", invalidToken: true)
+        }
+    }
+}
+
+/// Puts the verified caller into the context. It only authenticates: each handler says who may
+/// use it (``ServiceRequestContext/require(_:)``).
+public struct AuthenticationMiddleware: RouterMiddleware {
+    public typealias Context = ServiceRequestContext
+    let authentication: Authentication
+
+    public init(_ authentication: Authentication) { self.authentication = authentication }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // Probes and metrics stay open on each service's own port (the gateway does not route them).
+        if request.method == .get, request.uri.path == "/health" || request.uri.path == "/metrics" {
+            return try await next(request, context)
+        }
+        var context = context
+        context.caller = try await authentication.caller(authorization: request.headers[.authorization])
+        return try await next(request, context)
+    }
+}

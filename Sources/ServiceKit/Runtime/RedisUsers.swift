@@ -1,0 +1,70 @@
+import Bus
+import Contracts
+import Crypto
+import Foundation
+
+/// A Redis user per service, with only the commands and keys its work needs (Redis 7 ACL), as
+/// `bookdelivery up` writes them to `users.acl`:
+/// - `default` is off: no connection without a user and its password;
+/// - each service reads the streams of its group and acknowledges, claims and inspects there, but
+///   adds entries (`XADD`, also inside the dead-letter script) and trims only in a selector limited
+///   to its own stream and its own dead-letter streams: Rental cannot write `delivery-events`;
+/// - only Lookup has `lookup:*`;
+/// - `operator` reads everything and re-drives dead letters, for `streams` and `dead-letters`;
+/// - only `admin` has `@all` (FLUSHALL, CONFIG, ACL …).
+///
+/// Passwords are stored as SHA-256 hashes (`#…`), so the ACL file holds no secret.
+public enum RedisUsers {
+    public static let services = ["rental", "delivery", "lookup", "notifier"]
+    public static let all = services + ["operator", "admin"]
+
+    /// The ACL rules of `user`, without its password.
+    public static func rules(for user: String) -> String {
+        switch user {
+        case "admin":
+            return "~* &* +@all"
+        case "operator":
+            return "resetchannels ~* -@all +ping +scan +type +xlen +xinfo +xrange +xrevrange +xpending +hgetall +xadd +xdel"
+        default:
+            return serviceRules(user)
+        }
+    }
+
+    private static func serviceRules(_ service: String) -> String {
+        let read = ConsumerGroups.streams[service] ?? []
+        let written = [Streams.rental, Streams.delivery].filter { $0.hasPrefix(service + "-") }
+        let deadLetters = read.map { DeadLetter.stream(for: $0, group: service) }
+        let counters = [RetentionPolicy.capTrimmedKey, OutboxRelay.setAsideKey]
+        // Root: consume, inspect and count; keys: what the group reads, its own streams and counters.
+        let rootKeys = (read + written + deadLetters + counters).map { "~\($0)" }.joined(separator: " ")
+        var rules =
+            "resetchannels -@all +ping +xreadgroup +xack +xclaim +xautoclaim +xpending +xinfo +xrange +xlen +xgroup|create +eval +hincrby \(rootKeys)"
+        // Selector: add and trim entries, only in the streams this service writes.
+        let writable = (written + deadLetters).map { "~\($0)" }.joined(separator: " ")
+        rules += " (+xadd +xtrim \(writable))"
+        if service == "lookup" {
+            rules += " (+hget +hgetall +hset +zadd +zrange +zcount +zrem +unlink +eval ~lookup:*)"
+        }
+        return rules
+    }
+
+    /// The ACL file for `passwords` (user → password).
+    public static func aclFile(passwords: [String: String]) -> String {
+        var lines = ["user default off resetkeys resetchannels -@all"]
+        for user in all {
+            guard let password = passwords[user] else { continue }
+            lines.append("user \(user) on #\(sha256(password)) \(rules(for: user))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A new random password: 32 bytes, hex.
+    public static func newPassword() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    static func sha256(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,108 @@
+import XCTest
+
+@testable import Gateway
+
+/// The gateway's pure parts: breaker, rate limit, load shedder, route table.
+final class GatewayUnitTests: XCTestCase {
+    func testTheBreakerOpensOnTheFailureRateThenTriesAgainHalfOpen() {
+        var settings = CircuitBreaker.Settings()
+        settings.windowSize = 10
+        settings.minimumCalls = 4
+        settings.waitInOpen = .seconds(2)
+        settings.halfOpenCalls = 2
+        let breaker = CircuitBreaker(settings: settings)
+        let start = ContinuousClock.now
+        func call(failed: Bool, at offset: Duration = .zero) {
+            guard case .allowed(let ticket) = breaker.permit(now: start + offset) else { return XCTFail("refused") }
+            breaker.record(ticket, failed: failed, duration: .milliseconds(5), now: start + offset)
+        }
+        for _ in 0..<3 { call(failed: true) }
+        XCTAssertEqual(breaker.state, .closed, "below the minimum number of calls")
+        call(failed: false)
+        XCTAssertEqual(breaker.state, .open, "3 of 4 failed: 75 % ≥ 50 %")
+        guard case .rejected(let retryAfter) = breaker.permit(now: start + .seconds(1)) else { return XCTFail("open lets calls through") }
+        XCTAssertEqual(retryAfter, .seconds(1))
+        call(failed: false, at: .seconds(2))
+        XCTAssertEqual(breaker.state, .halfOpen)
+        call(failed: false, at: .seconds(2))
+        XCTAssertEqual(breaker.state, .closed, "both trial calls succeeded")
+    }
+
+    func testAFailedTrialReopensAndSlowCallsCountToo() {
+        var settings = CircuitBreaker.Settings()
+        settings.minimumCalls = 2
+        settings.slowCallDuration = .seconds(1)
+        settings.slowCallRateThreshold = 1.0
+        settings.waitInOpen = .seconds(1)
+        let breaker = CircuitBreaker(settings: settings)
+        let start = ContinuousClock.now
+        for _ in 0..<2 {
+            guard case .allowed(let ticket) = breaker.permit(now: start) else { return XCTFail() }
+            breaker.record(ticket, failed: false, duration: .seconds(2), now: start)
+        }
+        XCTAssertEqual(breaker.state, .open, "every call slow")
+        guard case .allowed(let trial) = breaker.permit(now: start + .seconds(1)) else { return XCTFail() }
+        breaker.record(trial, failed: true, duration: .milliseconds(1), now: start + .seconds(1))
+        XCTAssertEqual(breaker.state, .open, "a failed trial reopens at once")
+    }
+
+    func testALateOutcomeFromBeforeTheBreakerOpenedIsIgnored() {
+        var settings = CircuitBreaker.Settings()
+        settings.minimumCalls = 1
+        settings.waitInOpen = .seconds(1)
+        settings.halfOpenCalls = 1
+        let breaker = CircuitBreaker(settings: settings)
+        let start = ContinuousClock.now
+        guard case .allowed(let early) = breaker.permit(now: start), case .allowed(let failing) = breaker.permit(now: start) else {
+            return XCTFail()
+        }
+        breaker.record(failing, failed: true, duration: .zero, now: start)
+        XCTAssertEqual(breaker.state, .open)
+        guard case .allowed = breaker.permit(now: start + .seconds(1)) else { return XCTFail() }
+        breaker.record(early, failed: false, duration: .zero, now: start + .seconds(1))
+        XCTAssertEqual(breaker.state, .halfOpen, "the trial, not a call from before, decides")
+    }
+
+    func testTokenBucketsArePerSubject() {
+        let limiter = TokenBucketLimiter(rate: 1, burst: 3)
+        let now = ContinuousClock.now
+        let first = (0..<4).map { _ in limiter.take("alice", now: now).allowed }
+        XCTAssertEqual(first, [true, true, true, false], "the burst, then refused")
+        XCTAssertTrue(limiter.take("bob", now: now).allowed, "bob has his own bucket")
+        let refused = limiter.take("alice", now: now)
+        XCTAssertEqual(refused.resetSeconds, 1)
+        XCTAssertTrue(limiter.take("alice", now: now + .seconds(1)).allowed, "a token back after a second")
+    }
+
+    func testTheLoadShedderAdmitsUpToItsLimitAndTurnsTheRestAwayAfterAShortWait() async {
+        let limiter = ConcurrencyLimiter(limit: 2, maximumWait: .milliseconds(30))
+        let first = await limiter.acquire()
+        let second = await limiter.acquire()
+        XCTAssertTrue(first && second)
+        let started = ContinuousClock.now
+        let third = await limiter.acquire()
+        XCTAssertFalse(third, "no slot came free")
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(30), "it waited its short while")
+        async let waiting = limiter.acquire()
+        try? await Task.sleep(for: .milliseconds(5))
+        limiter.release()
+        let granted = await waiting
+        XCTAssertTrue(granted, "a slot freed while waiting goes to the waiter")
+        XCTAssertEqual(limiter.inFlight, 2)
+    }
+
+    func testTheRouteTable() {
+        let table = RouteTable.standard
+        guard case .route(let route, let parameters) = table.match(.get, "/customers/alice%20smith/rentals") else { return XCTFail() }
+        XCTAssertEqual(route.upstream, .lookup)
+        XCTAssertEqual(parameters, ["alice%20smith"])
+        guard case .route(let cancel, _) = table.match(.post, "/rentals/abc/cancel") else { return XCTFail() }
+        XCTAssertEqual(cancel.upstream, .rental)
+        guard case .methodNotAllowed(let allowed) = table.match(.delete, "/books") else { return XCTFail() }
+        XCTAssertEqual(Set(allowed), [.get, .post])
+        guard case .notFound = table.match(.get, "/health") else { return XCTFail("the services' probes are not routed") }
+        guard case .notFound = table.match(.get, "/books/../metrics") else { return XCTFail() }
+        guard case .route(let books, _) = table.match(.get, "/books") else { return XCTFail() }
+        XCTAssertTrue(books.isPublic)
+    }
+}
