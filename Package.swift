@@ -141,6 +141,8 @@ let package = Package(
             dependencies: [
                 "TestSupport", "ProcessSupport", "Contracts", "ServiceKit", "Identity", "Redis",
                 "RentalService", "DeliveryService", "LookupService", "NotifierService",
+                // The overload test needs a client that really opens 40 connections at once.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
     ],

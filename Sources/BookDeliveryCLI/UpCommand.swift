@@ -121,6 +121,9 @@ struct UpCommand: AsyncParsableCommand {
             let process = try ChildProcess(executable: executable, arguments: arguments, environment: environment, inheritOutput: true)
             children.append((service.name, process))
         }
+        for service in services {
+            _ = await TCPPort.waitUntilListening(service.port, timeout: .seconds(20))
+        }
         let instance = { (name: String) in "http://127.0.0.1:\(services.first { $0.name == name }!.port)" }
         let gateway = try ChildProcess(
             executable: executable,
@@ -130,9 +133,7 @@ struct UpCommand: AsyncParsableCommand {
             ],
             environment: environment, inheritOutput: true)
         children.append((GatewayApplication.name, gateway))
-        for entry in all {
-            _ = await TCPPort.waitUntilListening(entry.port, timeout: .seconds(20))
-        }
+        _ = await TCPPort.waitUntilListening(gatewayPort, timeout: .seconds(20))
         let issuer = try keys.issuer()
         let lifetime = Duration.seconds(8 * 3600)
         var tokens: [String] = []

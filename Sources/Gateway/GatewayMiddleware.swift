@@ -134,14 +134,15 @@ struct GatewayMiddleware: RouterMiddleware {
             if result.isFailure || viewMissing {
                 var fallback = outgoing
                 fallback.target = target(parameters, request.uri.query ?? "")
-                if case .response(let status, let headers, let body) = await forwarder.send(fallback, to: pools[.rental]!),
-                    status == 200, let marked = RentalRecords.asViews(body)
-                {
+                let answer = await forwarder.send(fallback, to: pools[.rental]!)
+                if case .response(let status, let headers, let body) = answer, status == 200, let marked = RentalRecords.asViews(body) {
                     GatewayMetrics.fallback(viewMissing ? "view_missing" : "lookup_unavailable", pool: pool)
                     var fields: HTTPFields = [.contentType: "application/json", Self.fallbackHeader: "rental"]
                     if let link = headers.first(name: "link") { fields[.link] = link }
                     return Response(status: .ok, headers: fields, body: ResponseBody(byteBuffer: marked))
                 }
+                // Rental refusing (another customer's rental: 404; 403) is the answer, as it would be from Lookup.
+                if case .response(let status, _, _) = answer, (400..<500).contains(status) { return try response(for: answer, pool: pool) }
             }
         }
         return try response(for: result, pool: pool)

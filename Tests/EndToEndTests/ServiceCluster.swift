@@ -133,6 +133,28 @@ final class ServiceCluster: @unchecked Sendable {
         }
     }
 
+    /// A second instance of `service` (same database, its own port and consumer name), known as
+    /// `name`; returns its port.
+    @discardableResult
+    func startInstance(of service: String, as name: String) async throws -> Int {
+        let port = try TCPPort.free()
+        ports[name] = port
+        var environment = ProcessInfo.processInfo.environment
+        environment["LOG_LEVEL"] = "warning"
+        let arguments =
+            [service] + (keys.map { ["--keys", $0] } ?? ["--no-auth"])
+            + [
+                "--port", String(port), "--redis", redis.url, "--db", directory.appendingPathComponent("\(service).sqlite").path,
+                "--consumer", name,
+            ]
+        processes[name] = try ChildProcess(
+            executable: executable, arguments: arguments, environment: environment, logFile: directory.appendingPathComponent("\(name).log").path)
+        guard await TCPPort.waitUntilListening(port, timeout: .seconds(30)) else {
+            throw TestSupportError("\(name) did not start; see \(directory.path)/\(name).log")
+        }
+        return port
+    }
+
     /// SIGTERM and wait: the graceful stop the operator does.
     func stop(_ service: String) async {
         processes[service]?.signal(SIGTERM)

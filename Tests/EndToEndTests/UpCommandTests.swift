@@ -1,5 +1,6 @@
 import Foundation
 import ProcessSupport
+import Redis
 import TestSupport
 import XCTest
 
@@ -9,38 +10,86 @@ import XCTest
 
 /// `bookdelivery up`: everything for a local try-out, stopped cleanly by Ctrl-C (SIGINT).
 final class UpCommandTests: XCTestCase {
-    func testUpStartsRedisAndTheFourServicesAndCtrlCStopsThemAll() async throws {
-        let services = ["rental", "delivery", "lookup", "notifier"]
-        let ports = try Dictionary(uniqueKeysWithValues: services.map { ($0, try TCPPort.free()) })
+    func testUpStartsRedisTheServicesAndTheGatewayWithKeysUsersAndTokensAndCtrlCStopsThemAll() async throws {
+        let names = ["rental", "delivery", "lookup", "notifier", "gateway"]
+        let ports = try Dictionary(uniqueKeysWithValues: names.map { ($0, try TCPPort.free()) })
         let directory = try TemporaryDirectory.make(prefix: "up")
         defer { try? FileManager.default.removeItem(at: directory) }
+        let data = directory.appendingPathComponent("data")
         let redisPort = try TCPPort.free()
+        let logPath = directory.appendingPathComponent("up.log").path
         let up = try ChildProcess(
             executable: try ServiceCluster.findExecutable(),
-            arguments: ["up", "--redis-port", String(redisPort), "--data", directory.path]
-                + services.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
-            logFile: directory.appendingPathComponent("up.log").path)
+            arguments: ["up", "--redis-port", String(redisPort), "--data", data.path] + names.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
+            logFile: logPath)
         defer {
             if up.isRunning {
                 up.signal(SIGKILL)
                 up.wait()
             }
         }
-        for port in Array(ports.values) + [redisPort] {
-            let listening = await TCPPort.waitUntilListening(port, timeout: .seconds(30))
-            XCTAssertTrue(listening, "port \(port) is up")
+        let printed = await eventually(timeout: .seconds(60)) {
+            ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("Press Ctrl-C")
         }
+        XCTAssertTrue(printed, "up says it is up")
+        var log = try String(contentsOfFile: logPath, encoding: .utf8)
+        func token(_ variable: String) throws -> String {
+            let line = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("export \(variable)=") }, "up prints \(variable)'s token")
+            return String(line.split(separator: "=", maxSplits: 1)[1])
+        }
+        let (admin, alice) = (try token("ADMIN"), try token("ALICE"))
+        _ = try token("BOB")
+        _ = try token("COURIER")
 
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ports["rental"]!)/books")!)
+        // Through the gateway, with the tokens up printed.
+        let gateway = "http://127.0.0.1:\(ports["gateway"]!)"
+        var request = URLRequest(url: URL(string: "\(gateway)/books")!)
         request.httpMethod = "POST"
+        request.setValue("Bearer \(admin)", forHTTPHeaderField: "Authorization")
         request.httpBody = Data(#"{"title":"Dune","author":"Frank Herbert"}"#.utf8)
         let (_, response) = try await URLSession.shared.data(for: request)
         XCTAssertEqual((response as? HTTPURLResponse)?.statusCode, 201)
         let promoted = await eventually {
-            let data = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(ports["notifier"]!)/alerts")!).0
+            var alerts = URLRequest(url: URL(string: "\(gateway)/alerts")!)
+            alerts.setValue("Bearer \(alice)", forHTTPHeaderField: "Authorization")
+            let data = try? await URLSession.shared.data(for: alerts).0
             return data.map { String(decoding: $0, as: UTF8.self).contains("new_book") } ?? false
         }
-        XCTAssertTrue(promoted, "the services talk through up's Redis")
+        XCTAssertTrue(promoted, "the services talk through up's Redis, each as its own Redis user")
+
+        // Redis: a user per service, least privilege; the default user is off.
+        let secrets = data.appendingPathComponent("secrets")
+        func redis(_ user: String?) throws -> RedisConnection {
+            let password = try user.map { try String(contentsOf: secrets.appendingPathComponent("\($0).password"), encoding: .utf8) }
+            return try RedisConnection(
+                endpoint: RedisEndpoint(
+                    port: redisPort, username: user, password: password?.trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+        func refused(_ user: String?, _ command: [String]) throws -> String {
+            guard let connection = try? redis(user) else { return "refused at login" }
+            guard case .error(let message) = try connection.command(command) else { return "allowed" }
+            return message
+        }
+        let forged = try refused("rental", ["XADD", "delivery-events", "*", "type", "DeliveryCanceled", "rentalId", "x"])
+        XCTAssertTrue(forged.hasPrefix("NOPERM"), "Rental's credentials cannot forge Delivery's events: \(forged)")
+        XCTAssertTrue(try refused("delivery", ["HSET", "lookup:rental:x", "status", "returned"]).hasPrefix("NOPERM"), "only Lookup writes lookup:*")
+        XCTAssertTrue(try refused("operator", ["FLUSHALL"]).hasPrefix("NOPERM"))
+        XCTAssertTrue(try refused("lookup", ["CONFIG", "GET", "dir"]).hasPrefix("NOPERM"))
+        XCTAssertTrue(try refused("notifier", ["ACL", "LIST"]).hasPrefix("NOPERM"))
+        XCTAssertEqual(try refused("rental", ["XLEN", "rental-events"]), "allowed", "its own work is allowed")
+        XCTAssertEqual(try refused("admin", ["ACL", "WHOAMI"]), "allowed")
+        XCTAssertTrue(try refused(nil, ["PING"]).hasPrefix("NOAUTH"), "the default user is off")
+        for user in ["rental", "delivery", "lookup", "notifier", "operator", "admin"] {
+            let file = secrets.appendingPathComponent("\(user).password")
+            let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int
+            XCTAssertEqual(mode, 0o600, "\(user)'s password file")
+            let password = try String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            XCTAssertFalse(try String(contentsOf: data.appendingPathComponent("redis/users.acl"), encoding: .utf8).contains(password))
+            log = try String(contentsOfFile: logPath, encoding: .utf8)
+            XCTAssertFalse(log.contains(password), "no password in the output")
+        }
+        let keyMode = try FileManager.default.attributesOfItem(atPath: data.appendingPathComponent("keys/signing-key.jwk").path)[.posixPermissions]
+        XCTAssertEqual(keyMode as? Int, 0o600)
 
         up.signal(SIGINT)
         let stopped = await up.exit(within: .seconds(20))
@@ -48,12 +97,11 @@ final class UpCommandTests: XCTestCase {
         for port in Array(ports.values) + [redisPort] {
             XCTAssertFalse(TCPPort.isListening(port), "port \(port) is closed")
         }
-        let log = try String(contentsOf: directory.appendingPathComponent("up.log"), encoding: .utf8)
-        XCTAssertTrue(log.contains("bookdelivery is up"))
-        XCTAssertTrue(log.contains("http://127.0.0.1:\(ports["lookup"]!)"), "up prints the ports it used")
+        log = try String(contentsOfFile: logPath, encoding: .utf8)
+        XCTAssertTrue(log.contains("bookdelivery is up: \(gateway)"))
         XCTAssertTrue(log.contains("stopped"))
-        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("appendonlydir").path), "AOF under --data")
-        let mode = try FileManager.default.attributesOfItem(atPath: directory.path)[.posixPermissions] as? Int
+        XCTAssertTrue(FileManager.default.fileExists(atPath: data.appendingPathComponent("redis/appendonlydir").path), "AOF under --data")
+        let mode = try FileManager.default.attributesOfItem(atPath: data.path)[.posixPermissions] as? Int
         XCTAssertEqual(mode, 0o700, "the data directory is the user's alone")
     }
 
