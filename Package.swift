@@ -143,6 +143,8 @@ let package = Package(
                 "RentalService", "DeliveryService", "LookupService", "NotifierService",
                 // The overload test needs a client that really opens 40 connections at once.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

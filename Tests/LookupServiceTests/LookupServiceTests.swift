@@ -154,3 +154,35 @@ struct SeededGenerator: RandomNumberGenerator {
         return state
     }
 }
+
+extension LookupServiceTests {
+    func testACustomersViewsComeAPageAtATimeInOrderEvenWithTiedOrderTimes() async throws {
+        let sameMoment = Date()
+        for index in 0..<5 {
+            // Three orders share one moment (one score); the cursor must not skip or repeat them.
+            let orderedAt = index < 3 ? sameMoment : sameMoment.addingTimeInterval(Double(index) * 10)
+            try await apply(try lifecycle(rentalId: "r-\(index)", orderedAt: orderedAt)[0])
+        }
+        try await withClient(LookupApplication.buildRouter(views: views, authentication: .disabled)) { client in
+            var seen: [String] = []
+            var next: String? = "/customers/alice/rentals?limit=2"
+            var pages = 0
+            while let uri = next {
+                let response = try await client.execute(uri: uri, method: .get)
+                XCTAssertEqual(response.status, .ok)
+                let page = try JSONDecoder().decode([RentalViewResponse].self, from: Data(response.body.readableBytesView))
+                XCTAssertLessThanOrEqual(page.count, 2)
+                seen += page.map(\.rentalId)
+                next = response.headers[.link].flatMap { link in
+                    link.split(separator: ";").first.map { String($0.dropFirst().dropLast()) }
+                }
+                pages += 1
+                guard pages < 10 else { return XCTFail("the pages never end") }
+            }
+            XCTAssertEqual(pages, 3)
+            XCTAssertEqual(seen, ["r-4", "r-3", "r-2", "r-1", "r-0"], "newest first, ties by id, each once")
+            try await client.expectError(.get, "/customers/alice/rentals?limit=501", status: .badRequest)
+            try await client.expectError(.get, "/customers/alice/rentals?cursor=%%%", status: .badRequest)
+        }
+    }
+}

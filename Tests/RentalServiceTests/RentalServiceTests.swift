@@ -272,3 +272,28 @@ final class RentalServiceTests: XCTestCase {
 private func deliveryEvent<Event: DeliveryEvent>(_ type: Event.Type, rentalId: String) throws -> ReceivedEvent {
     try Event(facts: DeliveryFacts(deliveryId: "d-\(rentalId)", rentalId: rentalId, customerId: "alice")).received()
 }
+
+extension RentalServiceTests {
+    func testTheCatalogueComesAPageAtATimeWithALinkToTheNext() async throws {
+        var registered: [String] = []
+        for index in 0..<5 { registered.append(try await store.registerBook(title: "Book \(index)", author: "A", copies: 1).id) }
+        let expected = Set(registered)
+        try await withClient(router) { client in
+            var seen: [String] = []
+            var next: String? = "/books?limit=2"
+            while let uri = next {
+                let response = try await client.execute(uri: uri, method: .get)
+                XCTAssertEqual(response.status, .ok)
+                let page = try JSONDecoder().decode([BookResponse].self, from: Data(response.body.readableBytesView))
+                seen += page.map(\.id)
+                next = response.headers[.link].flatMap { $0.split(separator: ";").first.map { String($0.dropFirst().dropLast()) } }
+                XCTAssertEqual(next == nil, seen.count == 5, "a link while more follow, none on the last page")
+            }
+            XCTAssertEqual(seen.count, 5, "each book once")
+            XCTAssertEqual(Set(seen), expected)
+            try await client.expectError(.get, "/books?limit=501", status: .badRequest)
+            try await client.expectError(.get, "/books?limit=0", status: .badRequest)
+            try await client.expectError(.get, "/books?cursor=bm90LWEtY3Vyc29y", status: .badRequest)
+        }
+    }
+}
