@@ -48,7 +48,8 @@ struct ServiceCommandOptions: ParsableArguments {
         let authentication = serving ? try await auth.authentication(logger: logger) : .disabled
         return ServiceOptions(
             host: host ?? environment["HOST"] ?? "127.0.0.1", port: port, redis: endpoint,
-            databasePath: databasePath, consumerName: consumerName, retention: try retention(environment), authentication: authentication, logger: logger)
+            databasePath: databasePath, consumerName: consumerName, retention: try retention(environment), authentication: authentication,
+            logger: logger)
     }
 
     private func retention(_ environment: [String: String]) throws -> RetentionPolicy {

@@ -33,7 +33,8 @@ struct LookupCommand: AsyncParsableCommand {
     @Flag(help: "Rebuild the views from the streams (those whose order the streams still hold), then exit.") var rebuild = false
 
     func run() async throws {
-        let options = try await options.resolve(service: LookupApplication.name, defaultPort: LookupApplication.defaultPort, serving: !rebuild)
+        let options = try await options.resolve(
+            service: LookupApplication.name, defaultPort: LookupApplication.defaultPort, serving: !rebuild)
         if rebuild {
             print(try await LookupApplication.rebuild(options: options).summary)
             return

@@ -42,7 +42,8 @@ struct UpCommand: AsyncParsableCommand {
             guard parts.count == 2, defaults.contains(where: { $0.name == parts[0] }), let port = Int(parts[1]),
                 (1...65535).contains(port)
             else {
-                throw ValidationError("--port takes name=port with a name of \(defaults.map(\.name).joined(separator: ", ")), e.g. gateway=9080")
+                throw ValidationError(
+                    "--port takes name=port with a name of \(defaults.map(\.name).joined(separator: ", ")), e.g. gateway=9080")
             }
             overrides[parts[0]] = port
         }
@@ -192,7 +193,9 @@ struct UpCommand: AsyncParsableCommand {
         var passwords: [String: String] = [:]
         for user in RedisUsers.all {
             let file = secrets.appendingPathComponent("\(user).password")
-            if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !existing.isEmpty {
+            if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+                !existing.isEmpty
+            {
                 passwords[user] = existing
             } else {
                 let password = RedisUsers.newPassword()

@@ -39,7 +39,8 @@ public enum GatewayApplication {
         router.middlewares.add(
             GatewayMiddleware(
                 table: .standard, pools: pools, forwarder: Forwarder(client: client), authentication: configuration.authentication,
-                rateLimiter: configuration.rateLimit > 0 ? TokenBucketLimiter(rate: configuration.rateLimit, burst: configuration.burst) : nil,
+                rateLimiter: configuration.rateLimit > 0
+                    ? TokenBucketLimiter(rate: configuration.rateLimit, burst: configuration.burst) : nil,
                 staleCopies: StaleCopies()))
         router.get("/health") { _, _ in
             GatewayHealth(

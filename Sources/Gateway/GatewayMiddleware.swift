@@ -83,7 +83,8 @@ struct GatewayMiddleware: RouterMiddleware {
                 GatewayMetrics.rejection("rate_limited", pool: pool.upstream.rawValue)
                 var headers = rateHeaders
                 headers[.retryAfter] = String(decision.resetSeconds)
-                throw APIError(.tooManyRequests, "too many requests: slow down and try again in \(decision.resetSeconds) s", headers: headers)
+                throw APIError(
+                    .tooManyRequests, "too many requests: slow down and try again in \(decision.resetSeconds) s", headers: headers)
             }
         }
 
@@ -121,7 +122,9 @@ struct GatewayMiddleware: RouterMiddleware {
                     .init(body: body, contentType: headers.first(name: "content-type"), link: headers.first(name: "link"), storedAt: .now))
             } else if result.isFailure, let copy = staleCopies.copy(of: outgoing.target) {
                 GatewayMetrics.fallback("stale_copy", pool: pool)
-                var headers: HTTPFields = [Self.staleHeader: "true", .age: String((ContinuousClock.now - copy.storedAt).components.seconds)]
+                var headers: HTTPFields = [
+                    Self.staleHeader: "true", .age: String((ContinuousClock.now - copy.storedAt).components.seconds),
+                ]
                 headers[.contentType] = copy.contentType ?? "application/json"
                 if let link = copy.link { headers[.link] = link }
                 return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: copy.body))
@@ -158,7 +161,8 @@ struct GatewayMiddleware: RouterMiddleware {
             return Response(status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody(byteBuffer: body))
         case .unavailable(let reason, let retryAfter):
             GatewayMetrics.rejection(reason.rawValue, pool: pool)
-            let seconds = max(1, Int((Double(retryAfter.components.seconds) + Double(retryAfter.components.attoseconds) / 1e18).rounded(.up)))
+            let seconds = max(
+                1, Int((Double(retryAfter.components.seconds) + Double(retryAfter.components.attoseconds) / 1e18).rounded(.up)))
             let why =
                 switch reason {
                 case .overloaded: "\(pool) is busy"
@@ -200,7 +204,8 @@ struct GatewayMiddleware: RouterMiddleware {
     /// The client's `X-Request-Id` when it is a sensible one (1 to 128 visible ASCII characters),
     /// else a new one.
     static func requestId(of request: Request) -> String {
-        if let id = request.headers[requestIdHeader], (1...128).contains(id.utf8.count), id.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+        if let id = request.headers[requestIdHeader], (1...128).contains(id.utf8.count), id.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+        {
             return id
         }
         return UUID().uuidString.lowercased()

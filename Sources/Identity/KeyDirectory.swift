@@ -29,7 +29,8 @@ public struct KeyDirectory: Sendable {
         let key = try EdDSA.PrivateKey(curve: .ed25519)
         let kid = "bd-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         let x = Base64URL.encode(key.publicKey.rawRepresentation)
-        let privateJWK = KeyFile(kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig", kid: kid, x: x, d: Base64URL.encode(key.rawRepresentation))
+        let privateJWK = KeyFile(
+            kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig", kid: kid, x: x, d: Base64URL.encode(key.rawRepresentation))
         var publicJWK = privateJWK
         publicJWK.d = nil
         let encoder = JSONEncoder()
@@ -109,7 +110,8 @@ public enum KeyDirectoryError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .alreadyExists(let path): "\(path) already holds keys; pass --replace to make new ones (tokens signed with the old key stop working)"
+        case .alreadyExists(let path):
+            "\(path) already holds keys; pass --replace to make new ones (tokens signed with the old key stop working)"
         case .missing(let path): "\(path) does not exist; create keys with `bookdelivery keys --dir DIR`"
         case .unreadable(let path): "\(path) is not a key file bookdelivery wrote"
         case .cannotWrite(let path): "cannot write \(path)"

@@ -9,11 +9,6 @@ public struct TokenIssuer: Sendable {
     let key: EdDSA.PrivateKey
     public let kid: String
 
-    init(key: EdDSA.PrivateKey, kid: String) {
-        self.key = key
-        self.kid = kid
-    }
-
     /// A signed JWT for `subject` in `role`, valid from now for `lifetime`.
     public func token(subject: String, role: Role, lifetime: Duration = .seconds(3600), now: Date = Date()) async throws -> String {
         let seconds = TimeInterval(lifetime.components.seconds)

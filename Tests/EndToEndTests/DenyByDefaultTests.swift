@@ -29,9 +29,15 @@ final class DenyByDefaultTests: XCTestCase {
         let pool = RedisClientPool(endpoint: RedisEndpoint(port: 1), size: 1, logger: Logger(label: "test"))
         let routers: [(String, Router<ServiceRequestContext>)] = [
             ("rental", RentalApplication.buildRouter(store: try RentalStore.open(path: path("rental")), authentication: authentication)),
-            ("delivery", DeliveryApplication.buildRouter(store: try DeliveryStore.open(path: path("delivery")), authentication: authentication)),
+            (
+                "delivery",
+                DeliveryApplication.buildRouter(store: try DeliveryStore.open(path: path("delivery")), authentication: authentication)
+            ),
             ("lookup", LookupApplication.buildRouter(views: RentalViewStore(pool: pool), authentication: authentication)),
-            ("notifier", NotifierApplication.buildRouter(store: try AlertStore.open(path: path("notifier")), authentication: authentication)),
+            (
+                "notifier",
+                NotifierApplication.buildRouter(store: try AlertStore.open(path: path("notifier")), authentication: authentication)
+            ),
         ]
         var checked = 0
         for (service, router) in routers {

@@ -20,7 +20,8 @@ final class GatewayAuthorizationTests: XCTestCase {
         let admin = try await cluster.token("admin", "admin")
 
         func expect(
-            _ status: Int, _ method: String, _ path: String, _ token: String?, json: [String: any Sendable]? = nil, at target: String = "gateway",
+            _ status: Int, _ method: String, _ path: String, _ token: String?, json: [String: any Sendable]? = nil,
+            at target: String = "gateway",
             file: StaticString = #filePath, line: UInt = #line
         ) async throws -> Exchange {
             let exchange = try await cluster.send(target, method, path, token: token, json: json)
@@ -149,13 +150,20 @@ final class GatewayAuthorizationTests: XCTestCase {
         let refused: [(String, String)] = [
             ("a bad signature", [parts[0], admin[1], parts[2]].joined(separator: ".")),
             ("alg none", "\(noneHeader).\(admin[1])."),
-            ("a key from another key pair", try await cluster.run(["token", "--keys", stranger, "--subject", "alice", "--role", "customer"])),
-            ("an expired token", try await issuer.token(subject: "alice", role: .customer, lifetime: .seconds(60), now: Date().addingTimeInterval(-7200))),
+            (
+                "a key from another key pair",
+                try await cluster.run(["token", "--keys", stranger, "--subject", "alice", "--role", "customer"])
+            ),
+            (
+                "an expired token",
+                try await issuer.token(subject: "alice", role: .customer, lifetime: .seconds(60), now: Date().addingTimeInterval(-7200))
+            ),
             ("the wrong audience", try await issuer.sign(wrongAudience)),
         ]
         for (what, token) in refused {
             for target in ["gateway", "rental"] {
-                let exchange = try await cluster.send(target, "GET", "/rentals", token: token.trimmingCharacters(in: .whitespacesAndNewlines))
+                let exchange = try await cluster.send(
+                    target, "GET", "/rentals", token: token.trimmingCharacters(in: .whitespacesAndNewlines))
                 XCTAssertEqual(exchange.status, 401, "\(what) at \(target): \(exchange.text)")
                 XCTAssertEqual(exchange.header("WWW-Authenticate")?.contains("invalid_token"), true, what)
             }

@@ -49,7 +49,9 @@ final class GatewayResilienceTests: XCTestCase {
         let bookId = try XCTUnwrap((book.json() as? [String: Any])?["id"] as? String)
         let order = try await cluster.send("gateway", "POST", "/rentals", token: alice, json: ["bookId": bookId, "address": "2 High St"])
         let rentalId = try XCTUnwrap((order.json() as? [String: Any])?["id"] as? String)
-        let built = await eventually { (try? await cluster.send("gateway", "GET", "/rentals/\(rentalId)", token: alice))?.header("X-Fallback") == nil }
+        let built = await eventually {
+            (try? await cluster.send("gateway", "GET", "/rentals/\(rentalId)", token: alice))?.header("X-Fallback") == nil
+        }
         XCTAssertTrue(built)
 
         await cluster.kill("lookup")
@@ -75,7 +77,8 @@ final class GatewayResilienceTests: XCTestCase {
         try await cluster.startGateway(["--rate-limit", "0"])
         let admin = try await cluster.token("admin", "admin")
         let alice = try await cluster.token("alice", "customer")
-        let book = try await cluster.send("gateway", "POST", "/books", token: admin, json: ["title": "Ulysses", "author": "Joyce", "copies": 50])
+        let book = try await cluster.send(
+            "gateway", "POST", "/books", token: admin, json: ["title": "Ulysses", "author": "Joyce", "copies": 50])
         let bookId = try XCTUnwrap((book.json() as? [String: Any])?["id"] as? String)
         let catalogue = try await cluster.send("gateway", "GET", "/books", token: nil)
         XCTAssertEqual(catalogue.status, 200)
@@ -133,11 +136,14 @@ final class GatewayResilienceTests: XCTestCase {
         let limit = 2
         try await cluster.startGateway(["--rate-limit", "0", "--max-concurrent", String(limit)])
         let admin = try await cluster.token("admin", "admin")
-        let book = try await cluster.send("gateway", "POST", "/books", token: admin, json: ["title": "Popular", "author": "A", "copies": 100_000])
+        let book = try await cluster.send(
+            "gateway", "POST", "/books", token: admin, json: ["title": "Popular", "author": "A", "copies": 100_000])
         let bookId = try XCTUnwrap((book.json() as? [String: Any])?["id"] as? String)
         let token = try await cluster.token("alice", "customer")
         let order: [String: any Sendable] = ["bookId": bookId, "address": "4 Busy St"]
-        func p99(_ values: [Double]) -> Double { values.isEmpty ? .nan : values.sorted()[min(values.count - 1, Int(Double(values.count) * 0.99))] }
+        func p99(_ values: [Double]) -> Double {
+            values.isEmpty ? .nan : values.sorted()[min(values.count - 1, Int(Double(values.count) * 0.99))]
+        }
 
         var unloaded: [Double] = []
         for _ in 0..<200 {
@@ -147,7 +153,8 @@ final class GatewayResilienceTests: XCTestCase {
         }
 
         let clients = limit * 10
-        let results = try await Self.load(clients: clients, url: cluster.url("gateway", "/rentals").absoluteString, token: token, order: order)
+        let results = try await Self.load(
+            clients: clients, url: cluster.url("gateway", "/rentals").absoluteString, token: token, order: order)
         let statuses = Dictionary(grouping: results, by: \.0).mapValues(\.count)
         XCTAssertTrue(Set(statuses.keys).isSubset(of: [201, 429, 503]), "only 2xx, 429 or 503: \(statuses)")
         XCTAssertGreaterThan(statuses[503] ?? 0, 0, "load was shed: \(statuses)")
@@ -157,7 +164,8 @@ final class GatewayResilienceTests: XCTestCase {
         // The same load with the limit out of the way: what admitted requests would see without shedding.
         await cluster.kill("gateway")
         try await cluster.startGateway(["--rate-limit", "0", "--max-concurrent", "10000"])
-        let unshed = try await Self.load(clients: clients, url: cluster.url("gateway", "/rentals").absoluteString, token: token, order: order)
+        let unshed = try await Self.load(
+            clients: clients, url: cluster.url("gateway", "/rentals").absoluteString, token: token, order: order)
         print(
             "FIGURE overload without a limit, \(clients) clients: \(Dictionary(grouping: unshed, by: \.0).mapValues(\.count)); p99 \(String(format: "%.1f", p99(unshed.map(\.1)) * 1000)) ms"
         )

@@ -48,7 +48,8 @@ final class ServiceCluster: @unchecked Sendable {
         let output = directory.appendingPathComponent("command-\(UUID().uuidString).out").path
         let process = try ChildProcess(executable: executable, arguments: arguments, logFile: output)
         guard await process.exit(within: .seconds(30)), process.wait() == 0 else {
-            throw TestSupportError("bookdelivery \(arguments.first ?? "") failed: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+            throw TestSupportError(
+                "bookdelivery \(arguments.first ?? "") failed: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
         }
         return try String(contentsOfFile: output, encoding: .utf8)
     }
@@ -148,7 +149,8 @@ final class ServiceCluster: @unchecked Sendable {
                 "--consumer", name,
             ]
         processes[name] = try ChildProcess(
-            executable: executable, arguments: arguments, environment: environment, logFile: directory.appendingPathComponent("\(name).log").path)
+            executable: executable, arguments: arguments, environment: environment,
+            logFile: directory.appendingPathComponent("\(name).log").path)
         guard await TCPPort.waitUntilListening(port, timeout: .seconds(30)) else {
             throw TestSupportError("\(name) did not start; see \(directory.path)/\(name).log")
         }

@@ -20,7 +20,8 @@ final class UpCommandTests: XCTestCase {
         let logPath = directory.appendingPathComponent("up.log").path
         let up = try ChildProcess(
             executable: try ServiceCluster.findExecutable(),
-            arguments: ["up", "--redis-port", String(redisPort), "--data", data.path] + names.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
+            arguments: ["up", "--redis-port", String(redisPort), "--data", data.path]
+                + names.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
             logFile: logPath)
         defer {
             if up.isRunning {
@@ -34,7 +35,8 @@ final class UpCommandTests: XCTestCase {
         XCTAssertTrue(printed, "up says it is up")
         var log = try String(contentsOfFile: logPath, encoding: .utf8)
         func token(_ variable: String) throws -> String {
-            let line = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("export \(variable)=") }, "up prints \(variable)'s token")
+            let line = try XCTUnwrap(
+                log.split(separator: "\n").first { $0.contains("export \(variable)=") }, "up prints \(variable)'s token")
             return String(line.split(separator: "=", maxSplits: 1)[1])
         }
         let (admin, alice) = (try token("ADMIN"), try token("ALICE"))
@@ -72,7 +74,8 @@ final class UpCommandTests: XCTestCase {
         }
         let forged = try refused("rental", ["XADD", "delivery-events", "*", "type", "DeliveryCanceled", "rentalId", "x"])
         XCTAssertTrue(forged.hasPrefix("NOPERM"), "Rental's credentials cannot forge Delivery's events: \(forged)")
-        XCTAssertTrue(try refused("delivery", ["HSET", "lookup:rental:x", "status", "returned"]).hasPrefix("NOPERM"), "only Lookup writes lookup:*")
+        XCTAssertTrue(
+            try refused("delivery", ["HSET", "lookup:rental:x", "status", "returned"]).hasPrefix("NOPERM"), "only Lookup writes lookup:*")
         XCTAssertTrue(try refused("operator", ["FLUSHALL"]).hasPrefix("NOPERM"))
         XCTAssertTrue(try refused("lookup", ["CONFIG", "GET", "dir"]).hasPrefix("NOPERM"))
         XCTAssertTrue(try refused("notifier", ["ACL", "LIST"]).hasPrefix("NOPERM"))
@@ -88,7 +91,8 @@ final class UpCommandTests: XCTestCase {
             log = try String(contentsOfFile: logPath, encoding: .utf8)
             XCTAssertFalse(log.contains(password), "no password in the output")
         }
-        let keyMode = try FileManager.default.attributesOfItem(atPath: data.appendingPathComponent("keys/signing-key.jwk").path)[.posixPermissions]
+        let keyMode = try FileManager.default.attributesOfItem(atPath: data.appendingPathComponent("keys/signing-key.jwk").path)[
+            .posixPermissions]
         XCTAssertEqual(keyMode as? Int, 0o600)
 
         up.signal(SIGINT)

@@ -73,7 +73,8 @@ final class IdentityTests: XCTestCase {
         let stranger = await rejection(strangerToken)
         XCTAssertEqual(stranger, .unknownKey, "a key pair that is not ours")
 
-        let expiredToken = try await issuer.token(subject: "alice", role: .customer, lifetime: .seconds(60), now: Date().addingTimeInterval(-3600))
+        let expiredToken = try await issuer.token(
+            subject: "alice", role: .customer, lifetime: .seconds(60), now: Date().addingTimeInterval(-3600))
         let expired = await rejection(expiredToken)
         XCTAssertEqual(expired, .expired)
 

@@ -14,7 +14,8 @@ struct DeliveriesController: Sendable {
             let rentalId = try request.uri.queryParameters.get("rentalId").map { try Validate.uuid($0, "rentalId") }
             let page = try PageRequest(request)
             let deliveries = try await store.deliveries(rentalId: rentalId, page: page)
-            return page.page(deliveries, for: request, cursor: { PageCursor(position: $0.createdAt, id: $0.id) }, map: DeliveryResponse.init)
+            return page.page(
+                deliveries, for: request, cursor: { PageCursor(position: $0.createdAt, id: $0.id) }, map: DeliveryResponse.init)
         }
         group.get("{id}") { _, context in
             _ = try context.require(.courier, .admin)

@@ -23,7 +23,8 @@ public final class CircuitBreaker: Sendable {
     }
 
     public enum State: String, Sendable {
-        case closed, open, halfOpen = "half_open"
+        case closed, open
+        case halfOpen = "half_open"
 
         /// For the `gateway_breaker_state` gauge.
         public var gaugeValue: Int {

@@ -63,7 +63,8 @@ struct RouteTable: Sendable {
         read(["alerts"], .notifier),
     ])
 
-    private static func read(_ segments: [String], _ upstream: Upstream, isPublic: Bool = false, fallback: Route.Fallback = .none) -> Route {
+    private static func read(_ segments: [String], _ upstream: Upstream, isPublic: Bool = false, fallback: Route.Fallback = .none) -> Route
+    {
         Route(
             method: .get, segments: segments, upstream: upstream, isPublic: isPublic, timeout: readTimeout, maximumBody: 0,
             fallback: fallback)

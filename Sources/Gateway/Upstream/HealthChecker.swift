@@ -48,7 +48,8 @@ extension InstancePool {
         if ready {
             logger.info("instance ready again", metadata: ["pool": "\(upstream.rawValue)", "instance": "\(index)"])
         } else {
-            logger.warning("instance not ready: taken out of the round robin", metadata: ["pool": "\(upstream.rawValue)", "instance": "\(index)"])
+            logger.warning(
+                "instance not ready: taken out of the round robin", metadata: ["pool": "\(upstream.rawValue)", "instance": "\(index)"])
         }
     }
 }

@@ -13,7 +13,8 @@ struct ViewsController: Sendable {
             let caller = try context.require(.customer, .admin)
             // Path parameters come percent-encoded: /customers/alice%20smith/rentals is alice smith's.
             let raw = context.parameters.get("customerId")
-            let customerId = try caller.customerId(asked: try Validate.text(raw?.removingPercentEncoding ?? raw, "customerId", maxLength: 100))
+            let customerId = try caller.customerId(
+                asked: try Validate.text(raw?.removingPercentEncoding ?? raw, "customerId", maxLength: 100))
             let page = try PageRequest(request)
             let views = try await views.views(customerId: customerId, page: page)
             return page.page(views, for: request, cursor: { PageCursor(position: $0.score, id: $0.view.rentalId) }) {

@@ -65,12 +65,16 @@ public struct RentalViewStore: Sendable {
             guard Double(after.position) != nil else { throw APIError.badRequest("'cursor' is not one this API gave out") }
             let ties = try await client.command(["ZCOUNT", key, after.position, after.position]).orThrow().int ?? 0
             let count = page.limit + 1 + ties
-            entries = try await client.command(["ZRANGE", key, after.position, "-inf", "BYSCORE", "REV", "LIMIT", "0", String(count), "WITHSCORES"])
-                .orThrow().scoredMembers
+            entries = try await client.command([
+                "ZRANGE", key, after.position, "-inf", "BYSCORE", "REV", "LIMIT", "0", String(count), "WITHSCORES",
+            ])
+            .orThrow().scoredMembers
             entries.removeAll { Double($0.score) == Double(after.position) && $0.id >= after.id }
         } else {
-            entries = try await client.command(["ZRANGE", key, "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "0", String(page.limit + 1), "WITHSCORES"])
-                .orThrow().scoredMembers
+            entries = try await client.command([
+                "ZRANGE", key, "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "0", String(page.limit + 1), "WITHSCORES",
+            ])
+            .orThrow().scoredMembers
         }
         entries = Array(entries.prefix(page.limit + 1))
         guard !entries.isEmpty else { return [] }

@@ -19,7 +19,8 @@ struct AlertsController: Sendable {
                 return kind
             }
             let alerts = try await store.alerts(page: page, customerId: customerId, kind: kind)
-            return page.page(alerts, for: request, cursor: { PageCursor(position: $0.createdAt, id: String($0.id ?? 0)) }, map: AlertResponse.init)
+            return page.page(
+                alerts, for: request, cursor: { PageCursor(position: $0.createdAt, id: String($0.id ?? 0)) }, map: AlertResponse.init)
         }
     }
 }

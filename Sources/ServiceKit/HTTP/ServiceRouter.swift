@@ -1,6 +1,6 @@
 import Bus
-import Identity
 import Hummingbird
+import Identity
 
 /// The router every service is built on: JSON errors, 405 with `Allow` for a known path asked with
 /// another method, `GET /metrics` (Prometheus), and `GET /health`, which also says what this
