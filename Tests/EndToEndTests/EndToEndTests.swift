@@ -97,11 +97,11 @@ final class EndToEndTests: XCTestCase {
         for index in 0..<50 { rentals.append(try await order(book.id, customer: "customer-\(index % 5)").id) }
         try await cluster.start("delivery")
         let allScheduled = await eventually(timeout: .seconds(30)) {
-            let all = (try? await self.cluster.fetch("delivery", "/deliveries?limit=1000", as: [DeliveryResponse].self)) ?? []
+            let all = (try? await self.cluster.fetch("delivery", "/deliveries?limit=500", as: [DeliveryResponse].self)) ?? []
             return Set(all.map(\.rentalId)).isSuperset(of: rentals)
         }
         XCTAssertTrue(allScheduled, "all 50 orders got a delivery")
-        let all = try await cluster.fetch("delivery", "/deliveries?limit=1000", as: [DeliveryResponse].self)
+        let all = try await cluster.fetch("delivery", "/deliveries?limit=500", as: [DeliveryResponse].self)
         XCTAssertEqual(all.count, 50, "exactly one each")
     }
 }
