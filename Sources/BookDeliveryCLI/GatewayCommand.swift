@@ -24,6 +24,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Lookup's instances (env LOOKUP_URLS).") var lookup: String?
     @Option(help: "Notifier's instances (env NOTIFIER_URLS).") var notifier: String?
     @OptionGroup var auth: AuthOptions
+    @OptionGroup var drain: DrainOption
     @Option(help: "Requests per second per subject (per client address without a token); 0 disables (env RATE_LIMIT; default 50).")
     var rateLimit: Double?
     @Option(help: "Burst allowed above the rate (env RATE_BURST; default 100).") var burst: Int?
@@ -55,7 +56,9 @@ struct GatewayCommand: AsyncParsableCommand {
             host: host ?? environment["HOST"] ?? "127.0.0.1", port: port, pools: pools,
             authentication: try await auth.authentication(logger: logger), rateLimit: rate, burst: burst, concurrencyLimit: concurrency,
             logger: logger)
-        try await GatewayApplication.buildApplication(configuration: configuration).runService()
+        try await DrainGate.run(
+            GatewayApplication.buildApplication(configuration: configuration), readiness: configuration.readiness,
+            drain: try drain.duration(), logger: logger)
     }
 
     static func urls(_ list: String, option: String) throws -> [URL] {

@@ -13,6 +13,7 @@ struct ServiceCommandOptions: ParsableArguments {
     @Option(help: "Redis URL, redis://[user@]host:port[/db] (env REDIS_URL).") var redis: String?
     @OptionGroup var redisPassword: RedisPasswordOption
     @OptionGroup var auth: AuthOptions
+    @OptionGroup var drain: DrainOption
     @Option(help: "SQLite file (env DB_PATH; default ./.data/<service>.sqlite).") var db: String?
     @Option(help: "This process's consumer name, unique per process (env CONSUMER_NAME; default host-pid).") var consumer: String?
     @Option(
@@ -49,7 +50,7 @@ struct ServiceCommandOptions: ParsableArguments {
         return ServiceOptions(
             host: host ?? environment["HOST"] ?? "127.0.0.1", port: port, redis: endpoint,
             databasePath: databasePath, consumerName: consumerName, retention: try retention(environment), authentication: authentication,
-            logger: logger)
+            drain: try drain.duration(), logger: logger)
     }
 
     private func retention(_ environment: [String: String]) throws -> RetentionPolicy {
@@ -88,6 +89,23 @@ enum DurationText {
         let (digits, unit) = units[last].map { (String(trimmed.dropLast()), $0) } ?? (trimmed, 1)
         guard let value = Int64(digits), value >= 0, value <= Int64.max / unit else { return nil }
         return .seconds(value * unit)
+    }
+}
+
+/// How long a stopping process keeps serving, not-ready, so that load balancers notice.
+struct DrainOption: ParsableArguments {
+    @Option(
+        help:
+            "On SIGTERM, answer /ready with 503 and keep serving this long before stopping, e.g. 5s (env DRAIN; default 5s; 0 to stop at once)."
+    )
+    var drain: String?
+
+    func duration() throws -> Duration {
+        guard let text = drain ?? ProcessInfo.processInfo.environment["DRAIN"] else { return .seconds(5) }
+        guard let duration = DurationText.parse(text), duration <= .seconds(600) else {
+            throw ValidationError("--drain takes a duration up to 600s, e.g. 5s or 0")
+        }
+        return duration
     }
 }
 

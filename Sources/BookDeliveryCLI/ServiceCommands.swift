@@ -12,7 +12,7 @@ struct RentalCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = try await options.resolve(service: RentalApplication.name, defaultPort: RentalApplication.defaultPort)
-        try await RentalApplication.buildApplication(options: options).runService()
+        try await DrainGate.run(RentalApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger)
     }
 }
 
@@ -22,7 +22,7 @@ struct DeliveryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = try await options.resolve(service: DeliveryApplication.name, defaultPort: DeliveryApplication.defaultPort)
-        try await DeliveryApplication.buildApplication(options: options).runService()
+        try await DrainGate.run(DeliveryApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger)
     }
 }
 
@@ -39,7 +39,7 @@ struct LookupCommand: AsyncParsableCommand {
             print(try await LookupApplication.rebuild(options: options).summary)
             return
         }
-        try await LookupApplication.buildApplication(options: options).runService()
+        try await DrainGate.run(LookupApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger)
     }
 }
 
@@ -49,7 +49,7 @@ struct NotifierCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = try await options.resolve(service: NotifierApplication.name, defaultPort: NotifierApplication.defaultPort)
-        try await NotifierApplication.buildApplication(options: options).runService()
+        try await DrainGate.run(NotifierApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger)
     }
 }
 

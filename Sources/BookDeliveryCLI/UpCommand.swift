@@ -115,7 +115,8 @@ struct UpCommand: AsyncParsableCommand {
         var children: [(name: String, process: ChildProcess)] = []
         for service in services {
             var arguments = [
-                service.name, "--port", String(service.port), "--redis", redisURL(service.name), "--keys", keys.path,
+                // No drain: Ctrl-C on a try-out should stop at once.
+                service.name, "--port", String(service.port), "--redis", redisURL(service.name), "--keys", keys.path, "--drain", "0",
                 "--db", dataDirectory.appendingPathComponent("\(service.name).sqlite").path, "--consumer", "\(service.name)-1",
             ]
             if let file = passwordFile(service.name) { arguments += ["--redis-password-file", file] }
@@ -129,7 +130,7 @@ struct UpCommand: AsyncParsableCommand {
         let gateway = try ChildProcess(
             executable: executable,
             arguments: [
-                "gateway", "--port", String(gatewayPort), "--keys", keys.path, "--rental", instance("rental"),
+                "gateway", "--port", String(gatewayPort), "--keys", keys.path, "--drain", "0", "--rental", instance("rental"),
                 "--delivery", instance("delivery"), "--lookup", instance("lookup"), "--notifier", instance("notifier"),
             ],
             environment: environment, inheritOutput: true)

@@ -42,6 +42,13 @@ public enum GatewayApplication {
                 rateLimiter: configuration.rateLimit > 0
                     ? TokenBucketLimiter(rate: configuration.rateLimit, burst: configuration.burst) : nil,
                 staleCopies: StaleCopies()))
+        router.get("/live") { _, _ in Liveness(service: name, status: "live") }
+        router.get("/ready") { _, _ in
+            guard !configuration.readiness.isDraining else {
+                throw APIError(.serviceUnavailable, "not ready: draining", headers: [.retryAfter: "1"])
+            }
+            return Liveness(service: name, status: "ready")
+        }
         router.get("/health") { _, _ in
             GatewayHealth(
                 status: "ok",

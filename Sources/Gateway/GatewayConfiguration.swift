@@ -19,6 +19,8 @@ public struct GatewayConfiguration: Sendable {
     public var breaker: CircuitBreaker.Settings
     /// How often each instance's `/health` is asked.
     public var healthInterval: Duration
+    /// Set on SIGTERM: the gateway's `/ready` answers 503 while it drains.
+    public let readiness = Readiness()
     public var logger: Logger
 
     public init(

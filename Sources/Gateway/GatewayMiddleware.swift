@@ -33,7 +33,7 @@ struct GatewayMiddleware: RouterMiddleware {
     ]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/health" || request.uri.path == "/metrics" { return try await next(request, context) }
+        if ["/health", "/metrics", "/live", "/ready"].contains(request.uri.path) { return try await next(request, context) }
         let start = ContinuousClock.now
         let requestId = Self.requestId(of: request)
         var routeName = "unmatched"

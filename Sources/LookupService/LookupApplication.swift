@@ -26,7 +26,9 @@ public enum LookupApplication {
         runtime.consumer(
             group: ConsumerGroups.lookup, streams: Streams.all, stats: stats, batchHandler: ViewEventHandler(views: views).handle)
         let trimmer = runtime.streamTrimmer()
-        let health = HealthSources(consumer: options.consumerName, stats: stats, trimmer: trimmer)
+        let health = HealthSources(
+            consumer: options.consumerName, stats: stats, trimmer: trimmer,
+            draining: options.readiness, storage: { try await views.ping() })
         return runtime.application(router: buildRouter(views: views, authentication: options.authentication, health: health), name: name)
     }
 

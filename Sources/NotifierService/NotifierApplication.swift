@@ -29,7 +29,9 @@ public enum NotifierApplication {
             batchHandler: AlertEventRoutes(store: store, logger: options.logger).routes.batchHandler)
         runtime.housekeeping(database: store.database)
         let trimmer = runtime.streamTrimmer()
-        let health = HealthSources(consumer: options.consumerName, stats: stats, trimmer: trimmer)
+        let health = HealthSources(
+            consumer: options.consumerName, stats: stats, trimmer: trimmer,
+            draining: options.readiness, storage: { try await store.database.read { try $0.execute(sql: "SELECT 1") } })
         return runtime.application(router: buildRouter(store: store, authentication: options.authentication, health: health), name: name)
     }
 }

@@ -29,7 +29,9 @@ public enum RentalApplication {
             batchHandler: DeliveryEventRoutes(store: store).routes.batchHandler)
         runtime.housekeeping(database: store.database)
         let trimmer = runtime.streamTrimmer()
-        let health = HealthSources(consumer: options.consumerName, stats: stats, relay: relay, trimmer: trimmer)
+        let health = HealthSources(
+            consumer: options.consumerName, stats: stats, relay: relay, trimmer: trimmer,
+            draining: options.readiness, storage: { try await store.database.read { try $0.execute(sql: "SELECT 1") } })
         return runtime.application(router: buildRouter(store: store, authentication: options.authentication, health: health), name: name)
     }
 }

@@ -20,8 +20,12 @@ final class ServiceCluster: @unchecked Sendable {
     /// Set once in `start()` and read-only afterwards; the processes change only from the test's own task.
     private(set) var ports: [String: Int] = [:]
     private var processes: [String: ChildProcess] = [:]
+    /// How each process was started, to start it again the same way.
+    private var launches: [String: (arguments: [String], environment: [String: String], log: String)] = [:]
     /// The key directory (made by `bookdelivery keys`) when the cluster checks tokens; nil: --no-auth.
     private(set) var keys: String?
+    /// What every process gets for `--drain`: none by default, so that stopping is quick.
+    var drain = "0"
 
     private init(redis: RedisServer) throws {
         self.redis = redis
@@ -31,8 +35,9 @@ final class ServiceCluster: @unchecked Sendable {
     }
 
     /// The four services; with `secured`, keys first, and services that check tokens.
-    static func start(secured: Bool = false) async throws -> ServiceCluster {
+    static func start(secured: Bool = false, drain: String = "0") async throws -> ServiceCluster {
         let cluster = try ServiceCluster(redis: try await RedisServer(appendOnly: true))
+        cluster.drain = drain
         if secured {
             let keys = cluster.directory.appendingPathComponent("keys").path
             try await cluster.run(["keys", "--dir", keys])
@@ -64,20 +69,15 @@ final class ServiceCluster: @unchecked Sendable {
     @discardableResult
     func startGateway(_ extra: [String] = [], instances: [String: [Int]] = [:]) async throws -> Int {
         let port = try TCPPort.free()
-        var arguments = ["gateway", "--port", String(port)] + (keys.map { ["--keys", $0] } ?? ["--no-auth"]) + extra
+        var arguments = ["gateway", "--port", String(port), "--drain", drain] + (keys.map { ["--keys", $0] } ?? ["--no-auth"]) + extra
         for service in Self.services {
             let list = (instances[service] ?? [ports[service]!]).map { "http://127.0.0.1:\($0)" }.joined(separator: ",")
             arguments += ["--\(service)", list]
         }
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
-        processes["gateway"] = try ChildProcess(
-            executable: executable, arguments: arguments, environment: environment,
-            logFile: directory.appendingPathComponent("gateway.log").path)
         ports["gateway"] = port
-        guard await TCPPort.waitUntilListening(port, timeout: .seconds(30)) else {
-            throw TestSupportError("the gateway did not start; see \(directory.path)/gateway.log")
-        }
+        try await launch("gateway", port: port, arguments: arguments, environment: environment)
         return port
     }
 
@@ -117,7 +117,7 @@ final class ServiceCluster: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
         // Without keys the services run --no-auth: these tests are about events, not identities.
-        var arguments = [service] + (keys.map { ["--keys", $0] } ?? ["--no-auth"])
+        var arguments = [service] + (keys.map { ["--keys", $0] } ?? ["--no-auth"]) + ["--drain", drain]
         if service == "notifier" {
             environment["PORT"] = String(port)
             environment["REDIS_URL"] = redis.url
@@ -126,12 +126,31 @@ final class ServiceCluster: @unchecked Sendable {
         } else {
             arguments += ["--port", String(port), "--redis", redis.url, "--db", database, "--consumer", "\(service)-1"]
         }
-        processes[service] = try ChildProcess(
-            executable: executable, arguments: arguments, environment: environment,
-            logFile: directory.appendingPathComponent("\(service).log").path)
+        try await launch(service, port: port, arguments: arguments, environment: environment)
+    }
+
+    private func launch(_ name: String, port: Int, arguments: [String], environment: [String: String]) async throws {
+        let log = directory.appendingPathComponent("\(name).log").path
+        launches[name] = (arguments, environment, log)
+        processes[name] = try ChildProcess(executable: executable, arguments: arguments, environment: environment, logFile: log)
         guard await TCPPort.waitUntilListening(port, timeout: .seconds(30)) else {
-            throw TestSupportError("\(service) did not start; see \(directory.path)/\(service).log")
+            throw TestSupportError("\(name) did not start; see \(log)")
         }
+    }
+
+    /// SIGTERM, wait for the exit (the drain included), start it again the same way, and wait
+    /// until it is ready; returns how long it took to exit.
+    @discardableResult
+    func restart(_ name: String) async throws -> Duration {
+        guard let launch = launches[name], let port = ports[name] else { throw TestSupportError("no process \(name)") }
+        let stopping = ContinuousClock.now
+        processes[name]?.signal(SIGTERM)
+        guard await processes[name]?.exit(within: .seconds(30)) ?? true else { throw TestSupportError("\(name) did not exit") }
+        let exited = ContinuousClock.now - stopping
+        try await self.launch(name, port: port, arguments: launch.arguments, environment: launch.environment)
+        let ready = await eventually(timeout: .seconds(20)) { (try? await self.send(name, "GET", "/ready"))?.status == 200 }
+        guard ready else { throw TestSupportError("\(name) did not get ready") }
+        return exited
     }
 
     /// A second instance of `service` (same database, its own port and consumer name), known as
@@ -143,18 +162,25 @@ final class ServiceCluster: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
         let arguments =
-            [service] + (keys.map { ["--keys", $0] } ?? ["--no-auth"])
+            [service] + (keys.map { ["--keys", $0] } ?? ["--no-auth"]) + ["--drain", drain]
             + [
                 "--port", String(port), "--redis", redis.url, "--db", directory.appendingPathComponent("\(service).sqlite").path,
                 "--consumer", name,
             ]
-        processes[name] = try ChildProcess(
-            executable: executable, arguments: arguments, environment: environment,
-            logFile: directory.appendingPathComponent("\(name).log").path)
-        guard await TCPPort.waitUntilListening(port, timeout: .seconds(30)) else {
-            throw TestSupportError("\(name) did not start; see \(directory.path)/\(name).log")
-        }
+        try await launch(name, port: port, arguments: arguments, environment: environment)
         return port
+    }
+
+    /// Sends `signal` to a process.
+    func signal(_ name: String, _ signal: Int32) {
+        processes[name]?.signal(signal)
+    }
+
+    /// Waits for a process to end; returns whether it did.
+    func waitForExit(_ name: String, within timeout: Duration) async -> Bool {
+        let exited = await processes[name]?.exit(within: timeout) ?? true
+        if exited { processes[name] = nil }
+        return exited
     }
 
     /// SIGTERM and wait: the graceful stop the operator does.

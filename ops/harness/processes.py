@@ -119,7 +119,7 @@ class ServiceProcess:
         env = dict(os.environ, LOG_LEVEL="warning", REDIS_URL=self.cluster.service_redis_url, **self.cluster.environment)
         self.process = subprocess.Popen(
             [self.cluster.binary, self.service, "--port", str(self.port),
-             "--db", self.cluster.db(self.service), "--consumer", self.consumer, "--no-auth"],
+             "--db", self.cluster.db(self.service), "--consumer", self.consumer, "--no-auth", "--drain", "0"],
             stdout=log, stderr=log, env=env, start_new_session=True)
         log.close()
         if not wait_listening(self.port):

@@ -72,6 +72,7 @@ struct ConsumerLoop {
     /// Creates the group if needed and schedules what this consumer name held before a restart.
     private mutating func setUp() async throws {
         try await reader.ensureGroup()
+        stats.recordGroupReady()
         let own = try await reader.ownPending()
         for (stream, pending) in own { retries.scheduleNow(pending, on: stream, now: .now) }
         let count = own.values.map(\.count).reduce(0, +)
@@ -94,6 +95,7 @@ struct ConsumerLoop {
             var wait = min(blockTimeout, claimer.nextScan - now)
             if let due = retries.nextDue { wait = min(wait, due - now) }
             batch = try await reader.read(waitingAtMost: wait)
+            stats.recordRedisAnswered()
         }
         guard !batch.isEmpty else { return }
         try await process(batch)

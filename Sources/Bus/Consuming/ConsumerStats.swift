@@ -21,6 +21,9 @@ public final class ConsumerStats: Sendable {
         /// Since when the consumer is paused, and why; nil while it runs.
         public var pausedSince: String?
         public var pauseReason: String?
+        /// Whether the group exists on every stream (created or found at start).
+        public var groupReady = false
+
     }
 
     private let state = Mutex(
@@ -80,6 +83,19 @@ public final class ConsumerStats: Sendable {
         }
         pausedGauge.record(0)
     }
+
+    func recordGroupReady() {
+        state.withLock { $0.groupReady = true }
+    }
+
+    func recordRedisAnswered() {
+        lastAnswer.withLock { $0 = .now }
+    }
+
+    /// How long ago Redis last answered this consumer's read (a blocking read returns within a
+    /// few seconds); nil if it never did.
+    public var sinceRedisAnswered: Duration? { lastAnswer.withLock { $0.map { .now - $0 } } }
+    private let lastAnswer = Mutex<ContinuousClock.Instant?>(nil)
 
     public var snapshot: Snapshot { state.withLock { $0 } }
 }

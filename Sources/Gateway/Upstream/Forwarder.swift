@@ -6,8 +6,8 @@ import NIOPosix
 
 /// Sends one request to a pool: past its load shedder and circuit breaker, to a ready instance,
 /// and to another one when that is safe: when the request never reached the first (the connection
-/// was refused), or when it is a read (GET), which may be repeated. A write that may have been
-/// applied is never sent twice (the client retries it with its `Idempotency-Key`).
+/// was refused), when it is a read (GET), or a write with an `Idempotency-Key` (the service answers
+/// a repeat from its record). A write without one that may have been applied is never sent twice.
 struct Forwarder: Sendable {
     let client: HTTPClient
     /// Responses larger than this are refused (502): no list the services give is near it.
@@ -20,7 +20,9 @@ struct Forwarder: Sendable {
         var headers: HTTPHeaders
         var body: ByteBuffer?
         var timeout: Duration
-        var isRetryable: Bool { method == .GET || method == .HEAD }
+        /// A read, or a write the instance recognises when it comes again (`Idempotency-Key`): it
+        /// may go to another instance even if the first may have applied it.
+        var isRetryable: Bool { method == .GET || method == .HEAD || headers.contains(name: "Idempotency-Key") }
     }
 
     enum Result: Sendable {

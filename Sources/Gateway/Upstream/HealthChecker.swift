@@ -4,8 +4,9 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// Asks every instance's `GET /health` each `interval` (with a timeout of the same length): an
-/// instance that does not answer 200 leaves the round robin until it does again.
+/// Asks every instance's `GET /ready` each `interval` (with a timeout of the same length): an
+/// instance that does not answer 200 (down, draining, its store not answering) leaves the round
+/// robin until it does again.
 struct HealthChecker: Service {
     let pools: [InstancePool]
     let client: HTTPClient
@@ -28,7 +29,7 @@ struct HealthChecker: Service {
     }
 
     private func check(_ url: URL) async -> Bool {
-        var request = HTTPClientRequest(url: url.appendingPathComponent("health").absoluteString)
+        var request = HTTPClientRequest(url: url.appendingPathComponent("ready").absoluteString)
         request.method = .GET
         do {
             let response = try await client.execute(request, timeout: .nanoseconds(Int64(interval.nanoseconds)))

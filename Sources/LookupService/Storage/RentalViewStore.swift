@@ -48,6 +48,11 @@ public struct RentalViewStore: Sendable {
         return outcomes
     }
 
+    /// Whether Redis, where the views live, answers.
+    public func ping() async throws {
+        try await pool.client.command(["PING"]).orThrow()
+    }
+
     public func view(rentalId: String) async throws -> RentalView? {
         RentalView(hash: try await pool.client.command(["HGETALL", Self.rentalKey(rentalId)]).orThrow().hash)
     }

@@ -35,7 +35,7 @@ public struct AuthenticationMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // Probes and metrics stay open on each service's own port (the gateway does not route them).
-        if request.method == .get, request.uri.path == "/health" || request.uri.path == "/metrics" {
+        if request.method == .get, ["/health", "/metrics", "/live", "/ready"].contains(request.uri.path) {
             return try await next(request, context)
         }
         var context = context

@@ -1,5 +1,6 @@
 import Bus
 import Hummingbird
+import Foundation
 import Identity
 
 /// The router every service is built on: JSON errors, 405 with `Allow` for a known path asked with
@@ -19,6 +20,8 @@ public func makeServiceRouter(
     router.middlewares.add(methodNotAllowed)
     router.middlewares.add(AuthenticationMiddleware(authentication))
     router.get("/health") { _, _ in await health.report(service: service) }
+    router.get("/live") { _, _ in Liveness(service: service, status: "live") }
+    router.get("/ready") { _, _ in try await health.readiness(service: service) }
     addRoutes(router)
     methodNotAllowed.learn(router)
     return router
@@ -30,12 +33,64 @@ public struct HealthSources: Sendable {
     public var stats: ConsumerStats?
     public var relay: OutboxRelay?
     public var trimmer: StreamTrimmer?
+    /// Set while the process drains (SIGTERM): `/ready` then answers 503.
+    public var draining: Readiness?
+    /// Asks the store the service serves from (SQLite, or Redis for Lookup) whether it answers.
+    public var storage: (@Sendable () async throws -> Void)?
 
-    public init(consumer: String? = nil, stats: ConsumerStats? = nil, relay: OutboxRelay? = nil, trimmer: StreamTrimmer? = nil) {
+    public init(
+        consumer: String? = nil, stats: ConsumerStats? = nil, relay: OutboxRelay? = nil, trimmer: StreamTrimmer? = nil,
+        draining: Readiness? = nil, storage: (@Sendable () async throws -> Void)? = nil
+    ) {
         self.consumer = consumer
         self.stats = stats
         self.relay = relay
         self.trimmer = trimmer
+        self.draining = draining
+        self.storage = storage
+    }
+
+    /// `GET /ready`: 200 when this process can serve now (not draining, its store answers within
+    /// 1 s); 503 with the reasons otherwise. Redis and the consumer group are reported, not
+    /// required, for a service that serves from SQLite: Rental must keep taking orders while Redis
+    /// is away, and a readiness that followed Redis would take every instance out of the pool.
+    func readiness(service: String) async throws -> Response {
+        var report = Readiness.Report(service: service, status: "ready")
+        var reasons: [String] = []
+        if draining?.isDraining == true {
+            report.draining = true
+            reasons.append("draining")
+        }
+        if let storage {
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await storage() }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(1))
+                        throw APIError(.serviceUnavailable, "no answer within 1 s")
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+                report.storage = "ok"
+            } catch {
+                report.storage = "\(error)"
+                reasons.append("its store does not answer")
+            }
+        }
+        if let stats {
+            report.consumerGroup = stats.snapshot.groupReady
+            report.redisAnsweredSecondsAgo = stats.sinceRedisAnswered.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        }
+        if !reasons.isEmpty {
+            report.status = "not_ready"
+            report.error = "not ready: " + reasons.joined(separator: ", ")
+        }
+        let body = try JSONEncoder().encode(report)
+        return Response(
+            status: reasons.isEmpty ? .ok : .serviceUnavailable,
+            headers: reasons.isEmpty ? [.contentType: "application/json"] : [.contentType: "application/json", .retryAfter: "1"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     func report(service: String) async -> Health {
@@ -43,6 +98,31 @@ public struct HealthSources: Sendable {
         return Health(
             service: service, status: "ok", consumer: consumer, events: stats?.snapshot, outboxBacklog: outbox?.backlog,
             outboxSetAside: outbox?.setAside, capTrimmed: trimmer?.capTrimmed.withLock { $0 })
+    }
+}
+
+/// The body of `GET /live`: the process answers; it depends on nothing else.
+public struct Liveness: ResponseCodable, Sendable {
+    public var service: String
+    public var status: String
+
+    public init(service: String, status: String) {
+        self.service = service
+        self.status = status
+    }
+}
+
+extension Readiness {
+    /// The body of `GET /ready`.
+    public struct Report: Codable, Sendable {
+        public var service: String
+        public var status: String
+        /// Set when not ready: why, in the error format every other answer uses.
+        public var error: String?
+        public var draining = false
+        public var storage: String?
+        public var consumerGroup: Bool?
+        public var redisAnsweredSecondsAgo: Double?
     }
 }
 

@@ -17,11 +17,16 @@ public struct ServiceOptions: Sendable {
     public var retention: RetentionPolicy
     /// How callers are checked: tokens against a key directory's public keys, or `--no-auth`.
     public var authentication: Authentication
+    /// Set on SIGTERM; `/ready` answers 503 from then on.
+    public let readiness = Readiness()
+    /// How long a stopping process keeps serving, not-ready, before it stops (`--drain`).
+    public var drain: Duration
     public var logger: Logger
 
     public init(
         host: String = "127.0.0.1", port: Int, redis: RedisEndpoint, databasePath: String, consumerName: String,
-        retention: RetentionPolicy = RetentionPolicy(), authentication: Authentication, logger: Logger
+        retention: RetentionPolicy = RetentionPolicy(), authentication: Authentication, drain: Duration = .seconds(5),
+        logger: Logger
     ) {
         self.host = host
         self.port = port
@@ -30,6 +35,7 @@ public struct ServiceOptions: Sendable {
         self.consumerName = consumerName
         self.retention = retention
         self.authentication = authentication
+        self.drain = drain
         self.logger = logger
     }
 }
