@@ -10,7 +10,7 @@ struct BookDelivery: AsyncParsableCommand {
             "Run one service per process; run a service several times (same --db, distinct --consumer and --port) to scale its event consumers out. `up` starts everything for a local try-out.",
         subcommands: [
             RentalCommand.self, DeliveryCommand.self, LookupCommand.self, NotifierCommand.self,
-            GatewayCommand.self, UpCommand.self, KeysCommand.self, TokenCommand.self,
+            GatewayCommand.self, UpCommand.self, KeysCommand.self, TokenCommand.self, RedisUsersCommand.self, ConfigCommand.self,
             StreamsCommand.self, DeadLettersCommand.self, ContractsCommand.self,
         ])
 }

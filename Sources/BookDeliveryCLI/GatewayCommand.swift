@@ -33,6 +33,14 @@ struct GatewayCommand: AsyncParsableCommand {
 
     func run() async throws {
         ServiceMetrics.bootstrap()
+        let configuration = try await resolve()
+        try await DrainGate.run(
+            GatewayApplication.buildApplication(configuration: configuration), readiness: configuration.readiness,
+            drain: configuration.drain, logger: configuration.logger)
+    }
+
+    /// The configuration the flags and the environment give.
+    func resolve() async throws -> GatewayConfiguration {
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "bookdelivery.gateway")
         logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -52,13 +60,12 @@ struct GatewayCommand: AsyncParsableCommand {
         guard rate >= 0, rate.isFinite else { throw ValidationError("--rate-limit must be 0 (off) or more") }
         guard burst >= 1 else { throw ValidationError("--burst must be 1 or more") }
         guard concurrency >= 1 else { throw ValidationError("--max-concurrent must be 1 or more") }
-        let configuration = GatewayConfiguration(
+        var configuration = GatewayConfiguration(
             host: host ?? environment["HOST"] ?? "127.0.0.1", port: port, pools: pools,
             authentication: try await auth.authentication(logger: logger), rateLimit: rate, burst: burst, concurrencyLimit: concurrency,
             logger: logger)
-        try await DrainGate.run(
-            GatewayApplication.buildApplication(configuration: configuration), readiness: configuration.readiness,
-            drain: try drain.duration(), logger: logger)
+        configuration.drain = try drain.duration()
+        return configuration
     }
 
     static func urls(_ list: String, option: String) throws -> [URL] {

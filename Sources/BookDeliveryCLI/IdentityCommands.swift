@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Identity
+import ServiceKit
 
 /// `bookdelivery keys --dir DIR`: a new signing key pair.
 struct KeysCommand: AsyncParsableCommand {
@@ -52,5 +53,20 @@ struct TokenCommand: AsyncParsableCommand {
         let issuer: TokenIssuer
         do { issuer = try KeyDirectory(path: directory).issuer() } catch { throw ValidationError("\(error)") }
         print(try await issuer.token(subject: subject, role: role, lifetime: lifetime))
+    }
+}
+
+/// `bookdelivery redis-users --dir DIR`: the Redis users' passwords and ACL file, for a deployment.
+struct RedisUsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "redis-users",
+        abstract: "Write a password per Redis user (DIR/<user>.password, 0600; kept if present) and DIR/users.acl with their hashes.",
+        discussion: "`up` does this for its own Redis; ops/k8s/make-secrets uses it for Kubernetes. Passwords are never printed.")
+
+    @Option(help: "Directory for the files (created mode 0700).") var dir: String
+
+    func run() async throws {
+        try RedisUsers.writeFiles(in: URL(fileURLWithPath: dir))
+        print("wrote \(RedisUsers.all.count) passwords and users.acl to \(dir)")
     }
 }

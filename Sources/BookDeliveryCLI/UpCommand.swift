@@ -96,9 +96,9 @@ struct UpCommand: AsyncParsableCommand {
             let redisDirectory = dataDirectory.appendingPathComponent("redis")
             try Self.makePrivateDirectory(secrets)
             try Self.makePrivateDirectory(redisDirectory)
-            let passwords = try Self.redisPasswords(in: secrets)
+            let passwords = try RedisUsers.writeFiles(in: secrets)
             let aclFile = redisDirectory.appendingPathComponent("users.acl")
-            try Self.writePrivateFile(aclFile, RedisUsers.aclFile(passwords: passwords))
+            try RedisUsers.writePrivateFile(aclFile, RedisUsers.aclFile(passwords: passwords))
             let server = try await RedisServerProcess(
                 port: try chooseRedisPort(), directory: redisDirectory,
                 arguments: ["--appendonly", "yes", "--appendfsync", "everysec", "--aclfile", aclFile.path])
@@ -175,36 +175,6 @@ struct UpCommand: AsyncParsableCommand {
     private static func makePrivateDirectory(_ url: URL) throws {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: url.path)
-    }
-
-    /// Writes `text` to a file only this user may read, created with that mode from the start.
-    private static func writePrivateFile(_ url: URL, _ text: String) throws {
-        let temporary = url.path + ".tmp"
-        unlink(temporary)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw ValidationError("cannot write \(url.path)") }
-        let bytes = Array(text.utf8)
-        let written = write(fd, bytes, bytes.count)
-        close(fd)
-        guard written == bytes.count, rename(temporary, url.path) == 0 else { throw ValidationError("cannot write \(url.path)") }
-    }
-
-    /// Each Redis user's password, from `secrets/<user>.password`, made on the first run.
-    private static func redisPasswords(in secrets: URL) throws -> [String: String] {
-        var passwords: [String: String] = [:]
-        for user in RedisUsers.all {
-            let file = secrets.appendingPathComponent("\(user).password")
-            if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-                !existing.isEmpty
-            {
-                passwords[user] = existing
-            } else {
-                let password = RedisUsers.newPassword()
-                try writePrivateFile(file, password + "\n")
-                passwords[user] = password
-            }
-        }
-        return passwords
     }
 
     /// Prints and flushes at once, so that our lines keep their place among the services' logs even

@@ -21,6 +21,8 @@ public struct GatewayConfiguration: Sendable {
     public var healthInterval: Duration
     /// Set on SIGTERM: the gateway's `/ready` answers 503 while it drains.
     public let readiness = Readiness()
+    /// How long it keeps serving, not-ready, after SIGTERM.
+    public var drain: Duration = .seconds(5)
     public var logger: Logger
 
     public init(

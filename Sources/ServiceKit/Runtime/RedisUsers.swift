@@ -58,6 +58,41 @@ public enum RedisUsers {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Writes, in `directory` (made 0700), each user's password to `<user>.password` (0600; an
+    /// existing one is kept), `operator.username`, and `users.acl` (0600) with their hashes.
+    /// Returns the passwords.
+    @discardableResult
+    public static func writeFiles(in directory: URL) throws -> [String: String] {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
+        var passwords: [String: String] = [:]
+        for user in all {
+            let file = directory.appendingPathComponent("\(user).password")
+            if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !existing.isEmpty {
+                passwords[user] = existing
+            } else {
+                let password = newPassword()
+                try writePrivateFile(file, password + "\n")
+                passwords[user] = password
+            }
+        }
+        try writePrivateFile(directory.appendingPathComponent("operator.username"), "operator")
+        try writePrivateFile(directory.appendingPathComponent("users.acl"), aclFile(passwords: passwords))
+        return passwords
+    }
+
+    /// Writes `text` to a file only this user may read, created with that mode from the start.
+    public static func writePrivateFile(_ url: URL, _ text: String) throws {
+        let temporary = url.path + ".tmp"
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw RedisUsersError(path: url.path) }
+        let bytes = Array(text.utf8)
+        let written = write(fd, bytes, bytes.count)
+        close(fd)
+        guard written == bytes.count, rename(temporary, url.path) == 0 else { throw RedisUsersError(path: url.path) }
+    }
+
     /// A new random password: 32 bytes, hex.
     public static func newPassword() -> String {
         var generator = SystemRandomNumberGenerator()
@@ -67,4 +102,9 @@ public enum RedisUsers {
     static func sha256(_ text: String) -> String {
         SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
+}
+
+public struct RedisUsersError: Error, CustomStringConvertible {
+    public let path: String
+    public var description: String { "cannot write \(path)" }
 }
