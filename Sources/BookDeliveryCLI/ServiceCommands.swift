@@ -12,7 +12,9 @@ struct RentalCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = try await options.resolve(service: RentalApplication.name, defaultPort: RentalApplication.defaultPort)
-        try await DrainGate.run(RentalApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger)
+        try await DrainGate.run(
+            RentalApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger
+        )
     }
 }
 
@@ -22,7 +24,9 @@ struct DeliveryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = try await options.resolve(service: DeliveryApplication.name, defaultPort: DeliveryApplication.defaultPort)
-        try await DrainGate.run(DeliveryApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger)
+        try await DrainGate.run(
+            DeliveryApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain,
+            logger: options.logger)
     }
 }
 
@@ -39,7 +43,9 @@ struct LookupCommand: AsyncParsableCommand {
             print(try await LookupApplication.rebuild(options: options).summary)
             return
         }
-        try await DrainGate.run(LookupApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger)
+        try await DrainGate.run(
+            LookupApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger
+        )
     }
 }
 
@@ -49,7 +55,9 @@ struct NotifierCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = try await options.resolve(service: NotifierApplication.name, defaultPort: NotifierApplication.defaultPort)
-        try await DrainGate.run(NotifierApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger)
+        try await DrainGate.run(
+            NotifierApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain,
+            logger: options.logger)
     }
 }
 

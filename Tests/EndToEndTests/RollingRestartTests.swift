@@ -46,7 +46,8 @@ final class RollingRestartTests: XCTestCase {
         }
         try await cluster.startGateway(["--rate-limit", "0"], instances: instances)
         let admin = try await cluster.token("admin", "admin")
-        let book = try await cluster.send("gateway", "POST", "/books", token: admin, json: ["title": "Steady", "author": "A", "copies": 100_000])
+        let book = try await cluster.send(
+            "gateway", "POST", "/books", token: admin, json: ["title": "Steady", "author": "A", "copies": 100_000])
         let bookId = try XCTUnwrap((book.json() as? [String: Any])?["id"] as? String)
         var customers: [(String, String)] = []
         for index in 0..<6 { customers.append(("customer-\(index)", try await cluster.token("customer-\(index)", "customer"))) }
@@ -62,7 +63,8 @@ final class RollingRestartTests: XCTestCase {
                                 "gateway", "POST", "/rentals", token: token, json: ["bookId": bookId, "address": "1 Loop St"],
                                 headers: ["Idempotency-Key": UUID().uuidString])
                             load.record(order, customer: customer)
-                            load.record(try await cluster.send("gateway", "GET", "/customers/\(customer)/rentals", token: token), customer: nil)
+                            load.record(
+                                try await cluster.send("gateway", "GET", "/customers/\(customer)/rentals", token: token), customer: nil)
                             load.record(try await cluster.send("gateway", "GET", "/books?limit=5"), customer: nil)
                             try await Task.sleep(for: .milliseconds(20))
                         }
@@ -136,7 +138,9 @@ private final class Load: @unchecked Sendable {
         lock.withLock {
             requests += 1
             if exchange.status >= 500 || exchange.status == 0 { failures.append("\(exchange.status) \(exchange.text)") }
-            if let customer, exchange.status == 201, let id = (exchange.json() as? [String: Any])?["id"] as? String { orders[id] = customer }
+            if let customer, exchange.status == 201, let id = (exchange.json() as? [String: Any])?["id"] as? String {
+                orders[id] = customer
+            }
         }
     }
 

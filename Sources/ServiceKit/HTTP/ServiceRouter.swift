@@ -1,6 +1,6 @@
 import Bus
-import Hummingbird
 import Foundation
+import Hummingbird
 import Identity
 
 /// The router every service is built on: JSON errors, 405 with `Allow` for a known path asked with
@@ -80,7 +80,9 @@ public struct HealthSources: Sendable {
         }
         if let stats {
             report.consumerGroup = stats.snapshot.groupReady
-            report.redisAnsweredSecondsAgo = stats.sinceRedisAnswered.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            report.redisAnsweredSecondsAgo = stats.sinceRedisAnswered.map {
+                Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
+            }
         }
         if !reasons.isEmpty {
             report.status = "not_ready"

@@ -68,7 +68,9 @@ public enum RedisUsers {
         var passwords: [String: String] = [:]
         for user in all {
             let file = directory.appendingPathComponent("\(user).password")
-            if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !existing.isEmpty {
+            if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+                !existing.isEmpty
+            {
                 passwords[user] = existing
             } else {
                 let password = newPassword()
