@@ -35,6 +35,19 @@ final class RollingRestartTests: XCTestCase {
         let took = ContinuousClock.now - stopping
         XCTAssertGreaterThanOrEqual(took, .seconds(2), "it served the whole drain period")
         print("FIGURE SIGTERM → exit in \(took) with a 2 s drain")
+
+        // The gateway drains the same way.
+        try await cluster.start("rental")
+        try await cluster.startGateway()
+        let gatewayReady = try await cluster.send("gateway", "GET", "/ready")
+        XCTAssertEqual(gatewayReady.status, 200)
+        cluster.signal("gateway", SIGTERM)
+        let gatewayDraining = await eventually(timeout: .seconds(2)) { (try? await cluster.send("gateway", "GET", "/ready"))?.status == 503 }
+        XCTAssertTrue(gatewayDraining, "the gateway turns not ready at once")
+        let stillRouting = try await cluster.send("gateway", "GET", "/books")
+        XCTAssertEqual(stillRouting.status, 200, "and keeps routing while it drains")
+        let gatewayExited = await cluster.waitForExit("gateway", within: .seconds(15))
+        XCTAssertTrue(gatewayExited)
     }
 
     func testRestartingEveryInstanceOneAfterAnotherUnderLoadFailsNoRequest() async throws {
