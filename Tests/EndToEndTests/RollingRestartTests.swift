@@ -42,7 +42,9 @@ final class RollingRestartTests: XCTestCase {
         let gatewayReady = try await cluster.send("gateway", "GET", "/ready")
         XCTAssertEqual(gatewayReady.status, 200)
         cluster.signal("gateway", SIGTERM)
-        let gatewayDraining = await eventually(timeout: .seconds(2)) { (try? await cluster.send("gateway", "GET", "/ready"))?.status == 503 }
+        let gatewayDraining = await eventually(timeout: .seconds(2)) {
+            (try? await cluster.send("gateway", "GET", "/ready"))?.status == 503
+        }
         XCTAssertTrue(gatewayDraining, "the gateway turns not ready at once")
         let stillRouting = try await cluster.send("gateway", "GET", "/books")
         XCTAssertEqual(stillRouting.status, 200, "and keeps routing while it drains")
