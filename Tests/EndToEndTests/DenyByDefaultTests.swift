@@ -16,7 +16,9 @@ import XCTest
 /// 401 without a token, except the few that are public by design. A route added without saying
 /// who may use it fails here.
 final class DenyByDefaultTests: XCTestCase {
-    static let publicRoutes: Set<String> = ["GET /books", "GET /books/{id}", "GET /health", "GET /metrics"]
+    static let publicRoutes: Set<String> = [
+        "GET /books", "GET /books/{id}", "GET /health", "GET /metrics", "GET /live", "GET /ready",
+    ]
 
     func testEveryRouteButThePublicOnesNeedsAToken() async throws {
         let directory = try TemporaryDirectory.make(prefix: "deny")
