@@ -98,7 +98,7 @@ struct UpCommand: AsyncParsableCommand {
             try Self.makePrivateDirectory(redisDirectory)
             let passwords = try RedisUsers.writeFiles(in: secrets)
             let aclFile = redisDirectory.appendingPathComponent("users.acl")
-            try RedisUsers.writePrivateFile(aclFile, RedisUsers.aclFile(passwords: passwords))
+            try PrivateFile.write(Data(RedisUsers.aclFile(passwords: passwords).utf8), to: aclFile.path)
             let server = try await RedisServerProcess(
                 port: try chooseRedisPort(), directory: redisDirectory,
                 arguments: ["--appendonly", "yes", "--appendfsync", "everysec", "--aclfile", aclFile.path])

@@ -35,9 +35,12 @@ public struct KeyDirectory: Sendable {
         publicJWK.d = nil
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        // The private key is written 0600 from its first byte: created with that mode, never chmod-ed after.
-        try Self.write(try encoder.encode(privateJWK), to: signingKeyPath, mode: 0o600)
-        try Self.write(try encoder.encode(KeySet(keys: [publicJWK])), to: publicKeysPath, mode: 0o644)
+        do {
+            try PrivateFile.write(try encoder.encode(privateJWK), to: signingKeyPath, mode: 0o600)
+            try PrivateFile.write(try encoder.encode(KeySet(keys: [publicJWK])), to: publicKeysPath, mode: 0o644)
+        } catch let error as PrivateFileError {
+            throw KeyDirectoryError.cannotWrite(error.path)
+        }
         return kid
     }
 
@@ -72,20 +75,6 @@ public struct KeyDirectory: Sendable {
         return TokenIssuer(key: key, kid: file.kid)
     }
 
-    private static func write(_ data: Data, to path: String, mode: mode_t) throws {
-        let temporary = path + ".tmp"
-        unlink(temporary)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, mode)
-        guard fd >= 0 else { throw KeyDirectoryError.cannotWrite(path) }
-        let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written == data.count, synced, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw KeyDirectoryError.cannotWrite(path)
-        }
-    }
-
     /// One JSON Web Key (RFC 8037 OKP); `d` only in the private file.
     struct KeyFile: Codable {
         var kty: String
@@ -116,19 +105,5 @@ public enum KeyDirectoryError: Error, CustomStringConvertible {
         case .unreadable(let path): "\(path) is not a key file bookdelivery wrote"
         case .cannotWrite(let path): "cannot write \(path)"
         }
-    }
-}
-
-/// Base64url without padding (RFC 7515 §2).
-enum Base64URL {
-    static func encode(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decode(_ text: Substring) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64)
     }
 }

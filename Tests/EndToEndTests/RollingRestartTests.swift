@@ -92,6 +92,14 @@ final class RollingRestartTests: XCTestCase {
         var exits: [String] = []
         for name in ServiceCluster.services.flatMap({ [$0, "\($0)-2"] }) + ["rental", "lookup"] {
             let took = try await cluster.restart(name)
+            // As a rollout waits for the new pod to be Ready before it stops the next one: here, until
+            // the gateway counts both instances ready again.
+            let service = name.replacingOccurrences(of: "-2", with: "")
+            let back = await eventually(timeout: .seconds(10)) {
+                let health = (try? await cluster.send("gateway", "GET", "/health"))?.json() as? [String: Any]
+                return ((health?["pools"] as? [String: Any])?[service] as? [String: Any])?["ready"] as? Int == 2
+            }
+            XCTAssertTrue(back, "the gateway sees \(name) ready again")
             exits.append("\(name) exited in \(took.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)))")
         }
         try await Task.sleep(for: .seconds(1))

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 
 @testable import Gateway
@@ -104,5 +105,19 @@ final class GatewayUnitTests: XCTestCase {
         guard case .notFound = table.match(.get, "/books/../metrics") else { return XCTFail() }
         guard case .route(let books, _) = table.match(.get, "/books") else { return XCTFail() }
         XCTAssertTrue(books.isPublic)
+    }
+}
+
+extension GatewayUnitTests {
+    func testThePoolPrefersReadyInstancesAndTriesTheOthersWhenNoneIsReady() {
+        let pool = InstancePool(
+            upstream: .rental, instances: [URL(string: "http://127.0.0.1:1")!, URL(string: "http://127.0.0.1:2")!],
+            breaker: CircuitBreaker(settings: .init()), limiter: ConcurrencyLimiter(limit: 1, maximumWait: .zero))
+        pool.setReady(0, false)
+        XCTAssertEqual([pool.pick(excluding: []), pool.pick(excluding: [])], [1, 1], "only the ready one while there is one")
+        pool.setReady(1, false)
+        XCTAssertNotNil(pool.pick(excluding: []), "none ready: try one anyway (panic routing)")
+        XCTAssertEqual(pool.pick(excluding: [1]), 0)
+        XCTAssertNil(pool.pick(excluding: [0, 1]), "every instance tried")
     }
 }

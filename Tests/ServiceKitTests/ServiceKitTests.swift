@@ -121,3 +121,22 @@ final class ServiceKitTests: XCTestCase {
         XCTAssertEqual(effects, 2, "one for the key, however often it came, one without a key")
     }
 }
+
+extension ServiceKitTests {
+    func testPageCursorsSurviveTheRoundTripWhateverTheirBase64Holds() async throws {
+        // "?>?" encodes to "Pz4/": base64url writes '_' for '/', and '-' for '+' ("~~~" → "fn5+").
+        for (position, id) in [("?>?>?>", "~~~"), ("2026-11-21T20:20:57.652Z", UUID().uuidString), ("1795293178892", "r-0")] {
+            let cursor = PageCursor(position: position, id: id)
+            let router = Router(context: ServiceRequestContext.self)
+            router.get("/page") { request, _ in
+                let page = try PageRequest(request)
+                return "\(page.after?.position ?? "none")|\(page.after?.id ?? "none")"
+            }
+            try await withClient(router) { client in
+                let response = try await client.execute(uri: "/page?cursor=\(cursor.encoded)", method: .get)
+                XCTAssertEqual(response.status, .ok, "\(cursor.encoded)")
+                XCTAssertEqual(String(buffer: response.body), "\(position)|\(id)")
+            }
+        }
+    }
+}

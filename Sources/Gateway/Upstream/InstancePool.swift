@@ -26,18 +26,17 @@ public final class InstancePool: Sendable {
         state = Mutex(State(ready: Array(repeating: true, count: instances.count)))
     }
 
-    /// The next ready instance not in `tried`, round robin; nil when none is left.
+    /// The next ready instance not in `tried`, round robin; when no ready one is left, the next
+    /// untried one anyway (Envoy's "panic" routing): an instance the last health check missed may
+    /// well answer (one just started, or one draining, which still serves), and one that is down
+    /// refuses the connection at once. Nil when every instance was tried.
     func pick(excluding tried: Set<Int>) -> Int? {
         state.withLock { state in
             let count = instances.count
-            for offset in 0..<count {
-                let index = (state.next + offset) % count
-                if state.ready[index], !tried.contains(index) {
-                    state.next = (index + 1) % count
-                    return index
-                }
-            }
-            return nil
+            let order = (0..<count).map { (state.next + $0) % count }.filter { !tried.contains($0) }
+            guard let index = order.first(where: { state.ready[$0] }) ?? order.first else { return nil }
+            state.next = (index + 1) % count
+            return index
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Identity
 
 /// Where a page ends: the sort key and the id of its last item. Opaque to clients (base64url).
 public struct PageCursor: Sendable, Equatable {
@@ -23,10 +24,7 @@ public struct PageCursor: Sendable, Equatable {
         self.init(position: String(parts[0]), id: String(parts[1]))
     }
 
-    var encoded: String {
-        Data("\(position)\n\(id)".utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
+    public var encoded: String { Base64URL.encode(Data("\(position)\n\(id)".utf8)) }
 }
 
 /// `?limit=` (1 to 500) and `?cursor=` of a list request. Lists are keyset-paginated: a page is

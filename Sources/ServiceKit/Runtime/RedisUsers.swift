@@ -2,6 +2,7 @@ import Bus
 import Contracts
 import Crypto
 import Foundation
+import Identity
 
 /// A Redis user per service, with only the commands and keys its work needs (Redis 7 ACL), as
 /// `bookdelivery up` writes them to `users.acl`:
@@ -74,25 +75,13 @@ public enum RedisUsers {
                 passwords[user] = existing
             } else {
                 let password = newPassword()
-                try writePrivateFile(file, password + "\n")
+                try PrivateFile.write(Data((password + "\n").utf8), to: file.path)
                 passwords[user] = password
             }
         }
-        try writePrivateFile(directory.appendingPathComponent("operator.username"), "operator")
-        try writePrivateFile(directory.appendingPathComponent("users.acl"), aclFile(passwords: passwords))
+        try PrivateFile.write(Data("operator".utf8), to: directory.appendingPathComponent("operator.username").path)
+        try PrivateFile.write(Data(aclFile(passwords: passwords).utf8), to: directory.appendingPathComponent("users.acl").path)
         return passwords
-    }
-
-    /// Writes `text` to a file only this user may read, created with that mode from the start.
-    public static func writePrivateFile(_ url: URL, _ text: String) throws {
-        let temporary = url.path + ".tmp"
-        unlink(temporary)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw RedisUsersError(path: url.path) }
-        let bytes = Array(text.utf8)
-        let written = write(fd, bytes, bytes.count)
-        close(fd)
-        guard written == bytes.count, rename(temporary, url.path) == 0 else { throw RedisUsersError(path: url.path) }
     }
 
     /// A new random password: 32 bytes, hex.
@@ -104,9 +93,4 @@ public enum RedisUsers {
     static func sha256(_ text: String) -> String {
         SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
-}
-
-public struct RedisUsersError: Error, CustomStringConvertible {
-    public let path: String
-    public var description: String { "cannot write \(path)" }
 }
