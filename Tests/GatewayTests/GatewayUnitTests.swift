@@ -121,3 +121,13 @@ extension GatewayUnitTests {
         XCTAssertNil(pool.pick(excluding: [0, 1]), "every instance tried")
     }
 }
+
+extension GatewayUnitTests {
+    func testTheFallbackQueryCannotBeGivenExtraParameters() {
+        guard case .route(let route, let parameters) = RouteTable.standard.match(.get, "/customers/a%26admin=1/rentals"),
+            case .rentalRecords(let target) = route.fallback
+        else { return XCTFail("the customer's rentals fall back to Rental") }
+        XCTAssertEqual(target(parameters, "limit=5"), "/rentals?customerId=a%26admin%3D1&limit=5")
+        XCTAssertEqual(queryValue("alice%20smith"), "alice%20smith")
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 
 /// The public API, route by route: which pool serves it, whether it needs a token, how long it may
@@ -24,6 +25,14 @@ struct Route: Sendable {
 
     /// For metrics and logs: the route's template, e.g. `GET /rentals/{}`.
     var name: String { "\(method.rawValue) /\(segments.joined(separator: "/"))" }
+}
+
+/// A path segment (percent-encoded as it came) as a query value: decoded, then encoded for a query,
+/// so that `&`, `=`, `+` or `#` in a customer id cannot add parameters.
+func queryValue(_ segment: String) -> String {
+    var allowed = CharacterSet.urlQueryAllowed
+    allowed.remove(charactersIn: "&=+#")
+    return (segment.removingPercentEncoding ?? segment).addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
 }
 
 struct RouteTable: Sendable {
@@ -54,7 +63,7 @@ struct RouteTable: Sendable {
             fallback: .rentalRecords { parameters, query in
                 // The same page size; Lookup's cursor means nothing to Rental.
                 let limit = query.split(separator: "&").first { $0.hasPrefix("limit=") }.map { "&\($0)" } ?? ""
-                return "/rentals?customerId=\(parameters[0])\(limit)"
+                return "/rentals?customerId=\(queryValue(parameters[0]))\(limit)"
             }),
         read(["deliveries"], .delivery),
         read(["deliveries", "{}"], .delivery),
