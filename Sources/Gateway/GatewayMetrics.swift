@@ -5,8 +5,7 @@ import Metrics
 enum GatewayMetrics {
     static func request(route: String, status: Int, duration: Duration) {
         Counter(label: "gateway_requests_total", dimensions: [("route", route), ("status", String(status))]).increment()
-        Timer(label: "gateway_request_duration_seconds", dimensions: [("route", route)]).recordNanoseconds(
-            Int64(duration.nanoseconds))
+        Timer(label: "gateway_request_duration_seconds", dimensions: [("route", route)]).recordSeconds(duration / .seconds(1))
     }
 
     /// `reason`: unauthorized, rate_limited, load_shed, breaker_open, no_instance, timeout, upstream_failed.

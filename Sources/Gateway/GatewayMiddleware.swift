@@ -161,8 +161,7 @@ struct GatewayMiddleware: RouterMiddleware {
             return Response(status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody(byteBuffer: body))
         case .unavailable(let reason, let retryAfter):
             GatewayMetrics.rejection(reason.rawValue, pool: pool)
-            let seconds = max(
-                1, Int((Double(retryAfter.components.seconds) + Double(retryAfter.components.attoseconds) / 1e18).rounded(.up)))
+            let seconds = max(1, Int((retryAfter / .seconds(1)).rounded(.up)))
             let why =
                 switch reason {
                 case .overloaded: "\(pool) is busy"

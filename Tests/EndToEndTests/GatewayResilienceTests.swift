@@ -13,7 +13,7 @@ import XCTest
 /// not asserted.
 final class GatewayResilienceTests: XCTestCase {
     private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration / .seconds(1)
     }
 
     func testANoisyCustomerGets429WithItsHeadersWhileAnotherIsServed() async throws {

@@ -282,6 +282,6 @@ extension ServiceCluster {
         for (name, value) in http?.allHeaderFields ?? [:] { fields["\(name)"] = "\(value)" }
         return Exchange(
             status: http?.statusCode ?? 0, headers: fields, body: data,
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            seconds: elapsed / .seconds(1))
     }
 }

@@ -46,7 +46,7 @@ public final class ConcurrencyLimiter: Sendable {
         return await withCheckedContinuation { continuation in
             guard enqueue(id, continuation) else { return }
             // A timer, not a task: it fires after the waiter is queued, whatever the scheduling.
-            MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(Int64(maximumWait.nanoseconds))) {
+            MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(maximumWait)) {
                 self.expire(id)
             }
         }
@@ -87,8 +87,4 @@ public final class ConcurrencyLimiter: Sendable {
         }
         waiter?.continuation.resume(returning: false)
     }
-}
-
-extension Duration {
-    var nanoseconds: Double { Double(components.seconds) * 1e9 + Double(components.attoseconds) / 1e9 }
 }

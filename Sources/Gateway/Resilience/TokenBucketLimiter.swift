@@ -35,7 +35,7 @@ public final class TokenBucketLimiter: Sendable {
         buckets.withLock { buckets in
             if buckets.count >= maximumSubjects { forgetFull(&buckets, now: now) }
             var bucket = buckets[subject] ?? Bucket(tokens: Double(burst), updated: now)
-            let elapsed = Double((now - bucket.updated).components.attoseconds) / 1e18 + Double((now - bucket.updated).components.seconds)
+            let elapsed = (now - bucket.updated) / .seconds(1)
             bucket.tokens = min(Double(burst), bucket.tokens + max(0, elapsed) * rate)
             bucket.updated = now
             let allowed = bucket.tokens >= 1

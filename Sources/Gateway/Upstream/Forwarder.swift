@@ -62,7 +62,7 @@ struct Forwarder: Sendable {
     }
 
     private func attempt(_ outgoing: Outgoing, on pool: InstancePool) async -> Result {
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(outgoing.timeout.nanoseconds))
+        let deadline = NIODeadline.now() + TimeAmount(outgoing.timeout)
         var tried: Set<Int> = []
         var repeats = 0  // sends that reached an instance and are tried again elsewhere
         var last: Result = .unavailable(.noInstance, retryAfter: .seconds(1))

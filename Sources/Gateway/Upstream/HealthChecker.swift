@@ -32,7 +32,7 @@ struct HealthChecker: Service {
         var request = HTTPClientRequest(url: url.appendingPathComponent("ready").absoluteString)
         request.method = .GET
         do {
-            let response = try await client.execute(request, timeout: .nanoseconds(Int64(interval.nanoseconds)))
+            let response = try await client.execute(request, timeout: TimeAmount(interval))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             return response.status == .ok
         } catch {

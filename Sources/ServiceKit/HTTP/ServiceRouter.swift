@@ -80,9 +80,7 @@ public struct HealthSources: Sendable {
         }
         if let stats {
             report.consumerGroup = stats.snapshot.groupReady
-            report.redisAnsweredSecondsAgo = stats.sinceRedisAnswered.map {
-                Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
-            }
+            report.redisAnsweredSecondsAgo = stats.sinceRedisAnswered.map { $0 / .seconds(1) }
         }
         if !reasons.isEmpty {
             report.status = "not_ready"
