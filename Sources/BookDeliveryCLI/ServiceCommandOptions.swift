@@ -15,6 +15,12 @@ struct ServiceCommandOptions: ParsableArguments {
     @OptionGroup var auth: AuthOptions
     @OptionGroup var drain: DrainOption
     @Option(help: "SQLite file (env DB_PATH; default ./.data/<service>.sqlite).") var db: String?
+    @Option(
+        help: ArgumentHelp(
+            "full: a commit waits for the disk, an answered order survives power loss; normal: faster, an OS crash can lose the last commits (env DURABILITY; default full).",
+            valueName: "full|normal"))
+    var durability: String?
+    @Flag(help: "One SQLite transaction per HTTP write instead of group commits, to measure what they buy.") var noGroupCommit = false
     @Option(help: "This process's consumer name, unique per process (env CONSUMER_NAME; default host-pid).") var consumer: String?
     @Option(
         help:
@@ -49,8 +55,15 @@ struct ServiceCommandOptions: ParsableArguments {
         let authentication = serving ? try await auth.authentication(logger: logger) : .disabled
         return ServiceOptions(
             host: host ?? environment["HOST"] ?? "127.0.0.1", port: port, redis: endpoint,
-            databasePath: databasePath, consumerName: consumerName, retention: try retention(environment), authentication: authentication,
+            databasePath: databasePath, consumerName: consumerName, retention: try retention(environment),
+            storage: StorageOptions(durability: try durability(environment), groupCommit: !noGroupCommit), authentication: authentication,
             drain: try drain.duration(), logger: logger)
+    }
+
+    private func durability(_ environment: [String: String]) throws -> StorageOptions.Durability {
+        guard let text = durability ?? environment["DURABILITY"] else { return .full }
+        guard let durability = StorageOptions.Durability(rawValue: text) else { throw ValidationError("--durability takes full or normal") }
+        return durability
     }
 
     private func retention(_ environment: [String: String]) throws -> RetentionPolicy {

@@ -18,7 +18,7 @@ public enum DeliveryApplication {
 
     /// The whole service: HTTP, the outbox relay, and the consumer of Rental's events.
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
-        let store = try DeliveryStore.open(path: options.databasePath)
+        let store = try DeliveryStore.open(path: options.databasePath, storage: options.storage)
         var runtime = ServiceRuntime(options: options)
         let relay = runtime.outboxRelay(database: store.database, outbox: store.outbox, streams: [Streams.delivery])
         let stats = ConsumerStats(group: ConsumerGroups.delivery)

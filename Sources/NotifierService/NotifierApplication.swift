@@ -21,7 +21,7 @@ public enum NotifierApplication {
 
     /// The whole service: HTTP and the consumer of both streams.
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
-        let store = try AlertStore.open(path: options.databasePath)
+        let store = try AlertStore.open(path: options.databasePath, storage: options.storage)
         var runtime = ServiceRuntime(options: options)
         let stats = ConsumerStats(group: ConsumerGroups.notifier)
         runtime.consumer(

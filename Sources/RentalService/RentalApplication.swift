@@ -20,7 +20,7 @@ public enum RentalApplication {
 
     /// The whole service: HTTP, the outbox relay, and the consumer of Delivery's events.
     public static func buildApplication(options: ServiceOptions) throws -> some ApplicationProtocol {
-        let store = try RentalStore.open(path: options.databasePath)
+        let store = try RentalStore.open(path: options.databasePath, storage: options.storage)
         var runtime = ServiceRuntime(options: options)
         let relay = runtime.outboxRelay(database: store.database, outbox: store.outbox, streams: [Streams.rental])
         let stats = ConsumerStats(group: ConsumerGroups.rental)

@@ -69,3 +69,45 @@ final class UnitTests: XCTestCase {
         XCTAssertEqual(signal.waiterCount, 0, "a cancelled wait leaves nothing behind")
     }
 }
+
+/// The hand-written time format and ids against Foundation's.
+final class TimestampAndIdTests: XCTestCase {
+    func testTimestampsMatchFoundationsISO8601BothWays() {
+        let foundation = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        var generator = SystemRandomNumberGenerator()
+        let samples: [Int64] = [0, 951_782_400_000, 4_102_444_799_999, 1_709_164_800_123] + (0..<2000).map { _ in
+            Int64.random(in: 0...253_402_300_799_999, using: &generator)
+        }
+        for milliseconds in samples {
+            // The middle of the millisecond: Foundation truncates the Double, whose ".123" may be ".12299…".
+            let date = Date(timeIntervalSince1970: (Double(milliseconds) + 0.5) / 1000)
+            let text = Timestamp.string(milliseconds: milliseconds)
+            XCTAssertEqual(text, foundation.format(date), "\(milliseconds)")
+            XCTAssertEqual(Timestamp.milliseconds(from: text), milliseconds, text)
+            XCTAssertEqual(Timestamp.string(from: date), text)
+        }
+        XCTAssertEqual(Timestamp.milliseconds(from: "2026-11-21T09:05:03Z"), 1_795_251_903_000)
+        XCTAssertEqual(Timestamp.milliseconds(from: "2026-11-21T09:05:03.5Z"), 1_795_251_903_500)
+        XCTAssertEqual(Timestamp.milliseconds(from: "2026-11-21T09:05:03.123456Z"), 1_795_251_903_123)
+        for bad in ["", "2026-11-21", "2026-13-01T00:00:00.000Z", "2026-11-21T09:05:03.000", "2026-11-21 09:05:03.000Z", "2026-11-21T09:05:03.Z"] {
+            XCTAssertNil(Timestamp.milliseconds(from: bad), bad)
+        }
+    }
+
+    func testIdsAreVersion7UUIDsInTimeOrder() {
+        var previous = ""
+        var seen = Set<String>()
+        for step in 0..<5000 {
+            let id = UUIDv7.string(at: Date(timeIntervalSince1970: 1_795_251_903 + Double(step) / 100))
+            let parsed = UUID(uuidString: id)
+            XCTAssertNotNil(parsed, id)
+            XCTAssertEqual(id, id.lowercased())
+            XCTAssertEqual(parsed.map { $0.uuid.6 >> 4 }, 7, "version")
+            XCTAssertEqual(parsed.map { $0.uuid.8 >> 6 }, 2, "variant")
+            XCTAssertGreaterThan(id, previous, "a later millisecond sorts later")
+            previous = id
+            XCTAssertTrue(seen.insert(id).inserted)
+        }
+        XCTAssertTrue(UUIDv7.string(at: Date(timeIntervalSince1970: 1_795_251_903.001)).hasPrefix("01a1fd5a-1a19-7"))
+    }
+}

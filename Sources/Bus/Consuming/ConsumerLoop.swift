@@ -112,7 +112,7 @@ struct ConsumerLoop {
                 infrastructureError = error
             case .acknowledge:
                 acknowledger.add(attempt.entry)
-                if attempt.entry.fields != nil { stats.recordHandled() }
+                if let fields = attempt.entry.fields { stats.recordHandled(occurredAt: fields["occurredAt"]) }
             case .retry:
                 stats.recordFailed()
                 retries.schedule(attempt, now: .now)

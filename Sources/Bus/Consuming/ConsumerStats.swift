@@ -4,7 +4,9 @@ import Synchronization
 
 /// What one consumer did and whether it is paused, for `/health` and operators. Each count is also a
 /// swift-metrics counter, `bus_consumer_events_total{group, outcome}`, and the pause a gauge,
-/// `bus_consumer_paused{group}`; they go wherever the process bootstrapped its metrics.
+/// `bus_consumer_paused{group}`; they go wherever the process bootstrapped its metrics. The age of
+/// each event when its handler has finished (now − `occurredAt`, the time from the change that caused
+/// it to its effect here) goes to the histogram `bus_event_age_seconds{group}`.
 public final class ConsumerStats: Sendable {
     public struct Snapshot: Codable, Sendable, Equatable {
         /// Events the handler finished (and that were then acknowledged).
@@ -30,6 +32,7 @@ public final class ConsumerStats: Sendable {
         Snapshot(handled: 0, failed: 0, deadLettered: 0, claimed: 0, infrastructureFailures: 0, pausedSince: nil, pauseReason: nil))
     private let handledCounter, failedCounter, deadLetteredCounter, claimedCounter, infrastructureCounter: Counter
     private let pausedGauge: Gauge
+    private let eventAge: Metrics.Timer
 
     /// - Parameter group: the consumer group, as the metrics' `group` label.
     public init(group: String = "") {
@@ -42,11 +45,21 @@ public final class ConsumerStats: Sendable {
         claimedCounter = counter("claimed")
         infrastructureCounter = counter("infrastructure_failure")
         pausedGauge = Gauge(label: "bus_consumer_paused", dimensions: [("group", group)])
+        eventAge = Metrics.Timer(label: Self.eventAgeMetric, dimensions: [("group", group)])
     }
 
-    func recordHandled() {
+    /// The histogram of the events' ages when handled.
+    public static let eventAgeMetric = "bus_event_age_seconds"
+
+    /// An event handled; `occurredAt` its envelope's time (ms precision, so an age is at most 1 ms
+    /// too long, never too short).
+    func recordHandled(occurredAt: String?) {
         state.withLock { $0.handled += 1 }
         handledCounter.increment()
+        if let occurredAt, let then = Timestamp.milliseconds(from: occurredAt) {
+            let age = Date().timeIntervalSince1970 * 1000 - Double(then)
+            eventAge.recordNanoseconds(Int64(max(0, age) * 1_000_000))
+        }
     }
 
     func recordFailed() {

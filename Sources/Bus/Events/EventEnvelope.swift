@@ -22,7 +22,7 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
     public var data: String
 
     public init(
-        id: String = UUID().uuidString.lowercased(), type: String, key: String, occurredAt: Date = Date(),
+        id: String = UUIDv7.string(), type: String, key: String, occurredAt: Date = Date(),
         correlationId: String? = nil, causationId: String = "", data: String
     ) {
         self.id = id

@@ -21,7 +21,7 @@ struct DeliveriesController: Sendable {
             _ = try context.require(.courier, .admin)
             return DeliveryResponse(try await store.delivery(id: try context.uuidParameter("id")))
         }
-        let writes = IdempotentWrites(database: store.database)
+        let writes = IdempotentWrites(writes: store.writes)
         group.post("{id}/start") { request, context in
             let caller = try context.require(.courier, .admin)
             let id = try context.uuidParameter("id")

@@ -9,14 +9,19 @@ import ServiceKit
 public struct DeliveryStore: Sendable {
     public let database: any DatabaseWriter
     public let outbox: Outbox
+    /// The HTTP handlers' writes, committed in groups.
+    public let writes: GroupCommit
 
-    public init(database: any DatabaseWriter, outbox: Outbox = Outbox()) {
+    public init(database: any DatabaseWriter, outbox: Outbox = Outbox(), groupCommit: Bool = true) {
         self.database = database
         self.outbox = outbox
+        writes = GroupCommit(database: database, enabled: groupCommit)
     }
 
-    public static func open(path: String) throws -> DeliveryStore {
-        DeliveryStore(database: try ServiceDatabase.open(at: path, migrator: DeliveryDatabase.migrator))
+    public static func open(path: String, storage: StorageOptions = StorageOptions()) throws -> DeliveryStore {
+        DeliveryStore(
+            database: try ServiceDatabase.open(at: path, migrator: DeliveryDatabase.migrator, durability: storage.durability),
+            groupCommit: storage.groupCommit)
     }
 
     // MARK: Queries
@@ -42,7 +47,7 @@ public struct DeliveryStore: Sendable {
     // MARK: Courier actions
 
     public func start(id: String) async throws -> Delivery {
-        try await database.write { db in try start(id: id, in: db) }
+        try await writes.write { db in try start(id: id, in: db) }
     }
 
     func start(id: String, in db: Database) throws -> Delivery {
@@ -50,7 +55,7 @@ public struct DeliveryStore: Sendable {
     }
 
     public func complete(id: String) async throws -> Delivery {
-        try await database.write { db in try complete(id: id, in: db) }
+        try await writes.write { db in try complete(id: id, in: db) }
     }
 
     func complete(id: String, in db: Database) throws -> Delivery {
@@ -78,7 +83,7 @@ public struct DeliveryStore: Sendable {
         }
         let now = Timestamp.string(from: Date())
         let delivery = Delivery(
-            id: UUID().uuidString.lowercased(), rentalId: order.rentalId, customerId: order.customerId, bookId: order.bookId,
+            id: UUIDv7.string(), rentalId: order.rentalId, customerId: order.customerId, bookId: order.bookId,
             address: order.address, status: .ready, createdAt: now, updatedAt: now)
         try delivery.insert(db)
         try outbox.append(DeliveryScheduled(facts: delivery.facts).outgoing(causedBy: envelope), in: db)
@@ -91,7 +96,7 @@ public struct DeliveryStore: Sendable {
         var delivery =
             try Delivery.filter(Delivery.Columns.rentalId == request.rentalId).fetchOne(db)
             ?? Delivery(
-                id: UUID().uuidString.lowercased(), rentalId: request.rentalId, customerId: request.customerId,
+                id: UUIDv7.string(), rentalId: request.rentalId, customerId: request.customerId,
                 bookId: request.bookId, address: "", status: .ready, createdAt: now, updatedAt: now)
         switch delivery.cancel() {
         case .canceled:

@@ -10,8 +10,8 @@ public struct AlertStore: Sendable {
         self.database = database
     }
 
-    public static func open(path: String) throws -> AlertStore {
-        AlertStore(database: try ServiceDatabase.open(at: path, migrator: NotifierDatabase.migrator))
+    public static func open(path: String, storage: StorageOptions = StorageOptions()) throws -> AlertStore {
+        AlertStore(database: try ServiceDatabase.open(at: path, migrator: NotifierDatabase.migrator, durability: storage.durability))
     }
 
     /// Keeps `alert` inside the consumer's transaction; returns whether it is new (one alert per event id).

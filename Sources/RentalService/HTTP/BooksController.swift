@@ -14,7 +14,7 @@ struct BooksController: Sendable {
     }
 
     func addRoutes(to group: RouterGroup<ServiceRequestContext>) {
-        let writes = IdempotentWrites(database: store.database)
+        let writes = IdempotentWrites(writes: store.writes)
         group.post { request, context in
             let caller = try context.require(.admin)
             let body = try await request.collectBody()

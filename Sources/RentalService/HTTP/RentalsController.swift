@@ -15,7 +15,7 @@ struct RentalsController: Sendable {
     }
 
     func addRoutes(to group: RouterGroup<ServiceRequestContext>) {
-        let writes = IdempotentWrites(database: store.database)
+        let writes = IdempotentWrites(writes: store.writes)
         group.post { request, context in
             let caller = try context.require(.customer, .admin)
             let body = try await request.collectBody()

@@ -9,26 +9,31 @@ import ServiceKit
 public struct RentalStore: Sendable {
     public let database: any DatabaseWriter
     public let outbox: Outbox
+    /// The HTTP handlers' writes, committed in groups.
+    public let writes: GroupCommit
 
-    public init(database: any DatabaseWriter, outbox: Outbox = Outbox()) {
+    public init(database: any DatabaseWriter, outbox: Outbox = Outbox(), groupCommit: Bool = true) {
         self.database = database
         self.outbox = outbox
+        writes = GroupCommit(database: database, enabled: groupCommit)
     }
 
     /// Opens (creating and migrating as needed) the SQLite file at `path`.
-    public static func open(path: String) throws -> RentalStore {
-        RentalStore(database: try ServiceDatabase.open(at: path, migrator: RentalDatabase.migrator))
+    public static func open(path: String, storage: StorageOptions = StorageOptions()) throws -> RentalStore {
+        RentalStore(
+            database: try ServiceDatabase.open(at: path, migrator: RentalDatabase.migrator, durability: storage.durability),
+            groupCommit: storage.groupCommit)
     }
 
     // MARK: Books
 
     public func registerBook(title: String, author: String, copies: Int) async throws -> Book {
-        try await database.write { db in try registerBook(title: title, author: author, copies: copies, in: db) }
+        try await writes.write { db in try registerBook(title: title, author: author, copies: copies, in: db) }
     }
 
     func registerBook(title: String, author: String, copies: Int, in db: Database) throws -> Book {
         let now = Timestamp.string(from: Date())
-        let book = Book(id: UUID().uuidString.lowercased(), title: title, author: author, copies: copies, available: copies, createdAt: now)
+        let book = Book(id: UUIDv7.string(), title: title, author: author, copies: copies, available: copies, createdAt: now)
         try book.insert(db)
         try outbox.append(BookRegistered(bookId: book.id, title: title, author: author, copies: copies).outgoing(), in: db)
         return book
@@ -52,7 +57,7 @@ public struct RentalStore: Sendable {
 
     /// Reserves a copy and records the order; Delivery learns of it through `RentalOrdered`.
     public func order(customerId: String, bookId: String, address: String) async throws -> Rental {
-        try await database.write { db in try order(customerId: customerId, bookId: bookId, address: address, in: db) }
+        try await writes.write { db in try order(customerId: customerId, bookId: bookId, address: address, in: db) }
     }
 
     func order(customerId: String, bookId: String, address: String, in db: Database) throws -> Rental {
@@ -62,7 +67,7 @@ public struct RentalStore: Sendable {
         try book.update(db)
         let now = Timestamp.string(from: Date())
         let rental = Rental(
-            id: UUID().uuidString.lowercased(), customerId: customerId, bookId: bookId, address: address,
+            id: UUIDv7.string(), customerId: customerId, bookId: bookId, address: address,
             status: .ordered, createdAt: now, updatedAt: now)
         try rental.insert(db)
         try outbox.append(
@@ -96,7 +101,7 @@ public struct RentalStore: Sendable {
 
     /// Marks the rental `cancel_requested` and asks Delivery to cancel; the outcome comes back as an event.
     public func requestCancel(id: String, owner: String? = nil) async throws -> Rental {
-        try await database.write { db in try requestCancel(id: id, owner: owner, in: db) }
+        try await writes.write { db in try requestCancel(id: id, owner: owner, in: db) }
     }
 
     func requestCancel(id: String, owner: String?, in db: Database) throws -> Rental {
@@ -110,7 +115,7 @@ public struct RentalStore: Sendable {
 
     /// Takes the book back: the copy is available again.
     public func returnRental(id: String, owner: String? = nil) async throws -> Rental {
-        try await database.write { db in try returnRental(id: id, owner: owner, in: db) }
+        try await writes.write { db in try returnRental(id: id, owner: owner, in: db) }
     }
 
     func returnRental(id: String, owner: String?, in db: Database) throws -> Rental {

@@ -11,32 +11,34 @@ import Identity
 ///
 /// The key's record is written in the transaction of the change itself, so a request either took
 /// effect and has its record, or neither: two tries running at once are serialized by SQLite's write
-/// lock and the second one finds the first's record. Only answers that changed something are kept
-/// (2xx); a refused request (4xx) changed nothing and is simply evaluated again. Keys are kept 24 h
-/// (``Housekeeping``), per caller (`scope`): one caller's key never answers another's request.
+/// lock (or run one after the other in one group commit) and the second one finds the first's
+/// record. Only answers that changed something are kept (2xx); a refused request (4xx) changed
+/// nothing and is simply evaluated again. Keys are kept 24 h (``Housekeeping``), per caller
+/// (`scope`): one caller's key never answers another's request.
 public struct IdempotentWrites: Sendable {
     public static let header = HTTPField.Name("Idempotency-Key")!
     public static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
-    public let database: any DatabaseWriter
+    public let writes: GroupCommit
 
-    public init(database: any DatabaseWriter) {
-        self.database = database
+    public init(writes: GroupCommit) {
+        self.writes = writes
     }
 
-    /// Runs `change` in one write transaction and answers its output as JSON with `status`; with an
-    /// `Idempotency-Key`, answers a repeated request from the key's record instead.
+    /// Runs `change` in a write transaction (shared with concurrent writes, ``GroupCommit``) and
+    /// answers its output as JSON with `status`; with an `Idempotency-Key`, answers a repeated
+    /// request from the key's record instead.
     public func respond<Output: Encodable & Sendable>(
         to request: Request, by caller: Caller, body: ByteBuffer? = nil, status: HTTPResponse.Status = .ok,
         _ change: @escaping @Sendable (Database) throws -> Output
     ) async throws -> Response {
         guard let key = try Self.key(of: request) else {
-            let output = try await database.write { db in try change(db) }
+            let output = try await writes.write { db in try change(db) }
             return Self.response(status: status, body: try JSONEncoder().encode(output))
         }
         let scope = "\(caller.role.rawValue):\(caller.subject)"
         var fingerprint = Data("\(request.method.rawValue) \(request.uri.path)\n".utf8)
         if let body { fingerprint.append(contentsOf: body.readableBytesView) }
-        let answer = try await database.write { [fingerprint, scope] db -> (status: Int, body: Data, replayed: Bool) in
+        let answer = try await writes.write { [fingerprint, scope] db -> (status: Int, body: Data, replayed: Bool) in
             if let row = try Row.fetchOne(
                 db, sql: "SELECT request, status, response FROM idempotency_keys WHERE scope = ? AND key = ?", arguments: [scope, key])
             {

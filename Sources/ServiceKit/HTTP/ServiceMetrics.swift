@@ -1,3 +1,4 @@
+import Bus
 import Hummingbird
 import Metrics
 import Prometheus
@@ -10,9 +11,18 @@ import Prometheus
 public enum ServiceMetrics {
     public static let registry: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[ConsumerStats.eventAgeMetric] = eventAgeBuckets
+        MetricsSystem.bootstrap(factory)
         return registry
     }()
+
+    /// Fine below 10 ms, where an event's age is when all is well, so that percentiles read from
+    /// the buckets mean something; coarse above, up to what a consumer catching up sees.
+    public static let eventAgeBuckets: [Duration] =
+        [250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 7000, 8000, 10_000, 12_500, 15_000, 20_000, 30_000, 50_000]
+        .map { Duration.microseconds($0) }
+        + [100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000].map { Duration.milliseconds($0) }
 
     /// Bootstraps swift-metrics into ``registry``; later calls do nothing.
     public static func bootstrap() {

@@ -15,6 +15,8 @@ public struct ServiceOptions: Sendable {
     public var consumerName: String
     /// How long the streams this process writes keep their entries.
     public var retention: RetentionPolicy
+    /// How durable commits are, and whether concurrent writes share them.
+    public var storage: StorageOptions
     /// How callers are checked: tokens against a key directory's public keys, or `--no-auth`.
     public var authentication: Authentication
     /// Set on SIGTERM; `/ready` answers 503 from then on.
@@ -25,8 +27,8 @@ public struct ServiceOptions: Sendable {
 
     public init(
         host: String = "127.0.0.1", port: Int, redis: RedisEndpoint, databasePath: String, consumerName: String,
-        retention: RetentionPolicy = RetentionPolicy(), authentication: Authentication, drain: Duration = .seconds(5),
-        logger: Logger
+        retention: RetentionPolicy = RetentionPolicy(), storage: StorageOptions = StorageOptions(),
+        authentication: Authentication, drain: Duration = .seconds(5), logger: Logger
     ) {
         self.host = host
         self.port = port
@@ -34,6 +36,7 @@ public struct ServiceOptions: Sendable {
         self.databasePath = databasePath
         self.consumerName = consumerName
         self.retention = retention
+        self.storage = storage
         self.authentication = authentication
         self.drain = drain
         self.logger = logger

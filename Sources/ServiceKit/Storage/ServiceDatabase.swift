@@ -18,14 +18,17 @@ public enum ServiceDatabase {
     }
 
     /// A pool in WAL mode (readers never block the writer), with a busy timeout so that several
-    /// processes can share one file, and NORMAL sync. The timeout (2 s) covers any real contention
+    /// processes can share one file, and `durability`'s sync mode. The timeout (2 s) covers any real contention
     /// between this project's short transactions, and stays below the consumers' claim threshold
     /// (3 s): a consumer waiting on a locked file pauses before others take its entries for abandoned.
-    public static func open(at path: String, migrator: DatabaseMigrator) throws -> DatabasePool {
+    public static func open(
+        at path: String, migrator: DatabaseMigrator, durability: StorageOptions.Durability = .full
+    ) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.busyMode = .timeout(2)
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
         // Two processes starting at once on a new file would both see "nothing migrated yet" and
         // both create the tables: the migration runs under an exclusive lock on a file beside it.
