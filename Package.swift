@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "bookdelivery", targets: ["BookDeliveryCLI"]),
-        .executable(name: "bus-benchmark", targets: ["BusBenchmark"]),
+        .executable(name: "benchmark", targets: ["Benchmarks"]),
         .library(name: "Bus", targets: ["Bus", "Redis"]),
     ],
     dependencies: [
@@ -100,13 +100,19 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // `benchmark e2e` (the system end to end, next to its parts' limits) and `benchmark bus`.
         .executableTarget(
-            name: "BusBenchmark",
+            name: "Benchmarks",
             dependencies: [
-                "Bus", "Redis", "ProcessSupport",
+                "Bus", "Redis", "ProcessSupport", "Contracts", "Identity",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .target(

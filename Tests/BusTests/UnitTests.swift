@@ -75,9 +75,11 @@ final class TimestampAndIdTests: XCTestCase {
     func testTimestampsMatchFoundationsISO8601BothWays() {
         let foundation = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         var generator = SystemRandomNumberGenerator()
-        let samples: [Int64] = [0, 951_782_400_000, 4_102_444_799_999, 1_709_164_800_123] + (0..<2000).map { _ in
-            Int64.random(in: 0...253_402_300_799_999, using: &generator)
-        }
+        let samples: [Int64] =
+            [0, 951_782_400_000, 4_102_444_799_999, 1_709_164_800_123]
+            + (0..<2000).map { _ in
+                Int64.random(in: 0...253_402_300_799_999, using: &generator)
+            }
         for milliseconds in samples {
             // The middle of the millisecond: Foundation truncates the Double, whose ".123" may be ".12299…".
             let date = Date(timeIntervalSince1970: (Double(milliseconds) + 0.5) / 1000)
@@ -89,7 +91,9 @@ final class TimestampAndIdTests: XCTestCase {
         XCTAssertEqual(Timestamp.milliseconds(from: "2026-11-21T09:05:03Z"), 1_795_251_903_000)
         XCTAssertEqual(Timestamp.milliseconds(from: "2026-11-21T09:05:03.5Z"), 1_795_251_903_500)
         XCTAssertEqual(Timestamp.milliseconds(from: "2026-11-21T09:05:03.123456Z"), 1_795_251_903_123)
-        for bad in ["", "2026-11-21", "2026-13-01T00:00:00.000Z", "2026-11-21T09:05:03.000", "2026-11-21 09:05:03.000Z", "2026-11-21T09:05:03.Z"] {
+        for bad in [
+            "", "2026-11-21", "2026-13-01T00:00:00.000Z", "2026-11-21T09:05:03.000", "2026-11-21 09:05:03.000Z", "2026-11-21T09:05:03.Z",
+        ] {
             XCTAssertNil(Timestamp.milliseconds(from: bad), bad)
         }
     }

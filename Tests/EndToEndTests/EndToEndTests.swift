@@ -88,6 +88,16 @@ final class EndToEndTests: XCTestCase {
         XCTAssertNotNil(handled, "Delivery exports its consumer's counts: \(metrics.prefix(800))")
         XCTAssertGreaterThan(Double(handled?.split(separator: " ").last ?? "") ?? 0, 0)
         XCTAssertTrue(metrics.contains("bus_outbox_published_total"))
+        // Each consumer records how old the events it applied were: order → delivery scheduled,
+        // → visible in Lookup, → alert, as the benchmark reads them.
+        for service in ["delivery", "lookup", "notifier"] {
+            let lines = try await cluster.text(service, "/metrics").split(separator: "\n").filter {
+                $0.hasPrefix("bus_event_age_seconds") && $0.contains(#"group="\#(service)""#) && $0.contains(#"type="RentalOrdered""#)
+            }
+            let count = lines.first { $0.hasPrefix("bus_event_age_seconds_count{") }
+            XCTAssertEqual(count.flatMap { Double($0.split(separator: " ").last ?? "") }, 1, "\(service): one RentalOrdered applied")
+            XCTAssertTrue(lines.contains { $0.contains(#"le="0.0025""#) }, "\(service): buckets fine enough for milliseconds")
+        }
     }
 
     func testOrdersPlacedWhileDeliveryIsDownAllGetADeliveryWhenItIsBack() async throws {

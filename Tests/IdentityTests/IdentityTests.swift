@@ -28,6 +28,29 @@ final class IdentityTests: XCTestCase {
         XCTAssertEqual(caller, Caller(subject: "alice", role: .customer))
     }
 
+    func testARememberedTokenIsStillCheckedForExpiryAndATamperedOneIsNot() async throws {
+        let keys = try keys()
+        let verifier = try await keys.verifier()
+        let token = try await keys.issuer().token(subject: "alice", role: .customer, lifetime: .seconds(3600))
+        _ = try await verifier.verify(token)  // now remembered
+        let again = try await verifier.verify(token)
+        XCTAssertEqual(again, Caller(subject: "alice", role: .customer))
+        do {
+            _ = try await verifier.verify(token, now: Date().addingTimeInterval(2 * 3600))
+            XCTFail("an expired token must be refused, remembered or not")
+        } catch {
+            XCTAssertEqual(error, .expired)
+        }
+        var tampered = Array(token.utf8)
+        tampered[tampered.count - 2] = tampered[tampered.count - 2] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        do {
+            _ = try await verifier.verify(String(decoding: tampered, as: UTF8.self))
+            XCTFail("another signature is checked, not taken from the remembered one")
+        } catch {
+            XCTAssertTrue([.badSignature, .malformed].contains(error), "\(error)")
+        }
+    }
+
     func testTheSigningKeyIsPrivateAndTheKeySetHoldsNoSecret() throws {
         let keys = try keys()
         let mode = try FileManager.default.attributesOfItem(atPath: keys.signingKeyPath)[.posixPermissions] as? Int

@@ -72,3 +72,16 @@ final class StreamIDTests: XCTestCase {
         XCTAssertEqual(StreamID("5-7")?.description, "5-7")
     }
 }
+
+/// The protocol bytes the connection writes for a pipeline.
+final class ProtocolBytesTests: XCTestCase {
+    func testCommandsAreLaidOutInRESPBinarySafe() {
+        let bytes = RedisConnection.protocolBytes([
+            ["SET", "k", ""], ["XADD", "s", "*", "data", "é\r\n{}" + String(repeating: "x", count: 120)],
+        ])
+        let expected =
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n"
+            + "*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$1\r\n*\r\n$4\r\ndata\r\n$126\r\né\r\n{}" + String(repeating: "x", count: 120) + "\r\n"
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), expected)
+    }
+}

@@ -112,7 +112,7 @@ struct ConsumerLoop {
                 infrastructureError = error
             case .acknowledge:
                 acknowledger.add(attempt.entry)
-                if let fields = attempt.entry.fields { stats.recordHandled(occurredAt: fields["occurredAt"]) }
+                if let fields = attempt.entry.fields { stats.recordHandled(type: fields["type"], occurredAt: fields["occurredAt"]) }
             case .retry:
                 stats.recordFailed()
                 retries.schedule(attempt, now: .now)

@@ -6,7 +6,7 @@ import Synchronization
 /// swift-metrics counter, `bus_consumer_events_total{group, outcome}`, and the pause a gauge,
 /// `bus_consumer_paused{group}`; they go wherever the process bootstrapped its metrics. The age of
 /// each event when its handler has finished (now − `occurredAt`, the time from the change that caused
-/// it to its effect here) goes to the histogram `bus_event_age_seconds{group}`.
+/// it to its effect here) goes to the histogram `bus_event_age_seconds{group, type}`.
 public final class ConsumerStats: Sendable {
     public struct Snapshot: Codable, Sendable, Equatable {
         /// Events the handler finished (and that were then acknowledged).
@@ -32,7 +32,9 @@ public final class ConsumerStats: Sendable {
         Snapshot(handled: 0, failed: 0, deadLettered: 0, claimed: 0, infrastructureFailures: 0, pausedSince: nil, pauseReason: nil))
     private let handledCounter, failedCounter, deadLetteredCounter, claimedCounter, infrastructureCounter: Counter
     private let pausedGauge: Gauge
-    private let eventAge: Metrics.Timer
+    private let group: String
+    /// One histogram per event type, made on first use.
+    private let eventAges = Mutex<[String: Metrics.Timer]>([:])
 
     /// - Parameter group: the consumer group, as the metrics' `group` label.
     public init(group: String = "") {
@@ -45,7 +47,7 @@ public final class ConsumerStats: Sendable {
         claimedCounter = counter("claimed")
         infrastructureCounter = counter("infrastructure_failure")
         pausedGauge = Gauge(label: "bus_consumer_paused", dimensions: [("group", group)])
-        eventAge = Metrics.Timer(label: Self.eventAgeMetric, dimensions: [("group", group)])
+        self.group = group
     }
 
     /// The histogram of the events' ages when handled.
@@ -53,13 +55,18 @@ public final class ConsumerStats: Sendable {
 
     /// An event handled; `occurredAt` its envelope's time (ms precision, so an age is at most 1 ms
     /// too long, never too short).
-    func recordHandled(occurredAt: String?) {
+    func recordHandled(type: String?, occurredAt: String?) {
         state.withLock { $0.handled += 1 }
         handledCounter.increment()
-        if let occurredAt, let then = Timestamp.milliseconds(from: occurredAt) {
-            let age = Date().timeIntervalSince1970 * 1000 - Double(then)
-            eventAge.recordNanoseconds(Int64(max(0, age) * 1_000_000))
+        guard let type, let occurredAt, let then = Timestamp.milliseconds(from: occurredAt) else { return }
+        let age = Date().timeIntervalSince1970 * 1000 - Double(then)
+        let timer = eventAges.withLock { timers in
+            if let timer = timers[type] { return timer }
+            let timer = Metrics.Timer(label: Self.eventAgeMetric, dimensions: [("group", group), ("type", type)])
+            timers[type] = timer
+            return timer
         }
+        timer.recordNanoseconds(Int64(max(0, age) * 1_000_000))
     }
 
     func recordFailed() {

@@ -20,7 +20,10 @@ public enum ServiceMetrics {
     /// Fine below 10 ms, where an event's age is when all is well, so that percentiles read from
     /// the buckets mean something; coarse above, up to what a consumer catching up sees.
     public static let eventAgeBuckets: [Duration] =
-        [250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 7000, 8000, 10_000, 12_500, 15_000, 20_000, 30_000, 50_000]
+        [
+            250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 7000, 8000, 10_000, 12_500, 15_000, 20_000, 30_000,
+            50_000,
+        ]
         .map { Duration.microseconds($0) }
         + [100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000].map { Duration.milliseconds($0) }
 

@@ -14,10 +14,9 @@ import Synchronization
 /// 3. a ``StreamConsumer`` with a no-op handler reading and acknowledging all of them.
 /// On two cores the server, the client and everything else share the CPU, so single runs swing by a
 /// third: 1 and 2 alternate `--rounds` times and the medians are compared.
-@main
 struct BusBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bus-benchmark",
+        commandName: "bus",
         abstract: "Bus publish and consume+ack rates next to redis-benchmark's XADD rate, on one private redis-server.")
 
     @Option(help: "Events to publish in each measurement.") var events = 200_000
@@ -30,7 +29,7 @@ struct BusBenchmark: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "benchmark")
         logger.logLevel = .warning
-        let server = redis == nil ? try await privateRedis() : nil
+        let server = redis == nil ? try await Baselines.privateRedis(name: "bus-benchmark") : nil
         defer { server?.process.signal(SIGKILL) }
         let endpoint = try redis.map { try RedisEndpoint(url: $0) } ?? RedisEndpoint(host: "127.0.0.1", port: server?.port ?? 0)
         let perConnection = events / connections
@@ -54,7 +53,9 @@ struct BusBenchmark: AsyncParsableCommand {
         var baselines: [Double] = []
         var publishRates: [Double] = []
         for round in 1...max(1, rounds) {
-            baselines.append(try await redisBenchmark(endpoint: endpoint, sample: sample, requests: total))
+            baselines.append(
+                try await Baselines.redisBenchmark(
+                    endpoint: endpoint, sample: sample, requests: total, connections: connections, pipeline: pipeline))
             _ = try await clients[0].command(["DEL", "bench:baseline", "bench:bus"])
             publishRates.append(try await publish(batches, clients: clients, latencies: latencies))
             print(String(format: "  round %d: redis-benchmark %.0f/s, Bus %.0f/s", round, baselines.last!, publishRates.last!))
@@ -135,55 +136,4 @@ struct BusBenchmark: AsyncParsableCommand {
         guard length == total else { throw ValidationError("published \(length) of \(total) events") }
         return rate
     }
-
-    /// A redis-server of its own, without persistence, in a temporary directory.
-    private func privateRedis() async throws -> RedisServerProcess {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bus-benchmark-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return try await RedisServerProcess(
-            port: try TCPPort.free(), directory: directory, arguments: ["--save", "", "--appendonly", "no"])
-    }
-
-    private func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted[sorted.count / 2]
-    }
-
-    private func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
-    /// Runs redis-benchmark with the same XADD as the Bus sends and returns its requests per second.
-    private func redisBenchmark(endpoint: RedisEndpoint, sample: EventEnvelope, requests: Int) async throws -> Double {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("redis-benchmark-\(UUID().uuidString).csv").path
-        defer { try? FileManager.default.removeItem(atPath: output) }
-        let command = StreamCommand.add(to: "bench:baseline", fields: sample.fields)
-        let process = try ChildProcess(
-            executable: try Executables.find("redis-benchmark").path,
-            arguments: [
-                "-h", endpoint.host, "-p", String(endpoint.port), "-c", String(connections), "-P", String(pipeline),
-                "-n", String(requests), "--csv",
-            ] + command,
-            logFile: output)
-        guard await process.exit(within: .seconds(600)), process.wait() == 0 else {
-            throw ValidationError("redis-benchmark failed; see \(output)")
-        }
-        let text = try String(contentsOfFile: output, encoding: .utf8)
-        // --csv prints a header, then "test","rps", and six latency columns. The test name holds the
-        // JSON payload and its commas, so count the columns from the end.
-        for line in text.split(separator: "\n") where line.hasPrefix("\"XADD") {
-            let columns = line.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
-            if columns.count >= 8, let rate = Double(columns[columns.count - 7]) { return rate }
-        }
-        throw ValidationError("could not read redis-benchmark's output: \(text)")
-    }
-}
-
-/// A value shared between tasks behind a lock.
-final class Shared<Value: Sendable>: Sendable {
-    private let storage: Mutex<Value>
-    init(_ value: Value) { storage = Mutex(value) }
-    var value: Value { storage.withLock { $0 } }
-    @discardableResult
-    func update<R: Sendable>(_ body: (inout Value) -> R) -> R { storage.withLock { body(&$0) } }
 }

@@ -1,0 +1,291 @@
+import ArgumentParser
+import Bus
+import Foundation
+import Histogram
+import Identity
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ProcessSupport
+import Redis
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `benchmark e2e`: the whole system as customers use it, and the limits of its parts, in one run.
+struct EndToEndBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "e2e",
+        abstract: "Orders and reads against real processes: saturation, latencies at fixed rates, order → effect times, CPU, memory.",
+        discussion: """
+            Starts a private redis-server, the four services and the gateway (the release build), and measures:
+            the saturation rate of orders straight to Rental and through the gateway (closed loop); at each --rate, an \
+            open loop of orders (and a read of each rental's view 100 ms later) with HTTP latency percentiles, order → \
+            delivery scheduled / visible in Lookup / alert from the consumers' bus_event_age_seconds histograms, CPU \
+            seconds per 1,000 orders and RSS per process; exec → ready per process; and, in the same run, SQLite's \
+            commit rate, redis-benchmark's XADD rate and a bare Hummingbird route's request rate. With --fsync-shim, \
+            Rental's saturation rate with fsync made slow, with and without group commit.
+            """)
+
+    @Option(name: .customLong("rate"), help: "Fixed order rates to measure, orders/s (repeatable; default 500 and 1000).")
+    var rates: [Double] = []
+    @Option(help: "Seconds of each fixed-rate phase.") var duration = 15
+    @Option(help: "Seconds of each saturation phase.") var saturationSeconds = 10
+    @Option(help: "Keep-alive connections per port for the fixed-rate phases.") var connections = 8
+    @Option(help: "Connections kept busy in the saturation phases.") var saturationConnections = 64
+    @Option(help: "The services' --durability: full or normal.") var durability = "full"
+    @Option(help: "An LD_PRELOAD library that makes fsync slow, for the group-commit comparison.") var fsyncShim: String?
+    @Option(help: "Microseconds the shim adds to each fsync/fdatasync.") var slowFsyncMicros = 1000
+    @Option(help: "The bookdelivery executable (default: beside this one).") var executable: String?
+    @Option(help: "Where to write the JSON report.") var json = ".benchmarks/e2e.json"
+
+    func run() async throws {
+        let rates = self.rates.isEmpty ? [500.0, 1000] : self.rates
+        let executable =
+            self.executable
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("bookdelivery").path
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw ValidationError("no bookdelivery executable at \(executable); pass --executable")
+        }
+        var report = Report(durability: durability, cores: ProcessInfo.processInfo.activeProcessorCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let generator = LoadGenerator(loop: group.next())
+
+        // The limits, on this machine, now.
+        progress("baselines …")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bookdelivery-baseline-\(UUIDv7.string().suffix(12))")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        report.baselines.sqliteCommitsFull = try Baselines.sqliteCommitRate(directory: scratch, synchronous: "FULL")
+        report.baselines.sqliteCommitsNormal = try Baselines.sqliteCommitRate(directory: scratch, synchronous: "NORMAL")
+        try? FileManager.default.removeItem(at: scratch)
+        report.baselines.bareHummingbird = try await bareServerRate(generator: generator)
+
+        progress("starting the system (\(durability) durability) …")
+        let system = try await SystemUnderTest(executable: executable, durability: durability)
+        do {
+            try await measure(system: system, generator: generator, rates: rates, report: &report)
+        } catch {
+            await system.stopAll()
+            throw error
+        }
+        await system.stopAll()
+        await generator.close()
+        try? await group.shutdownGracefully()
+        report.print()
+        try report.write(to: json)
+        print("\nJSON: \(json)")
+    }
+
+    private func measure(system: SystemUnderTest, generator: LoadGenerator, rates: [Double], report: inout Report) async throws {
+        let services = ["rental", "delivery", "lookup", "notifier"]
+        for service in services + ["gateway"] {
+            let process = try await system.start(service)
+            report.readyMilliseconds[service] = process.readyAfter / .milliseconds(1)
+        }
+        report.baselines.redisXADD = try await Baselines.redisBenchmark(
+            endpoint: RedisEndpoint(host: "127.0.0.1", port: system.redis.port),
+            sample: try EventEnvelope(type: "RentalOrdered", key: UUIDv7.string(), payload: ["rentalId": UUIDv7.string()]),
+            requests: 200_000, connections: 4, pipeline: 100)
+        _ = try await system.redisClient.command(["DEL", "bench:baseline"])
+        try await Task.sleep(for: .seconds(1))  // let start-up settle before reading idle memory
+        for service in services + ["gateway"] { report.idleMiB[service] = system.residentMiB(service) }
+
+        let workload = try await Workload.prepare(system: system, generator: generator, connections: connections)
+        progress("warming up …")
+        try await workload.connect(connections)
+        _ = try await generator.openLoop(rate: 300, duration: .seconds(2)) { _, intended in workload.order(direct: true, intended: intended)
+        }
+        _ = try await system.waitForConsumers()
+
+        for viaGateway in [false, true] {
+            let label = viaGateway ? "gateway" : "rental"
+            progress("saturation, straight to \(label) …")
+            try await workload.connect(saturationConnections)
+            let cpuBefore = cpu(system)
+            let results = try await generator.closedLoop(duration: .seconds(saturationSeconds), concurrency: saturationConnections) {
+                workload.order(direct: !viaGateway, intended: .now())
+            }
+            let drain = try await system.waitForConsumers()
+            report.saturation.append(
+                Saturation(
+                    path: viaGateway ? "through the gateway" : "straight to Rental", results: results, route: Workload.orderRoute,
+                    consumersCaughtUpSeconds: drain / .seconds(1), cpuSeconds: cpuDelta(cpuBefore, cpu(system))))
+        }
+
+        for (rate, viaGateway) in rates.map({ ($0, false) }) + [(rates[0], true)] {
+            progress("\(Int(rate)) orders/s \(viaGateway ? "through the gateway" : "straight to the services") for \(duration) s …")
+            try await workload.connect(connections)
+            let agesBefore = eventAges(system)
+            let cpuBefore = cpu(system)
+            let peak = Shared([String: Double]())
+            let results = try await withThrowingTaskGroup(of: PhaseResults?.self) { tasks in
+                tasks.addTask {
+                    try await generator.openLoop(rate: rate, duration: .seconds(duration)) { _, intended in
+                        workload.order(direct: !viaGateway, intended: intended, readAfter: .milliseconds(100))
+                    }
+                }
+                tasks.addTask {
+                    while !Task.isCancelled {
+                        for service in services + ["gateway"] {
+                            let resident = system.residentMiB(service)
+                            peak.update { $0[service] = max($0[service] ?? 0, resident) }
+                        }
+                        try? await Task.sleep(for: .milliseconds(250))
+                    }
+                    return nil
+                }
+                let results = try await tasks.next()!!
+                tasks.cancelAll()
+                return results
+            }
+            _ = try await system.waitForConsumers()
+            let agesAfter = eventAges(system)
+            let orders = results.count(Workload.orderRoute)
+            report.fixedRates.append(
+                FixedRate(
+                    rate: rate, path: viaGateway ? "through the gateway" : "straight to the services", results: results,
+                    orders: orders, cpuSeconds: cpuDelta(cpuBefore, cpu(system)), peakMiB: peak.value,
+                    ages: agesAfter.mapValues { after in after }.reduce(into: [:]) { $0[$1.key] = $1.value.since(agesBefore[$1.key]!) }))
+        }
+
+        if let fsyncShim {
+            for groupCommit in [false, true] {
+                progress("saturation with fsync slowed by \(slowFsyncMicros) µs, group commit \(groupCommit ? "on" : "off") …")
+                await system.stop("gateway")
+                await system.stop("rental")
+                try await system.start(
+                    "rental", extra: groupCommit ? [] : ["--no-group-commit"],
+                    environment: ["LD_PRELOAD": fsyncShim, "SLOW_FSYNC_US": String(slowFsyncMicros)])
+                var restarted = workload
+                restarted.rentalPort = system.port("rental")
+                try await generator.connect(port: restarted.rentalPort, count: saturationConnections)
+                let slow = restarted
+                let results = try await generator.closedLoop(duration: .seconds(5), concurrency: saturationConnections) {
+                    slow.order(direct: true, intended: .now())
+                }
+                report.slowFsync.append(SlowFsync(groupCommit: groupCommit, micros: slowFsyncMicros, results: results))
+            }
+        }
+    }
+
+    // MARK: Parts
+
+    /// The bare server's requests per second with the saturation phases' connections.
+    private func bareServerRate(generator: LoadGenerator) async throws -> Double {
+        let port = try TCPPort.free()
+        let child = try ChildProcess(executable: CommandLine.arguments[0], arguments: ["bare-server", "--port", String(port)])
+        defer {
+            child.signal(SIGKILL)
+            child.wait()
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while PlainHTTP.get(port: port, path: "/ready")?.status != 200 {
+            guard ContinuousClock.now < deadline else { throw BenchmarkError("the bare server did not start") }
+            usleep(1000)
+        }
+        try await generator.connect(port: port, count: saturationConnections)
+        let results = try await generator.closedLoop(duration: .seconds(5), concurrency: saturationConnections) {
+            PlannedRequest(route: "GET /hello", port: port, method: .GET, path: "/hello", headers: [:], intended: .now())
+        }
+        return Double(results.count("GET /hello")) / seconds(results.elapsed)
+    }
+
+    private func cpu(_ system: SystemUnderTest) -> [String: Double] {
+        Dictionary(uniqueKeysWithValues: system.processes.keys.map { ($0, system.cpuSeconds($0)) })
+    }
+
+    private func cpuDelta(_ before: [String: Double], _ after: [String: Double]) -> [String: Double] {
+        after.reduce(into: [:]) { $0[$1.key] = $1.value - (before[$1.key] ?? 0) }
+    }
+
+    /// Order → delivery scheduled, → visible in Lookup, → alert: the age of `RentalOrdered` when
+    /// each group had applied it.
+    private func eventAges(_ system: SystemUnderTest) -> [String: BucketCounts] {
+        [
+            "order → delivery scheduled": system.eventAges(service: "delivery", group: "delivery", type: "RentalOrdered"),
+            "order → visible in Lookup": system.eventAges(service: "lookup", group: "lookup", type: "RentalOrdered"),
+            "order → alert": system.eventAges(service: "notifier", group: "notifier", type: "RentalOrdered"),
+        ]
+    }
+}
+
+/// What customers do: order a book (with a token and an Idempotency-Key, as the web app does), and
+/// look at the rental's view a little later.
+struct Workload: Sendable {
+    static let orderRoute = "POST /rentals"
+    static let readRoute = "GET /rentals/{id}"
+
+    var rentalPort: Int
+    let lookupPort: Int
+    let gatewayPort: Int
+    let books: [String]
+    /// `Bearer …` for each customer.
+    let customers: [String]
+    let generator: LoadGenerator
+
+    /// Registers books with plenty of copies, mints customers' tokens, opens the connections.
+    static func prepare(system: SystemUnderTest, generator: LoadGenerator, connections: Int) async throws -> Workload {
+        let issuer = try system.keys.issuer()
+        let admin = "Bearer " + (try await issuer.token(subject: "benchmark", role: .admin))
+        var customers: [String] = []
+        for index in 0..<1000 { customers.append("Bearer " + (try await issuer.token(subject: "customer-\(index)", role: .customer))) }
+        let rental = system.port("rental")
+        try await generator.keepOpen(port: rental, count: connections)
+        let books = Shared([String]())
+        _ = try await generator.openLoop(rate: 100, duration: .milliseconds(100)) { index, intended in
+            var headers: HTTPHeaders = ["authorization": admin, "content-type": "application/json"]
+            headers.add(name: "idempotency-key", value: UUIDv7.string())
+            return PlannedRequest(
+                route: "POST /books", port: rental, method: .POST, path: "/books", headers: headers,
+                body: ByteBuffer(string: #"{"title": "Benchmark \#(index)", "author": "A. Writer", "copies": 100000}"#),
+                intended: intended,
+                onAnswer: { status, body in if status == 201, let id = Self.id(in: body) { books.update { $0.append(id) } } })
+        }
+        guard books.value.count == 10 else { throw BenchmarkError("could not register the books") }
+        return Workload(
+            rentalPort: rental, lookupPort: system.port("lookup"), gatewayPort: system.port("gateway"), books: books.value,
+            customers: customers, generator: generator)
+    }
+
+    /// `count` open connections to each port, before a phase.
+    func connect(_ count: Int) async throws {
+        for port in [rentalPort, lookupPort, gatewayPort] { try await generator.keepOpen(port: port, count: count) }
+    }
+
+    /// An order by a customer chosen at random; with `readAfter`, a read of its view that long after the answer.
+    func order(direct: Bool, intended: NIODeadline, readAfter: TimeAmount? = nil) -> PlannedRequest {
+        let customer = customers.randomElement()!
+        var headers: HTTPHeaders = ["authorization": customer, "content-type": "application/json"]
+        headers.add(name: "idempotency-key", value: UUIDv7.string())
+        let body = ByteBuffer(string: #"{"bookId": "\#(books.randomElement()!)", "address": "12 Rue des Lilas, Lyon"}"#)
+        let lookupPort = direct ? lookupPort : gatewayPort
+        var request = PlannedRequest(
+            route: Self.orderRoute, port: direct ? rentalPort : gatewayPort, method: .POST, path: "/rentals", headers: headers, body: body,
+            intended: intended)
+        if let readAfter {
+            let generator = self.generator
+            request.onAnswer = { status, body in
+                guard status == 201, let id = Self.id(in: body) else { return }
+                generator.schedule(
+                    PlannedRequest(
+                        route: Self.readRoute, port: lookupPort, method: .GET, path: "/rentals/\(id)",
+                        headers: ["authorization": customer], intended: .now() + readAfter))
+            }
+        }
+        return request
+    }
+
+    /// The `"id"` of a JSON answer.
+    static func id(in body: ByteBuffer) -> String? {
+        let text = String(buffer: body)
+        guard let range = text.range(of: #""id":""#) ?? text.range(of: #""id" : ""#) else { return nil }
+        return String(text[range.upperBound...].prefix(while: { $0 != "\"" }))
+    }
+}
+
+/// A progress line on standard error, unbuffered, while the table waits for the end.
+func progress(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}

@@ -1,0 +1,305 @@
+import Foundation
+import Histogram
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// One request for the generator: where it goes, what it is, and what to do with the answer.
+struct PlannedRequest: @unchecked Sendable {  // built and used on the generator's loop
+    /// For the report, e.g. `POST /rentals`.
+    var route: String
+    var port: Int
+    var method: HTTPMethod
+    var path: String
+    var headers: HTTPHeaders
+    var body: ByteBuffer?
+    /// When the request should have gone out: latencies count from here, so a request that waited
+    /// for a free connection (because the system fell behind) counts its wait. Coordinated
+    /// omission, corrected.
+    var intended: NIODeadline
+    var onAnswer: ((_ status: Int, _ body: ByteBuffer) -> Void)?
+}
+
+/// What one phase saw: a latency histogram (µs) and status counts per route.
+struct PhaseResults {
+    var latencies: [String: Histogram<UInt64>] = [:]
+    var statuses: [String: [Int: Int]] = [:]
+    var elapsed: Duration = .zero
+
+    func count(_ route: String, _ accept: (Int) -> Bool = { (200..<300).contains($0) }) -> Int {
+        (statuses[route] ?? [:]).filter { accept($0.key) }.map(\.value).reduce(0, +)
+    }
+
+    var failures: [String: [Int: Int]] { statuses.mapValues { $0.filter { !(200..<300).contains($0.key) } }.filter { !$0.value.isEmpty } }
+}
+
+/// An HTTP/1.1 load generator on one NIO event loop: keep-alive connections per port, one request in
+/// flight per connection, requests beyond that queue (counting their wait). Everything it owns is
+/// touched only on `loop`, hence `@unchecked Sendable`.
+///
+/// Two ways to drive it: ``openLoop(rate:duration:make:)`` sends at a constant arrival rate whatever
+/// the answers do (what customers do), ``closedLoop(duration:connections:make:)`` sends each
+/// connection's next request when its answer arrives (the saturation rate).
+final class LoadGenerator: @unchecked Sendable {
+    let loop: any EventLoop
+    private var pools: [Int: Pool] = [:]
+    private var results = PhaseResults()
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    /// Opens `count` connections to `port` on 127.0.0.1 (more than once adds more).
+    func connect(port: Int, count: Int) async throws {
+        for _ in 0..<count {
+            let handler = AnswerHandler()
+            let channel = try await ClientBootstrap(group: loop)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
+                }
+                .connect(host: "127.0.0.1", port: port).get()
+            try await loop.submit {
+                let pool = self.pools[port] ?? Pool()
+                self.pools[port] = pool
+                let connection = Connection(channel: channel, handler: handler, port: port)
+                pool.all.append(channel)
+                handler.connection = connection
+                handler.generator = self
+                pool.idle.append(connection)
+            }.get()
+        }
+    }
+
+    /// Opens connections to `port` until `count` are open: servers close idle keep-alive connections
+    /// (after 30 s here) while a phase leaves a port alone.
+    func keepOpen(port: Int, count: Int) async throws {
+        let open = try await loop.submit { self.pools[port].map { $0.all.filter(\.isActive).count } ?? 0 }.get()
+        if open < count { try await connect(port: port, count: count - open) }
+    }
+
+    func close() async {
+        let channels = try? await loop.submit { self.pools.values.flatMap { $0.all } }.get()
+        for channel in channels ?? [] { try? await channel.close() }
+    }
+
+    // MARK: Driving
+
+    /// Sends `rate` requests per second for `duration` (request `n` at start + n/rate); returns when
+    /// every answer, and every request the answers caused, has arrived.
+    func openLoop(rate: Double, duration: Duration, make: @escaping @Sendable (_ index: Int, _ intended: NIODeadline) -> PlannedRequest)
+        async throws
+        -> PhaseResults
+    {
+        let total = Int(rate * seconds(duration))
+        let interval = 1e9 / rate
+        return try await loop.flatSubmit { () -> EventLoopFuture<PhaseResults> in
+            self.results = PhaseResults()
+            let done = self.loop.makePromise(of: PhaseResults.self)
+            let start = NIODeadline.now() + .milliseconds(20)
+            var index = 0
+            func intended(_ index: Int) -> NIODeadline { start + .nanoseconds(Int64(Double(index) * interval)) }
+            func tick() {
+                let now = NIODeadline.now()
+                while index < total, intended(index) <= now {
+                    self.submit(make(index, intended(index)))
+                    index += 1
+                }
+                if index < total {
+                    self.loop.scheduleTask(deadline: intended(index)) { tick() }
+                } else {
+                    self.whenIdle { [self] in
+                        self.results.elapsed = .nanoseconds(Int64((NIODeadline.now() - start).nanoseconds))
+                        done.succeed(self.results)
+                    }
+                }
+            }
+            self.loop.scheduleTask(deadline: start) { tick() }
+            if ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
+                let task = self.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                    progress(
+                        "index \(index)/\(total) scheduled \(self.scheduled) "
+                            + self.pools.map {
+                                "\($0.key): idle \($0.value.idle.count) busy \($0.value.busy) waiting \($0.value.waiting.count - $0.value.waitingStart)"
+                            }.joined(separator: "; "))
+                }
+                done.futureResult.whenComplete { _ in task.cancel() }
+            }
+            return done.futureResult
+        }.get()
+    }
+
+    /// Keeps every connection to the ports `make` chooses busy for `duration`, a new request as soon
+    /// as an answer arrives; only answers within the window count.
+    func closedLoop(duration: Duration, concurrency: Int, make: @escaping @Sendable () -> PlannedRequest) async throws -> PhaseResults {
+        try await loop.flatSubmit { () -> EventLoopFuture<PhaseResults> in
+            self.results = PhaseResults()
+            let done = self.loop.makePromise(of: PhaseResults.self)
+            let start = NIODeadline.now()
+            let end = start + .nanoseconds(Int64(duration / .nanoseconds(1)))
+            let window = NIOLoopBoundBox(PhaseResults(), eventLoop: self.loop)
+            func next() {
+                guard NIODeadline.now() < end else { return }
+                var request = make()
+                request.intended = .now()
+                let answer = request.onAnswer
+                request.onAnswer = { status, body in
+                    answer?(status, body)
+                    next()
+                }
+                self.submit(request)
+            }
+            for _ in 0..<concurrency { next() }
+            self.loop.scheduleTask(deadline: end) {
+                window.value = self.results  // what arrived within the window
+                window.value.elapsed = .nanoseconds(Int64((NIODeadline.now() - start).nanoseconds))
+                self.whenIdle { done.succeed(window.value) }
+            }
+            return done.futureResult
+        }.get()
+    }
+
+    // MARK: Connections
+
+    private final class Pool {
+        var idle: [Connection] = []
+        var busy = 0
+        var waiting: [PlannedRequest] = []
+        var waitingStart = 0
+        var all: [any Channel] = []
+    }
+
+    final class Connection {
+        let channel: any Channel
+        let handler: AnswerHandler
+        let port: Int
+        init(channel: any Channel, handler: AnswerHandler, port: Int) {
+            self.channel = channel
+            self.handler = handler
+            self.port = port
+        }
+    }
+
+    private var idleCallbacks: [() -> Void] = []
+
+    /// Requests scheduled for later with ``schedule(_:)``.
+    private var scheduled = 0
+
+    private var outstanding: Int { scheduled + pools.values.map { $0.busy + $0.waiting.count - $0.waitingStart }.reduce(0, +) }
+
+    /// Submits `request` at its intended time; the phase waits for it.
+    func schedule(_ request: PlannedRequest) {
+        scheduled += 1
+        loop.scheduleTask(deadline: request.intended) {
+            self.scheduled -= 1
+            self.submit(request)
+        }
+    }
+
+    /// Calls `body` once nothing is in flight or waiting (now, if so).
+    private func whenIdle(_ body: @escaping () -> Void) {
+        if outstanding == 0 { body() } else { idleCallbacks.append(body) }
+    }
+
+    /// Sends `request` now if its port has an idle connection, else queues it.
+    func submit(_ request: PlannedRequest) {
+        guard let pool = pools[request.port] else { preconditionFailure("no connections to port \(request.port)") }
+        if let connection = pool.idle.popLast() {
+            pool.busy += 1
+            send(request, on: connection)
+        } else {
+            pool.waiting.append(request)
+        }
+    }
+
+    private func send(_ request: PlannedRequest, on connection: Connection) {
+        connection.handler.pending = request
+        var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.path, headers: request.headers)
+        head.headers.replaceOrAdd(name: "host", value: "127.0.0.1:\(request.port)")
+        if let body = request.body { head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
+        let channel = connection.channel
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        if let body = request.body { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+        let promise = loop.makePromise(of: Void.self)
+        promise.futureResult.whenFailure { _ in connection.channel.close(promise: nil) }  // answered as failed when it closes
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: promise)
+    }
+
+    /// A connection closed: it takes no more requests.
+    fileprivate func closed(_ connection: Connection) {
+        pools[connection.port]?.idle.removeAll { $0 === connection }
+    }
+
+    /// An answer (or a failed connection, status 0) for the request in flight on `connection`.
+    fileprivate func answered(_ request: PlannedRequest, status: Int, body: ByteBuffer, on connection: Connection?) {
+        let micros = UInt64(max(0, (NIODeadline.now() - request.intended).nanoseconds / 1000))
+        results.latencies[request.route, default: Histogram(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)]
+            .record(micros)
+        results.statuses[request.route, default: [:]][status, default: 0] += 1
+        if let pool = pools[request.port] {
+            if let connection, connection.channel.isActive {
+                if pool.waitingStart < pool.waiting.count {
+                    let next = pool.waiting[pool.waitingStart]
+                    pool.waitingStart += 1
+                    if pool.waitingStart > 1024, pool.waitingStart * 2 > pool.waiting.count {
+                        pool.waiting.removeFirst(pool.waitingStart)
+                        pool.waitingStart = 0
+                    }
+                    send(next, on: connection)
+                } else {
+                    pool.busy -= 1
+                    pool.idle.append(connection)
+                }
+            } else {
+                pool.busy -= 1
+            }
+        }
+        request.onAnswer?(status, body)
+        if outstanding == 0, !idleCallbacks.isEmpty {
+            let callbacks = idleCallbacks
+            idleCallbacks = []
+            for callback in callbacks { callback() }
+        }
+    }
+}
+
+/// Reads one answer at a time on a connection and hands it to the generator.
+final class AnswerHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+
+    weak var generator: LoadGenerator?
+    var connection: LoadGenerator.Connection?
+    var pending: PlannedRequest?
+    private var status = 0
+    private var body = ByteBuffer()
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            status = Int(head.status.code)
+            body.clear()
+        case .body(var part):
+            body.writeBuffer(&part)
+        case .end:
+            guard let request = pending else { return }
+            pending = nil
+            generator?.answered(request, status: status, body: body, on: connection)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let connection { generator?.closed(connection) }
+        if let request = pending {
+            pending = nil
+            generator?.answered(request, status: 0, body: ByteBuffer(), on: nil)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

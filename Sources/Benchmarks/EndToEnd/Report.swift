@@ -1,0 +1,207 @@
+import Foundation
+import Histogram
+
+/// One run's figures: printed as a table next to their targets, and written as JSON.
+struct Report: Encodable {
+    var date = ISO8601DateFormatter().string(from: Date())
+    var durability: String
+    var cores: Int
+    var baselines = BaselineFigures()
+    var readyMilliseconds: [String: Double] = [:]
+    var idleMiB: [String: Double] = [:]
+    var saturation: [Saturation] = []
+    var fixedRates: [FixedRate] = []
+    var slowFsync: [SlowFsync] = []
+
+    func write(to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: url)
+    }
+
+    func print() {
+        let services = ["rental", "delivery", "lookup", "notifier", "gateway"]
+        Swift.print("\nbookdelivery end to end: release build, \(cores) cores, durability \(durability), \(date)")
+        Swift.print("\nlimits of the parts, same machine, same run")
+        row("SQLite commits/s, one writer, synchronous=FULL", number(baselines.sqliteCommitsFull))
+        row("SQLite commits/s, one writer, synchronous=NORMAL", number(baselines.sqliteCommitsNormal))
+        row("redis-benchmark XADD/s (4 connections, pipeline 100)", number(baselines.redisXADD))
+        row("bare Hummingbird GET requests/s (64 connections)", number(baselines.bareHummingbird))
+
+        Swift.print("\nsaturation: orders/s with 64 connections kept busy (closed loop)")
+        for run in saturation {
+            let target = run.path.contains("gateway") ? ">= 2000" : ">= 3000"
+            row(
+                run.path,
+                "\(number(run.ordersPerSecond)) orders/s  p50 \(ms(run.latency.p50))  p99 \(ms(run.latency.p99))  target \(target)  "
+                    + "consumers caught up \(String(format: "%.2f", run.consumersCaughtUpSeconds)) s after\(failures(run.failures))")
+        }
+
+        for fixed in fixedRates {
+            Swift.print("\n\(number(fixed.rate)) orders/s \(fixed.path) (open loop, achieved \(number(fixed.achievedRate))/s)")
+            for (route, latency) in fixed.routes.sorted(by: { $0.key > $1.key }) {
+                let target = route == Workload.orderRoute && fixed.rate == 500 ? "  target p99 <= 3 ms" : ""
+                row("  \(route)", latencyText(latency) + target)
+            }
+            for (effect, latency) in fixed.effects.sorted(by: { $0.key < $1.key }) {
+                let target = effect.contains("Lookup") && fixed.rate == 500 ? "  target p99 <= 5 ms" : ""
+                row("  \(effect)", (latency.map(latencyText) ?? "no events") + target)
+            }
+            row(
+                "  CPU seconds per 1,000 orders",
+                services.compactMap { name in fixed.cpuSecondsPer1000Orders[name].map { "\(name) \(String(format: "%.2f", $0))" } }
+                    .joined(separator: ", "))
+            row(
+                "  peak RSS MiB",
+                services.compactMap { name in fixed.peakMiB[name].map { "\(name) \(String(format: "%.1f", $0))" } }.joined(separator: ", ")
+                    + (fixed.rate == 1000 ? "  target <= 40" : ""))
+            if !fixed.failures.isEmpty { row("  not 2xx", failures(fixed.failures)) }
+        }
+
+        Swift.print("\nprocesses")
+        row(
+            "exec → ready, ms",
+            services.compactMap { name in readyMilliseconds[name].map { "\(name) \(String(format: "%.0f", $0))" } }.joined(separator: ", ")
+                + "  target <= 50")
+        row(
+            "idle RSS, MiB",
+            services.compactMap { name in idleMiB[name].map { "\(name) \(String(format: "%.1f", $0))" } }.joined(separator: ", ")
+                + "  target <= 30")
+
+        if !slowFsync.isEmpty {
+            Swift.print("\nRental saturated with fsync slowed on purpose (LD_PRELOAD shim)")
+            for run in slowFsync {
+                row(
+                    "fsync +\(run.micros) µs, group commit \(run.groupCommit ? "on" : "off")",
+                    "\(number(run.ordersPerSecond)) orders/s  p50 \(ms(run.latency.p50))  p99 \(ms(run.latency.p99))\(failures(run.failures))"
+                )
+            }
+        }
+    }
+
+    private func row(_ label: String, _ value: String) {
+        Swift.print(label.padding(toLength: max(label.count, 54), withPad: " ", startingAt: 0) + "  " + value)
+    }
+
+    private func latencyText(_ latency: Latency) -> String {
+        "p50 \(ms(latency.p50))  p99 \(ms(latency.p99))  p99.9 \(ms(latency.p999))  (\(latency.count))"
+    }
+
+    private func failures(_ failures: [String: Int]) -> String {
+        failures.isEmpty
+            ? "" : "  not 2xx: " + failures.sorted(by: { $0.key < $1.key }).map { "\($0.key)×\($0.value)" }.joined(separator: ", ")
+    }
+}
+
+private func number(_ value: Double) -> String {
+    let formatter = NumberFormatter()
+    formatter.numberStyle = .decimal
+    formatter.maximumFractionDigits = 0
+    return formatter.string(from: NSNumber(value: value)) ?? "\(Int(value))"
+}
+
+private func ms(_ value: Double) -> String { String(format: "%.2f ms", value) }
+
+struct BaselineFigures: Encodable {
+    var sqliteCommitsFull = 0.0
+    var sqliteCommitsNormal = 0.0
+    var redisXADD = 0.0
+    var bareHummingbird = 0.0
+}
+
+/// Percentiles in milliseconds.
+struct Latency: Encodable {
+    var p50: Double
+    var p99: Double
+    var p999: Double
+    var max: Double
+    var count: Int
+
+    init(_ histogram: Histogram<UInt64>?) {
+        guard let histogram, histogram.totalCount > 0 else {
+            (p50, p99, p999, max, count) = (0, 0, 0, 0, 0)
+            return
+        }
+        p50 = Double(histogram.valueAtPercentile(50)) / 1000
+        p99 = Double(histogram.valueAtPercentile(99)) / 1000
+        p999 = Double(histogram.valueAtPercentile(99.9)) / 1000
+        max = Double(histogram.max) / 1000
+        count = Int(histogram.totalCount)
+    }
+
+    init?(_ buckets: BucketCounts) {
+        guard let p50 = buckets.percentile(50), let p99 = buckets.percentile(99), let p999 = buckets.percentile(99.9) else { return nil }
+        (self.p50, self.p99, self.p999, max, count) = (p50, p99, p999, buckets.percentile(100) ?? p999, Int(buckets.total))
+    }
+}
+
+/// Status → count of the answers that were not 2xx (0: the connection failed), over all routes.
+private func notSuccessful(_ results: PhaseResults) -> [String: Int] {
+    results.failures.values.reduce(into: [:]) { counts, byStatus in
+        for (status, count) in byStatus { counts[String(status), default: 0] += count }
+    }
+}
+
+struct Saturation: Encodable {
+    var path: String
+    var ordersPerSecond: Double
+    var latency: Latency
+    var failures: [String: Int]
+    var consumersCaughtUpSeconds: Double
+    var cpuSecondsPer1000Orders: [String: Double]
+
+    init(path: String, results: PhaseResults, route: String, consumersCaughtUpSeconds: Double, cpuSeconds: [String: Double]) {
+        self.path = path
+        let orders = results.count(route)
+        ordersPerSecond = Double(orders) / seconds(results.elapsed)
+        latency = Latency(results.latencies[route])
+        failures = notSuccessful(results)
+        self.consumersCaughtUpSeconds = consumersCaughtUpSeconds
+        cpuSecondsPer1000Orders = cpuSeconds.mapValues { $0 / Double(Swift.max(orders, 1)) * 1000 }
+    }
+}
+
+struct FixedRate: Encodable {
+    var rate: Double
+    var path: String
+    var achievedRate: Double
+    var orders: Int
+    var routes: [String: Latency]
+    var effects: [String: Latency?]
+    var failures: [String: Int]
+    var cpuSecondsPer1000Orders: [String: Double]
+    var peakMiB: [String: Double]
+
+    init(
+        rate: Double, path: String, results: PhaseResults, orders: Int, cpuSeconds: [String: Double], peakMiB: [String: Double],
+        ages: [String: BucketCounts]
+    ) {
+        self.rate = rate
+        self.path = path
+        self.orders = orders
+        achievedRate = Double(orders) / seconds(results.elapsed)
+        routes = results.latencies.mapValues { Latency($0) }
+        effects = ages.mapValues { Latency($0) }
+        failures = notSuccessful(results)
+        cpuSecondsPer1000Orders = cpuSeconds.mapValues { $0 / Double(Swift.max(orders, 1)) * 1000 }
+        self.peakMiB = peakMiB
+    }
+}
+
+struct SlowFsync: Encodable {
+    var groupCommit: Bool
+    var micros: Int
+    var ordersPerSecond: Double
+    var latency: Latency
+    var failures: [String: Int]
+
+    init(groupCommit: Bool, micros: Int, results: PhaseResults) {
+        self.groupCommit = groupCommit
+        self.micros = micros
+        ordersPerSecond = Double(results.count(Workload.orderRoute)) / seconds(results.elapsed)
+        latency = Latency(results.latencies[Workload.orderRoute])
+        failures = notSuccessful(results)
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Bus
+import Foundation
+import GRDB
+import ProcessSupport
+import Redis
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The limits the system is compared with, measured on the same machine in the same run.
+enum Baselines {
+    /// A redis-server of its own, without persistence, in a temporary directory.
+    static func privateRedis(name: String) async throws -> RedisServerProcess {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUIDv7.string().suffix(12))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try await RedisServerProcess(
+            port: try TCPPort.free(), directory: directory, arguments: ["--save", "", "--appendonly", "no"])
+    }
+
+    /// Serial one-row transactions on a WAL file in `directory` with `synchronous`: the commits per
+    /// second a single writer gets from this disk.
+    static func sqliteCommitRate(directory: URL, synchronous: String, duration: Duration = .seconds(2)) throws -> Double {
+        let path = directory.appendingPathComponent("commit-rate-\(synchronous.lowercased()).sqlite").path
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+        let database = try DatabasePool(path: path, configuration: configuration)
+        try database.write { db in try db.execute(sql: "CREATE TABLE IF NOT EXISTS rows(id INTEGER PRIMARY KEY, payload TEXT)") }
+        let start = ContinuousClock.now
+        var commits = 0
+        while ContinuousClock.now - start < duration {
+            try database.write { db in
+                try db.execute(sql: "INSERT INTO rows(payload) VALUES (?)", arguments: ["a row of about the size of an order"])
+            }
+            commits += 1
+        }
+        let rate = Double(commits) / seconds(ContinuousClock.now - start)
+        try database.close()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        return rate
+    }
+
+    /// Runs redis-benchmark with the same XADD as the Bus sends and returns its requests per second.
+    static func redisBenchmark(
+        endpoint: RedisEndpoint, sample: EventEnvelope, requests: Int, connections: Int, pipeline: Int
+    ) async throws -> Double {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("redis-benchmark-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let command = StreamCommand.add(to: "bench:baseline", fields: sample.fields)
+        let process = try ChildProcess(
+            executable: try Executables.find("redis-benchmark").path,
+            arguments: [
+                "-h", endpoint.host, "-p", String(endpoint.port), "-c", String(connections), "-P", String(pipeline),
+                "-n", String(requests), "--csv",
+            ] + command,
+            logFile: output)
+        guard await process.exit(within: .seconds(600)), process.wait() == 0 else {
+            throw ValidationError("redis-benchmark failed; see \(output)")
+        }
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        // --csv prints a header, then "test","rps", and six latency columns. The test name holds the
+        // JSON payload and its commas, so count the columns from the end.
+        for line in text.split(separator: "\n") where line.hasPrefix("\"XADD") {
+            let columns = line.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            if columns.count >= 8, let rate = Double(columns[columns.count - 7]) { return rate }
+        }
+        throw ValidationError("could not read redis-benchmark's output: \(text)")
+    }
+}
