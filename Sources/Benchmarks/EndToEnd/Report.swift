@@ -57,7 +57,7 @@ struct Report: Encodable {
                 "  peak RSS MiB",
                 services.compactMap { name in fixed.peakMiB[name].map { "\(name) \(String(format: "%.1f", $0))" } }.joined(separator: ", ")
                     + (fixed.rate == 1000 ? "  target <= 40" : ""))
-            if !fixed.failures.isEmpty { row("  not 2xx", failures(fixed.failures)) }
+            if !fixed.failures.isEmpty { Swift.print(failures(fixed.failures)) }
         }
 
         Swift.print("\nprocesses")
