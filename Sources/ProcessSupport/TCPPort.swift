@@ -7,17 +7,27 @@ import Foundation
 public enum TCPPort {
     /// Whether something accepts connections on 127.0.0.1:`port`.
     public static func isListening(_ port: Int, host: String = "127.0.0.1") -> Bool {
+        guard let socketFD = connect(to: port, host: host) else { return false }
+        close(socketFD)
+        return true
+    }
+
+    /// A blocking TCP socket connected to `host`:`port` (the caller closes it), or nil.
+    public static func connect(to port: Int, host: String = "127.0.0.1") -> Int32? {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socketFD >= 0 else { return false }
-        defer { close(socketFD) }
+        guard socketFD >= 0 else { return nil }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr(host)
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        return result == 0
+        guard result == 0 else {
+            close(socketFD)
+            return nil
+        }
+        return socketFD
     }
 
     /// Waits until `port` accepts connections, without blocking a thread; returns whether it did

@@ -26,17 +26,8 @@ final class SlowClientTests: XCTestCase {
     /// Sends a header line every second; returns after how many seconds the server closed, or nil
     /// if it still held the connection after 20 s.
     private static func secondsUntilClosed(port: Int) async throws -> Int? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket") }
+        guard let fd = TCPPort.connect(to: port) else { throw TestSupportError("connect to \(port)") }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw TestSupportError("connect to \(port)") }
         let lines = ["GET /books HTTP/1.1\r\n", "Host: localhost\r\n"] + (0..<30).map { "X-Slow-\($0): x\r\n" }
         for (second, line) in lines.enumerated() where second < 20 {
             let sent = line.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }

@@ -147,7 +147,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
                 FixedRate(
                     rate: rate, path: viaGateway ? "through the gateway" : "straight to the services", results: results,
                     orders: orders, cpuSeconds: cpuDelta(cpuBefore, cpu(system)), peakMiB: peak.value,
-                    ages: agesAfter.mapValues { after in after }.reduce(into: [:]) { $0[$1.key] = $1.value.since(agesBefore[$1.key]!) }))
+                    ages: agesAfter.reduce(into: [:]) { $0[$1.key] = $1.value.since(agesBefore[$1.key]!) }))
         }
 
         if let fsyncShim {

@@ -144,6 +144,11 @@ private func notSuccessful(_ results: PhaseResults) -> [String: Int] {
     }
 }
 
+/// CPU seconds per 1,000 orders, per process.
+private func perThousand(_ cpuSeconds: [String: Double], orders: Int) -> [String: Double] {
+    cpuSeconds.mapValues { $0 / Double(Swift.max(orders, 1)) * 1000 }
+}
+
 struct Saturation: Encodable {
     var path: String
     var ordersPerSecond: Double
@@ -159,7 +164,7 @@ struct Saturation: Encodable {
         latency = Latency(results.latencies[route])
         failures = notSuccessful(results)
         self.consumersCaughtUpSeconds = consumersCaughtUpSeconds
-        cpuSecondsPer1000Orders = cpuSeconds.mapValues { $0 / Double(Swift.max(orders, 1)) * 1000 }
+        cpuSecondsPer1000Orders = perThousand(cpuSeconds, orders: orders)
     }
 }
 
@@ -185,7 +190,7 @@ struct FixedRate: Encodable {
         routes = results.latencies.mapValues { Latency($0) }
         effects = ages.mapValues { Latency($0) }
         failures = notSuccessful(results)
-        cpuSecondsPer1000Orders = cpuSeconds.mapValues { $0 / Double(Swift.max(orders, 1)) * 1000 }
+        cpuSecondsPer1000Orders = perThousand(cpuSeconds, orders: orders)
         self.peakMiB = peakMiB
     }
 }

@@ -199,19 +199,10 @@ struct BucketCounts: Sendable {
 /// Blocking HTTP/1.1 GET with `Connection: close`, for probes between measurements.
 enum PlainHTTP {
     static func get(port: Int, path: String, timeout: Duration = .seconds(2)) -> (status: Int, body: String)? {
-        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socketFD >= 0 else { return nil }
+        guard let socketFD = TCPPort.connect(to: port) else { return nil }
         defer { close(socketFD) }
         var limit = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
         setsockopt(socketFD, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return nil }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
         guard send(socketFD, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
         var data = [UInt8]()
