@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Signed identities (EdDSA JWTs): minted by `bookdelivery token`, verified by the gateway and every service.
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        // The gateway's web app: server-rendered HTML from Mustache templates (logic-less, HTML-escaping by default).
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         // SHA-256 for the Redis ACL file's password hashes (already in the build through jwt-kit).
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
@@ -80,14 +82,18 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Identity", "ServiceKit",
+                "Bus", "Contracts", "Identity", "Redis", "ServiceKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The web app's templates and static files and the API's OpenAPI document, compiled into
+            // the binary: nothing to ship beside it.
+            resources: [.embedInCode("Resources")]
         ),
         // Child processes, ports, and a local redis-server: for `up`, the benchmark and the tests.
         .target(name: "ProcessSupport", dependencies: ["Redis"]),
@@ -136,7 +142,7 @@ let package = Package(
         ),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ServiceTestSupport"]),
         .testTarget(name: "RentalServiceTests", dependencies: ["RentalService", "ServiceTestSupport"]),
         .testTarget(name: "DeliveryServiceTests", dependencies: ["DeliveryService", "ServiceTestSupport"]),

@@ -24,6 +24,10 @@ struct ConfigCommand: AsyncParsableCommand {
                 ("rate-limit", gateway.rateLimit == 0 ? "off" : "\(gateway.rateLimit)/s, burst \(gateway.burst)"),
                 ("max-concurrent", "\(gateway.concurrencyLimit) per pool, waiting at most \(gateway.concurrencyWait)"),
                 ("drain", "\(gateway.drain)"),
+                // The endpoint's description hides its password.
+                ("redis", gateway.redis?.description ?? "none (the web app's live and operator's pages are off)"),
+                ("redis-password", gateway.redis?.password == nil ? "none" : "set (hidden)"),
+                ("demo", gateway.demoIssuer == nil ? "off" : "ON: the sign-in page hands out demo identities"),
             ]
             lines += Upstream.allCases.map { ($0.rawValue, (gateway.pools[$0] ?? []).map(\.absoluteString).joined(separator: ",")) }
         } else if let defaultPort = Services.all.first(where: { $0.name == command })?.port {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Hummingbird
+import Identity
 import Logging
 import ServiceKit
 
@@ -15,6 +16,10 @@ struct GatewayCommand: AsyncParsableCommand {
             Requests are checked (token, rate limit), shed when a pool is saturated, and kept away from a failing pool by \
             its circuit breaker; reads of a customer's rentals fall back to Rental while Lookup is down, and the catalogue \
             to its last good copy while Rental is.
+
+            It also serves the web app at / (sign in with a token; with --demo, as a demo identity) and the API's \
+            OpenAPI document at /openapi.json. With --redis (as the `gateway` Redis user) the app's pages follow changes \
+            live and admins see the streams, consumer groups and dead letters.
             """)
 
     @Option(help: "HTTP port (env PORT; default 8080).") var port: Int?
@@ -25,6 +30,17 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Notifier's instances (env NOTIFIER_URLS).") var notifier: String?
     @OptionGroup var auth: AuthOptions
     @OptionGroup var drain: DrainOption
+    @Option(
+        help:
+            "Redis URL for the web app's live pages and operator's page, redis://gateway@host:port (env REDIS_URL; none: those parts are off)."
+    )
+    var redis: String?
+    @OptionGroup var redisPassword: RedisPasswordOption
+    @Flag(
+        help:
+            "Offer demo identities (alice, bob, courier-1, admin) on the web app's sign-in page, with 1-hour tokens signed with --keys' signing key. For try-outs only."
+    )
+    var demo = false
     @Option(help: "Requests per second per subject (per client address without a token); 0 disables (env RATE_LIMIT; default 50).")
     var rateLimit: Double?
     @Option(help: "Burst allowed above the rate (env RATE_BURST; default 100).") var burst: Int?
@@ -35,7 +51,7 @@ struct GatewayCommand: AsyncParsableCommand {
         ServiceMetrics.bootstrap()
         let configuration = try await resolve()
         try await DrainGate.run(
-            GatewayApplication.buildApplication(configuration: configuration), readiness: configuration.readiness,
+            try GatewayApplication.buildApplication(configuration: configuration), readiness: configuration.readiness,
             drain: configuration.drain, logger: configuration.logger)
     }
 
@@ -65,6 +81,20 @@ struct GatewayCommand: AsyncParsableCommand {
             authentication: try await auth.authentication(logger: logger), rateLimit: rate, burst: burst, concurrencyLimit: concurrency,
             logger: logger)
         configuration.drain = try drain.duration()
+        if let url = redis ?? environment["REDIS_URL"] {
+            var endpoint = try RedisOption.endpoint(flag: url)
+            if let password = try redisPassword.password() { endpoint.password = password }
+            configuration.redis = endpoint
+        }
+        if demo {
+            guard let directory = auth.keys ?? environment["KEYS_DIR"], !auth.noAuth else {
+                throw ValidationError("--demo signs demo tokens with the signing key of --keys DIR; it needs --keys (and no --no-auth)")
+            }
+            do { configuration.demoIssuer = try KeyDirectory(path: directory).issuer() } catch {
+                throw ValidationError("--demo needs the signing key in \(directory): \(error)")
+            }
+            logger.warning("--demo: the web app's sign-in page hands out demo identities' tokens. Never expose this gateway.")
+        }
         return configuration
     }
 

@@ -127,13 +127,13 @@ struct UpCommand: AsyncParsableCommand {
             _ = await TCPPort.waitUntilListening(service.port, timeout: .seconds(20))
         }
         let instance = { (name: String) in "http://127.0.0.1:\(services.first { $0.name == name }!.port)" }
-        let gateway = try ChildProcess(
-            executable: executable,
-            arguments: [
-                "gateway", "--port", String(gatewayPort), "--keys", keys.path, "--drain", "0", "--rental", instance("rental"),
-                "--delivery", instance("delivery"), "--lookup", instance("lookup"), "--notifier", instance("notifier"),
-            ],
-            environment: environment, inheritOutput: true)
+        var gatewayArguments = [
+            "gateway", "--port", String(gatewayPort), "--keys", keys.path, "--drain", "0", "--rental", instance("rental"),
+            "--delivery", instance("delivery"), "--lookup", instance("lookup"), "--notifier", instance("notifier"), "--demo",
+            "--redis", redisURL("gateway"),
+        ]
+        if let file = passwordFile("gateway") { gatewayArguments += ["--redis-password-file", file] }
+        let gateway = try ChildProcess(executable: executable, arguments: gatewayArguments, environment: environment, inheritOutput: true)
         children.append((GatewayApplication.name, gateway))
         _ = await TCPPort.waitUntilListening(gatewayPort, timeout: .seconds(20))
         let issuer = try keys.issuer()
@@ -149,6 +149,7 @@ struct UpCommand: AsyncParsableCommand {
             """
 
             bookdelivery is up: http://127.0.0.1:\(gatewayPort)  (the gateway; behind it \(lines))
+            Web app: http://127.0.0.1:\(gatewayPort)/  (demo sign-in: alice, bob, courier-1, admin)   API: http://127.0.0.1:\(gatewayPort)/openapi.json
             Tokens for customers alice and bob, a courier and an admin (valid 8 h; more with `bookdelivery token --keys \(keys.path)`):
             \(tokens.joined(separator: "\n"))
             Try:  curl -s http://127.0.0.1:\(gatewayPort)/books

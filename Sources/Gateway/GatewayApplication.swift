@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
+import Redis
 import ServiceKit
 import ServiceLifecycle
 
@@ -27,21 +28,33 @@ public enum GatewayApplication {
         return pools
     }
 
-    /// The router: `GET /health` (the pools' state) and `GET /metrics` of the gateway itself, and
-    /// the public API, forwarded.
-    static func buildRouter(configuration: GatewayConfiguration, pools: [Upstream: InstancePool], client: HTTPClient)
-        -> Router<GatewayRequestContext>
-    {
+    /// The router: `GET /health` (the pools' state) and `GET /metrics` of the gateway itself, the
+    /// API's OpenAPI document, the web app, and the public API, forwarded.
+    static func buildRouter(
+        configuration: GatewayConfiguration, pools: [Upstream: InstancePool], client: HTTPClient, live: LiveChanges? = nil,
+        operations: RedisClient? = nil
+    ) throws -> Router<GatewayRequestContext> {
         ServiceMetrics.bootstrap()
         let router = Router(context: GatewayRequestContext.self)
         ServiceMetrics.addRoutes(to: router)
         router.middlewares.add(JSONErrorMiddleware())
-        router.middlewares.add(
-            GatewayMiddleware(
-                table: .standard, pools: pools, forwarder: Forwarder(client: client), authentication: configuration.authentication,
-                rateLimiter: configuration.rateLimit > 0
-                    ? TokenBucketLimiter(rate: configuration.rateLimit, burst: configuration.burst) : nil,
-                staleCopies: StaleCopies()))
+        let api = PublicAPI(
+            table: .standard, pools: pools, forwarder: Forwarder(client: client), authentication: configuration.authentication,
+            rateLimiter: configuration.rateLimit > 0 ? TokenBucketLimiter(rate: configuration.rateLimit, burst: configuration.burst) : nil,
+            staleCopies: StaleCopies())
+        router.middlewares.add(GatewayMiddleware(api: api))
+        // The gateway's own routes asked with another method: 405 with `Allow`, as the API's.
+        let methodNotAllowed = MethodNotAllowedMiddleware<GatewayRequestContext>()
+        router.middlewares.add(methodNotAllowed)
+        WebApp(
+            api: api, pools: pools, authentication: configuration.authentication, templates: try WebTemplates(), live: live,
+            operations: operations, demo: configuration.demoIssuer.map(DemoIdentities.init)
+        ).addRoutes(to: router)
+        router.get("/openapi.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
+                body: ResponseBody(byteBuffer: StaticFiles.openAPI))
+        }
         router.get("/live") { _, _ in Liveness(service: name, status: "live") }
         router.get("/ready") { _, _ in
             guard !configuration.readiness.isDraining else {
@@ -62,10 +75,11 @@ public enum GatewayApplication {
                         )
                     }))
         }
+        methodNotAllowed.learn(router)
         return router
     }
 
-    public static func buildApplication(configuration: GatewayConfiguration) -> some ApplicationProtocol {
+    public static func buildApplication(configuration: GatewayConfiguration) throws -> some ApplicationProtocol {
         for upstream in Upstream.allCases where (configuration.pools[upstream] ?? []).isEmpty {
             configuration.logger.warning("no instances for \(upstream.rawValue): its routes answer 503")
         }
@@ -74,9 +88,19 @@ public enum GatewayApplication {
         let checker = HealthChecker(
             pools: Array(pools.values), client: upstreamClient.client, interval: configuration.healthInterval, logger: configuration.logger)
         var services: [any Service] = [upstreamClient, checker]
+        var live: LiveChanges?
+        var operations: RedisClient?
+        if let redis = configuration.redis {
+            // Two connections: the live one blocks in XREAD; the operator's page must not wait behind it.
+            let following = LiveChanges(client: RedisClient(endpoint: redis, logger: configuration.logger), logger: configuration.logger)
+            let reading = RedisClient(endpoint: redis, logger: configuration.logger)
+            services += [following, reading]
+            (live, operations) = (following, reading)
+        }
         if let watch = ParentWatch.fromEnvironment() { services.insert(watch, at: 0) }
         return Application(
-            router: buildRouter(configuration: configuration, pools: pools, client: upstreamClient.client),
+            router: try buildRouter(
+                configuration: configuration, pools: pools, client: upstreamClient.client, live: live, operations: operations),
             server: ServiceRuntime.httpServer,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: name),
             services: services,

@@ -1,5 +1,7 @@
 import Foundation
+import Identity
 import Logging
+import Redis
 import ServiceKit
 
 /// How the gateway is set up: where it listens, each service's instances, and its limits.
@@ -23,6 +25,11 @@ public struct GatewayConfiguration: Sendable {
     public let readiness = Readiness()
     /// How long it keeps serving, not-ready, after SIGTERM.
     public var drain: Duration = .seconds(5)
+    /// Redis, as the `gateway` user: for the web app's live pages (Lookup's changes) and its
+    /// operator's page (streams, dead letters). Without it those parts are off; the API is unchanged.
+    public var redis: RedisEndpoint?
+    /// `--demo`: the web app's sign-in page offers demo identities, with tokens this issuer signs.
+    public var demoIssuer: TokenIssuer?
     public var logger: Logger
 
     public init(

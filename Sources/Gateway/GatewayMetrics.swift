@@ -1,4 +1,5 @@
 import Metrics
+import Synchronization
 
 /// What the gateway counts, for `GET /metrics`: requests by route and status, their latency,
 /// rejections by reason, and each pool's breaker state and requests in flight.
@@ -11,7 +12,17 @@ enum GatewayMetrics {
     /// `reason`: unauthorized, rate_limited, load_shed, breaker_open, no_instance, timeout, upstream_failed.
     static func rejection(_ reason: String, pool: String) {
         Counter(label: "gateway_rejections_total", dimensions: [("reason", reason), ("pool", pool)]).increment()
+        rejections.withLock { $0[Rejection(reason: reason, pool: pool), default: 0] += 1 }
     }
+
+    struct Rejection: Hashable, Sendable {
+        var reason: String
+        var pool: String
+    }
+
+    /// The rejections since the process started, for the operator's page (the counters above are
+    /// write-only through swift-metrics).
+    static let rejections = Mutex<[Rejection: Int]>([:])
 
     static func fallback(_ kind: String, pool: String) {
         Counter(label: "gateway_fallbacks_total", dimensions: [("kind", kind), ("pool", pool)]).increment()

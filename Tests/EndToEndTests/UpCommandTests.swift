@@ -82,7 +82,14 @@ final class UpCommandTests: XCTestCase {
         XCTAssertEqual(try refused("rental", ["XLEN", "rental-events"]), "allowed", "its own work is allowed")
         XCTAssertEqual(try refused("admin", ["ACL", "WHOAMI"]), "allowed")
         XCTAssertTrue(try refused(nil, ["PING"]).hasPrefix("NOAUTH"), "the default user is off")
-        for user in ["rental", "delivery", "lookup", "notifier", "operator", "admin"] {
+        XCTAssertEqual(
+            try refused("gateway", ["XREAD", "COUNT", "1", "STREAMS", "lookup:changes", "0"]), "allowed", "the live pages' feed")
+        XCTAssertTrue(try refused("gateway", ["FLUSHALL"]).hasPrefix("NOPERM"))
+        XCTAssertTrue(
+            try refused("gateway", ["HSET", "lookup:rental:x", "status", "returned"]).hasPrefix("NOPERM"),
+            "it reads views, never writes them")
+        XCTAssertEqual(try refused("operator", ["MULTI"]), "allowed", "a re-drive moves an entry in one MULTI")
+        for user in ["rental", "delivery", "lookup", "notifier", "operator", "gateway", "admin"] {
             let file = secrets.appendingPathComponent("\(user).password")
             let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int
             XCTAssertEqual(mode, 0o600, "\(user)'s password file")

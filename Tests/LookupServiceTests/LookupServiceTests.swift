@@ -69,6 +69,25 @@ final class LookupServiceTests: XCTestCase {
         }
     }
 
+    /// The gateway's live pages follow `lookup:changes`: one entry per change of a view's statuses,
+    /// none for an event that changes nothing (a duplicate, or one that arrives late).
+    func testEachChangeOfAViewIsAnnouncedOnceOnTheChangesStream() async throws {
+        let events = try lifecycle(rentalId: "r-live", customerId: "carol")
+        try await apply(events[0], events[1])
+        let client = RedisClient(endpoint: redis.endpoint, logger: .test("changes"))
+        defer { client.close() }
+        var changes = try await client.range(of: RentalViewStore.changesStream, count: 100)
+        XCTAssertEqual(changes.count, 2, "ordered, then scheduled")
+        XCTAssertEqual(changes.last?.fields?["rentalId"], "r-live")
+        XCTAssertEqual(changes.last?.fields?["customerId"], "carol")
+        try await apply(events[1], events[0])
+        changes = try await client.range(of: RentalViewStore.changesStream, count: 100)
+        XCTAssertEqual(changes.count, 2, "a duplicate and a late order change nothing, so announce nothing")
+        try await apply(events[2])
+        changes = try await client.range(of: RentalViewStore.changesStream, count: 100)
+        XCTAssertEqual(changes.count, 3, "the delivery started")
+    }
+
     func testCancelOvertakingTheOrderEndsCanceled() async throws {
         let facts = DeliveryFacts(deliveryId: "d", rentalId: "r-1", customerId: "alice")
         try await apply(try DeliveryCanceled(facts: facts).outgoing().envelope)

@@ -9,6 +9,7 @@ extension Delivery: FetchableRecord, PersistableRecord {
     public enum Columns {
         public static let id = Column("id")
         public static let rentalId = Column("rentalId")
+        public static let status = Column("status")
         public static let createdAt = Column("createdAt")
     }
 }

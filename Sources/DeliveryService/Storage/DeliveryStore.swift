@@ -35,10 +35,14 @@ public struct DeliveryStore: Sendable {
 
     /// The delivery of one rental (zero or one), or the newest deliveries when no rental is given.
     /// The deliveries, newest first, a page at a time (one more than asked); or the one of `rentalId`.
-    public func deliveries(rentalId: String?, page: PageRequest = PageRequest(limit: 100)) async throws -> [Delivery] {
+    /// Newest first; with `rentalId`, that rental's delivery; with `statuses`, only deliveries in one of them.
+    public func deliveries(rentalId: String?, statuses: [DeliveryStatus]? = nil, page: PageRequest = PageRequest(limit: 100)) async throws
+        -> [Delivery]
+    {
         try await database.read { db in
             if let rentalId { return try Delivery.filter(Delivery.Columns.rentalId == rentalId).fetchAll(db) }
             var request = Delivery.order(Delivery.Columns.createdAt.desc, Delivery.Columns.id.desc)
+            if let statuses { request = request.filter(statuses.map(\.rawValue).contains(Delivery.Columns.status)) }
             if let after = page.after { request = request.filter(sql: "(createdAt, id) < (?, ?)", arguments: [after.position, after.id]) }
             return try request.limit(page.limit + 1).fetchAll(db)
         }

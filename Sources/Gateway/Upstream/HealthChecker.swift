@@ -14,7 +14,9 @@ struct HealthChecker: Service {
     let logger: Logger
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        // Cancelled at shutdown: the sleep's CancellationError is the end of the loop, not a failure
+        // (thrown, it made the gateway exit 1 on every SIGTERM).
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await withTaskGroup(of: Void.self) { group in
                     for pool in pools {
@@ -23,7 +25,7 @@ struct HealthChecker: Service {
                         }
                     }
                 }
-                try await Task.sleep(for: interval)
+                try? await Task.sleep(for: interval)
             }
         }
     }

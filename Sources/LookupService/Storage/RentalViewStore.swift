@@ -18,6 +18,12 @@ public struct RentalViewStore: Sendable {
         self.pool = pool
     }
 
+    /// Each change of a view, as `rentalId` and `customerId` (capped near ``changesLength``): what the
+    /// gateway's live pages follow. Written in the same script as the view, so a reader that sees the
+    /// change and then reads the view reads the changed view.
+    public static let changesStream = "lookup:changes"
+    static let changesLength = 10_000
+
     static func rentalKey(_ rentalId: String) -> String { "lookup:rental:\(rentalId)" }
     static func customerKey(_ customerId: String) -> String { "lookup:customer:\(customerId):rentals" }
 

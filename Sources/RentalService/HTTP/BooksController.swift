@@ -2,8 +2,9 @@ import Hummingbird
 import Identity
 import ServiceKit
 
-/// `GET /books`, `GET /books/{id}` for anyone, without a token; `POST /books` (with an optional
-/// `Idempotency-Key`) for admins: a new book alerts every customer, so only admins may add one.
+/// `GET /books[?q=]` (`q`: words in the title or author), `GET /books/{id}` for anyone, without a
+/// token; `POST /books` (with an optional `Idempotency-Key`) for admins: a new book alerts every
+/// customer, so only admins may add one.
 struct BooksController: Sendable {
     let store: RentalStore
 
@@ -29,7 +30,8 @@ struct BooksController: Sendable {
         // Public: the catalogue is what anyone browses before signing in.
         group.get { request, _ in
             let page = try PageRequest(request)
-            let books = try await store.books(page: page)
+            let search = request.uri.queryParameters.get("q").flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+            let books = try await store.books(page: page, matching: try search.map { try Validate.text($0, "q", maxLength: 200) })
             return page.page(books, for: request, cursor: { PageCursor(position: $0.createdAt, id: $0.id) }, map: BookResponse.init)
         }
         group.get("{id}") { _, context in BookResponse(try await store.book(id: try context.uuidParameter("id"))) }

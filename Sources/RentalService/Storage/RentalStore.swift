@@ -40,9 +40,15 @@ public struct RentalStore: Sendable {
     }
 
     /// The catalogue in registration order, a page at a time (one more than asked, to show that more follow).
-    public func books(page: PageRequest) async throws -> [Book] {
+    /// The catalogue in the order books were registered; with `search`, only books whose title or
+    /// author contains it (ignoring ASCII case).
+    public func books(page: PageRequest, matching search: String? = nil) async throws -> [Book] {
         try await database.read { db in
             var request = Book.order(Book.Columns.createdAt, Book.Columns.id)
+            if let search {
+                request = request.filter(
+                    sql: "instr(lower(title), lower(?)) > 0 OR instr(lower(author), lower(?)) > 0", arguments: [search, search])
+            }
             if let after = page.after { request = request.filter(sql: "(createdAt, id) > (?, ?)", arguments: [after.position, after.id]) }
             return try request.limit(page.limit + 1).fetchAll(db)
         }

@@ -11,13 +11,16 @@ import Identity
 ///   adds entries (`XADD`, also inside the dead-letter script) and trims only in a selector limited
 ///   to its own stream and its own dead-letter streams: Rental cannot write `delivery-events`;
 /// - only Lookup has `lookup:*`;
-/// - `operator` reads everything and re-drives dead letters, for `streams` and `dead-letters`;
+/// - `operator` reads everything and re-drives dead letters (`XADD` + `XDEL` in one `MULTI`), for
+///   `streams` and `dead-letters`;
+/// - `gateway` may do what `operator` may, for the operator's page, and follow Lookup's changes
+///   (`XREAD` of `lookup:changes`) for the live pages;
 /// - only `admin` has `@all` (FLUSHALL, CONFIG, ACL …).
 ///
 /// Passwords are stored as SHA-256 hashes (`#…`), so the ACL file holds no secret.
 public enum RedisUsers {
     public static let services = ["rental", "delivery", "lookup", "notifier"]
-    public static let all = services + ["operator", "admin"]
+    public static let all = services + ["operator", "gateway", "admin"]
 
     /// The ACL rules of `user`, without its password.
     public static func rules(for user: String) -> String {
@@ -25,11 +28,16 @@ public enum RedisUsers {
         case "admin":
             return "~* &* +@all"
         case "operator":
-            return "resetchannels ~* -@all +ping +scan +type +xlen +xinfo +xrange +xrevrange +xpending +hgetall +xadd +xdel"
+            return operatorRules
+        case "gateway":
+            return operatorRules + " +xread"
         default:
             return serviceRules(user)
         }
     }
+
+    private static let operatorRules =
+        "resetchannels ~* -@all +ping +scan +type +xlen +xinfo +xrange +xrevrange +xpending +hgetall +xadd +xdel +multi +exec"
 
     private static func serviceRules(_ service: String) -> String {
         let read = ConsumerGroups.streams[service] ?? []
@@ -44,7 +52,7 @@ public enum RedisUsers {
         let writable = (written + deadLetters).map { "~\($0)" }.joined(separator: " ")
         rules += " (+xadd +xtrim \(writable))"
         if service == "lookup" {
-            rules += " (+hget +hgetall +hset +zadd +zrange +zcount +zrem +unlink +eval ~lookup:*)"
+            rules += " (+hget +hgetall +hmget +hset +zadd +zrange +zcount +zrem +unlink +xadd +eval ~lookup:*)"
         }
         return rules
     }

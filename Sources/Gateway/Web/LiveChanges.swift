@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+import Redis
+import ServiceLifecycle
+import Synchronization
+
+/// Follows Lookup's changes (`lookup:changes`, written in the same script as each view) and hands
+/// them to the open live pages, for Server-Sent Events. A page that hears of a change reads the view
+/// again, which by then has changed. Without Redis the pages are not live (they still work).
+final class LiveChanges: Service, Sendable {
+    /// One change of a rental's view.
+    struct Change: Sendable, Equatable {
+        var rentalId: String
+        var customerId: String
+    }
+
+    /// What a subscriber hears: a change, or a heartbeat that keeps its connection open.
+    enum Signal: Sendable, Equatable {
+        case change(Change)
+        case heartbeat
+    }
+
+    /// The subscribers' streams, or closed once the gateway shuts down.
+    private enum State {
+        case open([UUID: AsyncStream<Signal>.Continuation])
+        case closed
+    }
+
+    static let stream = "lookup:changes"
+    static let heartbeatInterval: Duration = .seconds(15)
+    /// Bounds what a slow page may fall behind: it only needs the newest changes to read again.
+    static let bufferedSignals = 64
+
+    private let client: RedisClient
+    private let logger: Logger
+    private let state = Mutex(State.open([:]))
+
+    init(client: RedisClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// A stream of what happens from now on; nil once the gateway is shutting down. Call
+    /// ``unsubscribe(_:)`` with the id when done.
+    func subscribe() -> (id: UUID, signals: AsyncStream<Signal>)? {
+        let (signals, continuation) = AsyncStream.makeStream(of: Signal.self, bufferingPolicy: .bufferingNewest(Self.bufferedSignals))
+        let id = UUID()
+        let subscribed = state.withLock { state in
+            guard case .open(var subscribers) = state else { return false }
+            subscribers[id] = continuation
+            state = .open(subscribers)
+            return true
+        }
+        guard subscribed else { return nil }
+        return (id, signals)
+    }
+
+    func unsubscribe(_ id: UUID) {
+        let continuation: AsyncStream<Signal>.Continuation? = state.withLock { state in
+            guard case .open(var subscribers) = state else { return nil }
+            let removed = subscribers.removeValue(forKey: id)
+            state = .open(subscribers)
+            return removed
+        }
+        continuation?.finish()
+    }
+
+    var subscriberCount: Int {
+        state.withLock { state in
+            guard case .open(let subscribers) = state else { return 0 }
+            return subscribers.count
+        }
+    }
+
+    private func broadcast(_ signal: Signal) {
+        state.withLock { state in
+            guard case .open(let subscribers) = state else { return }
+            for continuation in subscribers.values { continuation.yield(signal) }
+        }
+    }
+
+    /// Ends every subscriber's stream: their responses finish, and the HTTP server can stop.
+    private func close() {
+        let subscribers: [AsyncStream<Signal>.Continuation] = state.withLock { state in
+            guard case .open(let subscribers) = state else { return [] }
+            state = .closed
+            return Array(subscribers.values)
+        }
+        for continuation in subscribers { continuation.finish() }
+    }
+
+    func run() async throws {
+        // The HTTP server stops before this service hears of the shutdown (reverse order), and it
+        // waits for open responses: the live pages' streams are ended as soon as the shutdown begins
+        // (the handlers end theirs themselves, see ``WebApp``); this loop ends with its own signal.
+        await cancelWhenGracefulShutdown {
+            await self.follow()
+        }
+        close()
+        client.close()
+    }
+
+    private func follow() async {
+        var lastId = "$"
+        var lastHeartbeat = ContinuousClock.now
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                if lastId == "$" {
+                    // Start after the newest change: a page asks for what is current when it opens.
+                    let newest = try await client.command(["XREVRANGE", Self.stream, "+", "-", "COUNT", "1"]).orThrow()
+                    lastId = StreamEntry.parseList(stream: Self.stream, newest).first?.id ?? "0-0"
+                }
+                let read = ["XREAD", "COUNT", "200", "BLOCK", "1000", "STREAMS", Self.stream, lastId]
+                let timeout = client.endpoint.timeout
+                let reply = try await client.withConnection { connection in
+                    connection.setReadTimeout(timeout + .seconds(1))
+                    defer { connection.setReadTimeout(timeout) }
+                    return try connection.command(read)
+                }
+                failures = 0
+                for entry in StreamEntry.parseRead(try reply.orThrow()) {
+                    lastId = entry.id
+                    guard let fields = entry.fields, let rentalId = fields["rentalId"], let customerId = fields["customerId"] else {
+                        continue
+                    }
+                    broadcast(.change(Change(rentalId: rentalId, customerId: customerId)))
+                }
+            } catch {
+                failures += 1
+                if failures == 1 { logger.warning("live changes: cannot read \(Self.stream): \(error)") }
+                // The client backs off its reconnects; a page that misses changes reads again on reconnect.
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+            if ContinuousClock.now - lastHeartbeat >= Self.heartbeatInterval {
+                lastHeartbeat = .now
+                broadcast(.heartbeat)
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+import Foundation
+import Identity
+
+// What the pages show, apart from what the API answers: the API's bodies are decoded into the
+// `API…` types, and each page gets a model made for its template (Mustache reads them by name).
+
+// MARK: - The API's bodies
+
+struct APIBook: Decodable {
+    var id: String
+    var title: String
+    var author: String
+    var copies: Int
+    var available: Int
+}
+
+/// A rental as Lookup shows it, or Rental's record when the gateway falls back (`fallback`).
+struct APIRentalView: Decodable {
+    var rentalId: String
+    var bookId: String?
+    var bookTitle: String?
+    var status: String
+    var deliveryStatus: String
+    var updatedAt: String?
+    var fallback: Bool?
+}
+
+struct APIDelivery: Decodable {
+    var id: String
+    var rentalId: String
+    var customerId: String
+    var bookId: String
+    var address: String
+    var status: String
+}
+
+struct APIAlert: Decodable {
+    var kind: String
+    var customerId: String?
+    var message: String
+    var createdAt: String
+}
+
+/// A timestamp as people read it: `2026-11-22 00:37 UTC` from `2026-11-22T00:37:01.650Z`.
+func readableTime(_ timestamp: String?) -> String {
+    guard let timestamp, timestamp.count >= 16 else { return timestamp ?? "" }
+    return timestamp.prefix(10) + " " + timestamp.dropFirst(11).prefix(5) + " UTC"
+}
+
+// MARK: - The layout
+
+struct LayoutModel {
+    struct NavigationItem {
+        var href: String
+        var label: String
+        var current: Bool
+    }
+
+    var title: String
+    var signedIn: Bool
+    var subject: String
+    var role: String
+    var navigation: [NavigationItem]
+    var notice: String?
+    var problem: ProblemModel?
+    var live: Bool
+    var refreshSeconds: String?
+    var content: String
+
+    /// The pages a role has, in the order its menu shows them.
+    static func navigation(for role: Role, current path: String) -> [NavigationItem] {
+        let items: [(String, String)] =
+            switch role {
+            case .customer: [("/app/books", "Books"), ("/app/rentals", "My rentals"), ("/app/alerts", "My alerts")]
+            case .courier: [("/app/deliveries", "Deliveries"), ("/app/books", "Books")]
+            case .admin:
+                [
+                    ("/app/operations", "Operations"), ("/app/books", "Books"), ("/app/deliveries", "Deliveries"),
+                    ("/app/alerts", "Alert log"),
+                ]
+            }
+        return items.map { NavigationItem(href: $0.0, label: $0.1, current: $0.0 == path) }
+    }
+}
+
+/// An error shown on a page: 429 and 503 as "busy — try again in N s" (from `Retry-After`).
+struct ProblemModel: Error {
+    var message: String
+    var busySeconds: String?
+}
+
+// MARK: - Pages
+
+struct SignInModel {
+    struct Identity {
+        var subject: String
+        var role: String
+    }
+
+    var token: String?
+    var demo: Bool
+    var demoMinutes: String
+    var identities: [Identity]
+}
+
+struct BooksModel {
+    struct Book {
+        var id: String
+        var title: String
+        var author: String
+        var copies: Int
+        var available: Int
+        var orderable: Bool
+    }
+
+    struct RegisterForm {
+        var title: String?
+        var author: String?
+        var copies: String?
+    }
+
+    var query: String?
+    var stale: Bool
+    var books: [Book]
+    /// Stored: templates see stored properties only (Mirror).
+    var hasBooks: Bool
+    var nextHref: String?
+    var canRegister: Bool
+    var form: RegisterForm
+    var idempotencyKey: String
+}
+
+struct BookModel {
+    var book: APIBook
+    var address: String?
+    var idempotencyKey: String
+}
+
+struct RentalsModel {
+    struct Rental {
+        var rentalId: String
+        var bookTitle: String
+        var status: String
+        var deliveryStatus: String
+        var statusText: String
+        var deliveryText: String
+        var updatedAt: String
+        var updatedAtText: String
+        var canCancel: Bool
+        var canReturn: Bool
+        /// Why there is no cancel button any more.
+        var cancelClosed: String?
+        var actionKey: String
+    }
+
+    var rentals: [Rental]
+    /// Stored: templates see stored properties only (Mirror).
+    var hasRentals: Bool
+    var fallback: Bool
+
+    static let statusTexts = [
+        "ordered": "Ordered", "cancel_requested": "Cancellation requested", "delivering": "Out for delivery",
+        "delivered": "Delivered", "returned": "Returned", "canceled": "Canceled",
+    ]
+    static let deliveryTexts = [
+        "pending": "Pending — being scheduled", "ready": "Ready — waiting for a courier", "started": "Started — the courier is on the way",
+        "delivered": "Delivered", "canceled": "Canceled", "unknown": "Unknown just now",
+    ]
+
+    /// What a customer may do with a rental, and why not: cancel until the delivery has started,
+    /// return once delivered (the rules Rental enforces; the page only offers what it would accept).
+    static func rental(_ view: APIRentalView, actionKey: String) -> Rental {
+        let started = view.status == "delivering" || view.deliveryStatus == "started"
+        var closed: String?
+        if started {
+            closed = "The delivery has started, so this rental can no longer be canceled."
+        } else if view.status == "cancel_requested" {
+            closed = "Cancellation requested: waiting for the delivery to be called off."
+        }
+        return Rental(
+            rentalId: view.rentalId, bookTitle: view.bookTitle ?? "Book \(view.bookId?.prefix(8) ?? "")", status: view.status,
+            deliveryStatus: view.deliveryStatus, statusText: statusTexts[view.status] ?? view.status,
+            deliveryText: deliveryTexts[view.deliveryStatus] ?? view.deliveryStatus, updatedAt: view.updatedAt ?? "",
+            updatedAtText: readableTime(view.updatedAt),
+            canCancel: view.status == "ordered" && !started && view.deliveryStatus != "delivered", canReturn: view.status == "delivered",
+            cancelClosed: closed, actionKey: actionKey)
+    }
+}
+
+struct DeliveriesModel {
+    struct Delivery {
+        var id: String
+        var bookTitle: String
+        var customerId: String
+        var address: String
+        var status: String
+        var canStart: Bool
+        var canComplete: Bool
+        var actionKey: String
+    }
+
+    var deliveries: [Delivery]
+    /// Stored: templates see stored properties only (Mirror).
+    var hasDeliveries: Bool
+}
+
+struct AlertsModel {
+    struct Alert {
+        var kind: String
+        var customerId: String?
+        var message: String
+        var createdAt: String
+        var createdAtText: String
+    }
+
+    var alerts: [Alert]
+    /// Stored: templates see stored properties only (Mirror).
+    var hasAlerts: Bool
+    var nextHref: String?
+}
+
+struct OperationsModel {
+    struct GroupRow {
+        var stream: String
+        var length: Int
+        var group: String
+        var consumers: String
+        var pending: String
+        var lag: String
+    }
+
+    struct DeadLetterStream {
+        struct Entry {
+            var id: String
+            var type: String
+            var error: String
+            var attempts: String
+        }
+
+        var name: String
+        var length: Int
+        var entries: [Entry]
+    }
+
+    struct Pool {
+        var name: String
+        var breaker: String
+        var ready: Int
+        var instances: Int
+        var inFlight: Int
+    }
+
+    struct RejectionCount {
+        var reason: String
+        var pool: String
+        var count: Int
+    }
+
+    var refreshSeconds: String
+    var readAt: String
+    var readAtText: String
+    var streamsProblem: String?
+    var groupRows: [GroupRow]
+    var deadLetters: [DeadLetterStream]
+    /// Stored: templates see stored properties only (Mirror).
+    var hasDeadLetters: Bool
+    var pools: [Pool]
+    var rejections: [RejectionCount]
+    /// Stored: templates see stored properties only (Mirror).
+    var hasRejections: Bool
+}

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""The web app in a real browser: Debian's chromium, headless, driven by Selenium through
+chromium-driver, against the real system (`bookdelivery up`, whose gateway runs with --demo).
+
+- a customer orders a book (the form keeps the address when the order is refused) and, without
+  reloading, sees the delivery turn to "started" when a courier starts it in a second browser; the
+  cancel button is then gone with the reason shown, and a cancel sent from a stale page is refused
+  with Rental's reason; once delivered the customer returns the book;
+- an operator registers a book with a Korean title, sees streams and groups, and re-drives a dead letter;
+- a 429 shows "Busy — try again in N s" (a second gateway with a low rate limit, signed in by pasting
+  a token: it has no demo sign-in);
+- every page: a language, a label for every field, no horizontal scrolling at phone width (375 px),
+  and a screenshot in --artifacts (not in git). With --docs, the README's small screenshots are
+  written to docs/.
+
+    .venv-web/bin/python ops/app/browser_test.py --binary .build/debug/bookdelivery
+"""
+import argparse
+import os
+import sys
+import time
+import traceback
+import uuid
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+
+from system import System, wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DOCS = os.path.join(HERE, "..", "..", "docs")
+
+
+class Browser:
+    """One person's browser (its own cookies), saving a screenshot of every page it checks."""
+
+    def __init__(self, name, base, artifacts, width=1100):
+        options = webdriver.ChromeOptions()
+        for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--lang=en-US",
+                         "--window-size=%d,900" % width, "--disable-gpu"]:
+            options.add_argument(argument)
+        options.binary_location = "/usr/bin/chromium"
+        self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        self.name = name
+        self.base = base
+        self.artifacts = artifacts
+        self.shots = 0
+
+    def open(self, path):
+        self.driver.get(self.base + path)
+
+    def find(self, css):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def all(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def text(self):
+        return self.find("main").text
+
+    def wait_text(self, fragment, timeout=20):
+        def shown():
+            try:
+                return fragment in self.find("body").text
+            except WebDriverException:  # the page is being replaced
+                return False
+        return wait_for(shown, timeout, "%r on %s's page" % (fragment, self.name))
+
+    def sign_in_as(self, identity):
+        self.open("/")
+        self.find("#demo-%s" % identity).click()
+        wait_for(lambda: "/app/" in self.driver.current_url and self.all("form.who"), 20, "%s signed in" % identity)
+
+    def check_page(self, label):
+        """What every page must have, and its screenshot."""
+        driver = self.driver
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en", "the page has a language"
+        assert driver.title.strip(), "the page has a title"
+        assert self.all("main h1"), "the page has a heading"
+        for field in self.all("input:not([type=hidden]), textarea, select"):
+            identifier = field.get_attribute("id")
+            assert identifier and self.all("label[for='%s']" % identifier), "field %r on %s has a label" % (field.get_attribute("name"), label)
+        assert not self.all("pre, .stacktrace") and self.find("body").text.strip(), "never a blank page"
+        self.shots += 1
+        driver.save_screenshot(os.path.join(self.artifacts, "%s-%02d-%s.png" % (self.name, self.shots, label)))
+
+    def check_phone_width(self, label):
+        """At 375 px nothing makes the page scroll sideways."""
+        size = self.driver.get_window_size()
+        self.driver.set_window_size(375, 800)
+        try:
+            wide = self.driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            assert wide <= 1, "%s is %d px too wide at phone width" % (label, wide)
+            self.shots += 1
+            self.driver.save_screenshot(os.path.join(self.artifacts, "%s-%02d-%s-phone.png" % (self.name, self.shots, label)))
+        finally:
+            self.driver.set_window_size(size["width"], size["height"])
+
+    def quit(self):
+        self.driver.quit()
+
+
+def scenario_operator(system, artifacts, docs):
+    """An admin registers a Korean-titled book, sees the streams, and re-drives a dead letter."""
+    admin = Browser("operator", system.gateway_url, artifacts)
+    try:
+        admin.open("/")
+        assert admin.all("#demo-admin"), "up's gateway offers the demo identities"
+        admin.check_page("sign-in")
+        admin.open("/app/no-such-page")
+        admin.wait_text("There is no such page.")
+        admin.check_page("not-found")
+        admin.sign_in_as("admin")
+        assert "/app/operations" in admin.driver.current_url, "an admin lands on the operator's page"
+        admin.wait_text("rental-events")
+        admin.check_page("operations")
+        admin.open("/app/books")
+        admin.find("#title").send_keys("채식주의자")
+        admin.find("#author").send_keys("한강")
+        admin.find("#copies").clear()
+        admin.find("#copies").send_keys("3")
+        admin.find("#register-heading ~ form button").click()
+        admin.wait_text("The book is registered")
+        titles = [e.text for e in admin.all("li.book h2")]
+        assert "채식주의자" in titles, "the Korean title is listed: %s" % titles
+        # Rendered, not boxes: the title's glyphs are as wide as a CJK font draws them.
+        width = admin.driver.execute_script(
+            "const e=[...document.querySelectorAll('li.book h2')].find(h=>h.textContent==='채식주의자');"
+            "const r=document.createRange(); r.selectNodeContents(e); return r.getBoundingClientRect().width")
+        assert width > 60, "the Korean title renders (%.0f px wide)" % width
+        admin.check_page("books")
+
+        # A dead letter: an event Notifier gave up on, as its dead-letter stage writes it.
+        redis = system.redis("admin")
+        newest = redis.call("XREVRANGE", "rental-events", "+", "-", "COUNT", "1")
+        assert newest, "the book's event is on rental-events"
+        fields = newest[0][1]
+        dead = "rental-events:dead:notifier"
+        redis.call("XADD", dead, "*", *fields, "dead.error", "the mail server said no", "dead.attempts", "5",
+                   "dead.stream", "rental-events", "dead.group", "notifier", "dead.id", newest[0][0])
+        admin.open("/app/operations")
+        admin.wait_text(dead)
+        assert "the mail server said no" in admin.text()
+        admin.check_page("dead-letter")
+        if docs:
+            admin.driver.save_screenshot(os.path.join(DOCS, "operator.png"))
+        admin.find("li.dead-letter[data-stream='%s'] form.redrive button" % dead).click()
+        admin.wait_text("Re-drove 1 entries from %s" % dead)
+        assert redis.call("XLEN", dead) == 0, "the dead-letter stream is empty"
+        wait_for(lambda: "No dead letters." in admin.text(), 10, "the page to show no dead letters")
+        admin.check_page("redriven")
+        admin.open("/app/alerts")
+        admin.wait_text("Alert log")
+        admin.check_page("alert-log")
+        redis.close()
+    finally:
+        admin.quit()
+
+
+def scenario_customer_and_courier(system, artifacts, docs):
+    """An order followed live from the customer's page while a courier delivers it."""
+    api = system.api
+    tokens = system.tokens
+    status, book, _ = api("POST", "/books", {"title": "Live Wire", "author": "B. Quick", "copies": 2}, tokens["admin"])
+    assert status == 201, book
+    status, last, _ = api("POST", "/books", {"title": "The Last Copy", "author": "C. Scarce", "copies": 1}, tokens["admin"])
+    assert status == 201, last
+    alice = Browser("customer", system.gateway_url, artifacts)
+    courier = Browser("courier", system.gateway_url, artifacts)
+    try:
+        alice.sign_in_as("alice")
+        alice.open("/app/books?q=Last+Copy")
+        assert [e.text for e in alice.all("li.book h2")] == ["The Last Copy"], "search finds the book"
+        alice.check_page("search")
+        alice.find("li.book a.button").click()
+        # Bob takes the last copy while Alice types her address: her order is refused, her address kept.
+        status, _, _ = api("POST", "/rentals", {"bookId": last["id"], "address": "Bob's place"}, tokens["bob"])
+        assert status == 201
+        address = "서울 종로구 사직로 161"
+        alice.find("#address").send_keys(address)
+        alice.find("form.card button").click()
+        alice.wait_text("No copy of book")
+        assert alice.find("#address").get_attribute("value") == address, "the form keeps what was typed"
+        assert alice.find("[role=alert]").is_displayed()
+        alice.check_page("order-refused")
+
+        alice.open("/app/books/%s" % book["id"])
+        alice.find("#address").send_keys(address)
+        alice.find("form.card button").click()
+        alice.wait_text("Ordered: the delivery is being scheduled")
+        assert "/app/rentals" in alice.driver.current_url
+        card = wait_for(lambda: alice.all("li.rental[data-delivery='ready']"), 20, "the delivery to be scheduled (live)")[0]
+        rental_id = card.get_attribute("id").replace("rental-", "")
+        cancel_action = alice.find("#rental-%s form.cancel" % rental_id).get_attribute("action")
+        alice.check_page("my-rentals")
+        alice.check_phone_width("my-rentals")
+        alice.driver.execute_script("window.notReloaded = true")
+
+        courier.sign_in_as("courier-1")
+        assert "/app/deliveries" in courier.driver.current_url, "a courier lands on the deliveries"
+        delivery = wait_for(lambda: [d for d in courier.all("li.delivery") if address in d.text], 20, "alice's delivery")[0]
+        courier.check_page("deliveries")
+        if docs:
+            courier.driver.save_screenshot(os.path.join(DOCS, "courier.png"))
+        delivery.find_element(By.CSS_SELECTOR, "form.start button").click()
+        courier.wait_text("Delivery started.")
+        courier.check_page("started")
+
+        # Alice's page follows without a reload: started, no cancel button, and why.
+        wait_for(lambda: alice.all("#rental-%s[data-delivery='started']" % rental_id), 20, "the delivery to show as started")
+        assert alice.driver.execute_script("return window.notReloaded === true"), "the page was not reloaded"
+        card = alice.find("#rental-%s" % rental_id)
+        assert "started" in card.find_element(By.CSS_SELECTOR, ".delivery-status").text.lower()
+        assert not card.find_elements(By.CSS_SELECTOR, "form.cancel"), "no cancel button once the delivery started"
+        assert "can no longer be canceled" in card.text, "the page says why"
+        alice.check_page("started-live")
+        if docs:
+            alice.driver.save_screenshot(os.path.join(DOCS, "customer.png"))
+
+        # A cancel from a page that had not heard yet (another tab, offline): refused, with the reason.
+        alice.driver.execute_script(
+            "const f=document.createElement('form'); f.method='post'; f.action=arguments[0];"
+            "const k=document.createElement('input'); k.type='hidden'; k.name='idempotencyKey'; k.value=arguments[1];"
+            "f.appendChild(k); document.body.appendChild(f); f.submit();", cancel_action, str(uuid.uuid4()))
+        alice.wait_text("it can no longer be canceled")
+        problem = alice.find("[role=alert]").text
+        assert "delivery has started" in problem, "the refusal carries Rental's reason: %s" % problem
+        alice.check_page("cancel-refused")
+
+        # Delivered, then returned.
+        courier.open("/app/deliveries")
+        delivery = wait_for(lambda: [d for d in courier.all("li.delivery") if address in d.text], 20, "the started delivery")[0]
+        delivery.find_element(By.CSS_SELECTOR, "form.complete button").click()
+        courier.wait_text("Delivery completed.")
+        alice.open("/app/rentals")
+        wait_for(lambda: alice.all("#rental-%s form.return" % rental_id), 20, "the return button once delivered (live)")
+        alice.find("#rental-%s form.return button" % rental_id).click()
+        alice.wait_text("Returned: thank you.")
+        wait_for(lambda: alice.all("#rental-%s[data-status='returned']" % rental_id), 20, "the rental to show as returned")
+        alice.open("/app/alerts")
+        alice.wait_text("My alerts")
+        assert alice.all("li.alert"), "alice has alerts"
+        alice.check_page("my-alerts")
+        alice.check_phone_width("my-alerts")
+    finally:
+        alice.quit()
+        courier.quit()
+
+
+def scenario_busy(system, artifacts, docs):
+    """429 from the gateway's rate limit: the page says "Busy — try again in N s"."""
+    strict = system.start_gateway("--rate-limit", "0.05", "--burst", "2")
+    bob = Browser("busy", strict, artifacts)
+    try:
+        bob.open("/")
+        assert not bob.all("#demo-heading"), "no demo sign-in without --demo"
+        bob.check_page("sign-in")
+        bob.find("#token").send_keys(system.tokens["bob"])
+        bob.find("form.card button").click()
+        wait_for(lambda: "/app/rentals" in bob.driver.current_url, 20, "bob signed in with a pasted token")
+        for _ in range(5):
+            bob.open("/app/rentals")
+            if "Busy" in bob.text():
+                break
+        bob.wait_text("Busy — try again in")
+        seconds = int(bob.find("[data-retry-after]").get_attribute("data-retry-after"))
+        assert seconds >= 1, "the wait comes from Retry-After"
+        assert "too many requests" in bob.find("[role=alert]").text.lower()
+        bob.check_page("busy")
+    finally:
+        bob.quit()
+
+
+SCENARIOS = [("operator", scenario_operator), ("customer-and-courier", scenario_customer_and_courier), ("busy", scenario_busy)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", default=".build/debug/bookdelivery")
+    parser.add_argument("--artifacts", default=".artifacts/screenshots")
+    parser.add_argument("--docs", action="store_true", help="also write the README's screenshots to docs/")
+    options = parser.parse_args()
+    os.makedirs(options.artifacts, exist_ok=True)
+    system = System(options.binary, "browser")
+    failed = 0
+    try:
+        for name, scenario in SCENARIOS:
+            start = time.time()
+            try:
+                scenario(system, options.artifacts, options.docs)
+                print("ok   %-22s %.1f s" % (name, time.time() - start))
+            except Exception:  # noqa: BLE001 - every scenario reports, then the run fails
+                failed += 1
+                print("FAIL %-22s\n%s" % (name, traceback.format_exc()))
+    finally:
+        system.stop()
+    print("%d passed, %d failed; screenshots in %s; logs in %s" % (len(SCENARIOS) - failed, failed, options.artifacts, system.root))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
