@@ -17,6 +17,7 @@ chromium-driver, against the real system (`bookdelivery up`, whose gateway runs 
 """
 import argparse
 import os
+import socket
 import sys
 import time
 import traceback
@@ -115,6 +116,7 @@ def scenario_operator(system, artifacts, docs):
         admin.sign_in_as("admin")
         assert "/app/operations" in admin.driver.current_url, "an admin lands on the operator's page"
         admin.wait_text("rental-events")
+        assert "Removed by the hard cap, read or not: none" in admin.text(), "as `bookdelivery streams` reports it"
         admin.check_page("operations")
         admin.open("/app/books")
         admin.find("#title").send_keys("채식주의자")
@@ -273,7 +275,66 @@ def scenario_busy(system, artifacts, docs):
         bob.quit()
 
 
-SCENARIOS = [("operator", scenario_operator), ("customer-and-courier", scenario_customer_and_courier), ("busy", scenario_busy)]
+def live_stream(system, identity):
+    """A demo identity's `/app/live` stream, read in a thread: returns (lines, connection)."""
+    import http.client
+    import threading
+    connection = http.client.HTTPConnection("127.0.0.1", system.ports["gateway"], timeout=30)
+    connection.request("POST", "/app/sign-in", body="identity=%s" % identity,
+                       headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": system.gateway_url})
+    response = connection.getresponse()
+    response.read()
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+    assert "HttpOnly" in response.getheader("Set-Cookie")
+    stream = http.client.HTTPConnection("127.0.0.1", system.ports["gateway"], timeout=30)
+    stream.request("GET", "/app/live", headers={"Cookie": cookie})
+    answer = stream.getresponse()
+    assert answer.status == 200 and answer.getheader("Content-Type") == "text/event-stream"
+    lines = []
+
+    def read():
+        # The raw lines (chunk sizes among them): the response's own reader waits to fill a buffer.
+        try:
+            while True:
+                line = answer.fp.readline()
+                if not line:
+                    return
+                lines.append(line.decode().strip())
+        except (OSError, ValueError, AttributeError):  # closed by the test
+            return
+    threading.Thread(target=read, daemon=True).start()
+    return lines, stream
+
+
+def scenario_live_privacy(system, artifacts, docs):
+    """A customer's live stream carries only that customer's changes; a courier's carries all."""
+    carol, carol_stream = live_stream(system, "alice")
+    bob, bob_stream = live_stream(system, "bob")
+    courier, courier_stream = live_stream(system, "courier-1")
+    try:
+        wait_for(lambda: ": live" in carol and ": live" in bob and ": live" in courier, 10, "the streams to open")
+        status, book, _ = system.api("POST", "/books", {"title": "Private Matters", "author": "D. Quiet", "copies": 2}, system.tokens["admin"])
+        assert status == 201
+        status, rental, _ = system.api("POST", "/rentals", {"bookId": book["id"], "address": "4 Hidden Rd"}, system.tokens["alice"])
+        assert status == 201
+        marker = 'data: {"rentalId":"%s"}' % rental["id"]
+        wait_for(lambda: marker in carol, 20, "alice to hear of her rental's change")
+        wait_for(lambda: marker in courier, 20, "the courier to hear of it")
+        # Bob orders after alice: once he hears of his own rental (the feed keeps its order), he would
+        # have heard of hers before it, had it reached him.
+        status, own, _ = system.api("POST", "/rentals", {"bookId": book["id"], "address": "5 Open Rd"}, system.tokens["bob"])
+        assert status == 201
+        wait_for(lambda: 'data: {"rentalId":"%s"}' % own["id"] in bob, 20, "bob to hear of his own rental")
+        assert not any(rental["id"] in line for line in bob), "bob never hears of alice's rental"
+        assert not any(own["id"] in line for line in carol), "nor alice of bob's"
+    finally:
+        for stream in (carol_stream, bob_stream, courier_stream):
+            # Shut down first: close() alone waits for the reader, blocked until the next heartbeat.
+            stream.sock.shutdown(socket.SHUT_RDWR)
+            stream.close()
+
+
+SCENARIOS = [("operator", scenario_operator), ("live-privacy", scenario_live_privacy), ("customer-and-courier", scenario_customer_and_courier), ("busy", scenario_busy)]
 
 
 def main():

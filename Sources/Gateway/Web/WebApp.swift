@@ -385,7 +385,7 @@ struct WebApp: Sendable {
         }
         var model = OperationsModel(
             refreshSeconds: String(Self.refreshSeconds), readAt: Timestamp.string(from: Date()), readAtText: "", groupRows: [],
-            deadLetters: [],
+            capTrimmed: "unknown", setAside: "unknown", deadLetters: [],
             hasDeadLetters: false,
             pools: Upstream.allCases.compactMap { upstream in
                 pools[upstream].map {
@@ -413,6 +413,11 @@ struct WebApp: Sendable {
                                 pending: String(group.pending), lag: group.lag.map(String.init) ?? "?"))
                     }
                 }
+                let all = report.streams + report.deadLetters
+                let capped = all.filter { $0.capTrimmed > 0 }.map { "\($0.name): \($0.capTrimmed)" }
+                let setAside = all.filter { $0.setAside > 0 }.map { "\($0.name): \($0.setAside)" }
+                model.capTrimmed = capped.isEmpty ? "none" : capped.joined(separator: ", ")
+                model.setAside = setAside.isEmpty ? "none" : setAside.joined(separator: ", ")
                 for stream in report.deadLetters where stream.length > 0 {
                     let entries = try await operations.range(of: stream.name, count: 10).map { entry in
                         let fields = entry.fields ?? [:]

@@ -261,6 +261,9 @@ struct OperationsModel {
     var readAtText: String
     var streamsProblem: String?
     var groupRows: [GroupRow]
+    /// As `bookdelivery streams` says them: entries the hard cap removed, events relays set aside.
+    var capTrimmed: String
+    var setAside: String
     var deadLetters: [DeadLetterStream]
     /// Stored: templates see stored properties only (Mirror).
     var hasDeadLetters: Bool
