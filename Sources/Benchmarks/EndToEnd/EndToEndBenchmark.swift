@@ -90,7 +90,12 @@ struct EndToEndBenchmark: AsyncParsableCommand {
             requests: 200_000, connections: 4, pipeline: 100)
         _ = try await system.redisClient.command(["DEL", "bench:baseline"])
         try await Task.sleep(for: .seconds(1))  // let start-up settle before reading idle memory
-        for service in services + ["gateway"] { report.idleMiB[service] = system.residentMiB(service) }
+        for service in services + ["gateway"] {
+            report.idleMiB[service] = system.residentMiB(service)
+            let proportional = system.proportionalMiB(service)
+            report.idleProportionalMiB[service] = proportional.pss
+            report.idleAnonymousMiB[service] = proportional.anonymous
+        }
 
         let workload = try await Workload.prepare(system: system, generator: generator, connections: connections)
         progress("warming up …")

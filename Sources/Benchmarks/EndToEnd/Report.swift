@@ -9,6 +9,9 @@ struct Report: Encodable {
     var baselines = BaselineFigures()
     var readyMilliseconds: [String: Double] = [:]
     var idleMiB: [String: Double] = [:]
+    /// Idle PSS and its anonymous part (heap, stacks), MiB: what each process costs beyond the code it shares.
+    var idleProportionalMiB: [String: Double] = [:]
+    var idleAnonymousMiB: [String: Double] = [:]
     var saturation: [Saturation] = []
     var fixedRates: [FixedRate] = []
     var slowFsync: [SlowFsync] = []
@@ -69,6 +72,13 @@ struct Report: Encodable {
             "idle RSS, MiB",
             services.compactMap { name in idleMiB[name].map { "\(name) \(String(format: "%.1f", $0))" } }.joined(separator: ", ")
                 + "  target <= 30")
+        row(
+            "idle PSS (anonymous), MiB",
+            services.compactMap { name in
+                idleProportionalMiB[name].map {
+                    "\(name) \(String(format: "%.1f", $0)) (\(String(format: "%.1f", idleAnonymousMiB[name] ?? 0)))"
+                }
+            }.joined(separator: ", "))
 
         if !slowFsync.isEmpty {
             Swift.print("\nRental saturated with fsync slowed on purpose (LD_PRELOAD shim)")

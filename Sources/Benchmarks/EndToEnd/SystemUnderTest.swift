@@ -112,6 +112,20 @@ final class SystemUnderTest: @unchecked Sendable {
     }
 
     /// Resident memory in MiB.
+    /// From `/proc/<pid>/smaps_rollup`: `Pss` (each shared page divided among the processes that map it:
+    /// the five share one binary and the Swift runtime) and `Pss_Anon` (the process's own heap and
+    /// stacks), in MiB. RSS counts every mapped code page in full.
+    func proportionalMiB(_ name: String) -> (pss: Double, anonymous: Double) {
+        guard let pid = processes[name]?.child.pid,
+            let rollup = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8)
+        else { return (0, 0) }
+        func field(_ key: String) -> Double {
+            let line = rollup.split(separator: "\n").first { $0.hasPrefix(key + ":") }
+            return (line.flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? 0) / 1024
+        }
+        return (field("Pss"), field("Pss_Anon"))
+    }
+
     func residentMiB(_ name: String) -> Double {
         guard let pid = processes[name]?.child.pid, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })

@@ -213,7 +213,7 @@ struct WebApp: Sendable {
         var query: [String] = ["limit=50"]
         if let search { query.append("q=\(Self.queryEscaped(search))") }
         if let cursor = parameters.text("cursor") { query.append("cursor=\(Self.queryEscaped(cursor))") }
-        let answer = await call(.get, "/books", query: query.joined(separator: "&"), session: session, request)
+        let answer = await call(.get, "/books", query: query.joined(separator: "&"), session: session, request, context)
         let books: [APIBook]
         do {
             books = try Self.decode([APIBook].self, answer)
@@ -259,7 +259,7 @@ struct WebApp: Sendable {
         }
         let answer = await call(
             .post, "/books", body: try JSONEncoder().encode(Body(title: fields["title"], author: fields["author"], copies: copies)),
-            idempotencyKey: fields.text("idempotencyKey"), session: session, request)
+            idempotencyKey: fields.text("idempotencyKey"), session: session, request, context)
         guard answer.status.kind == .successful else {
             return try await booksPage(request, context, form: form, problem: PageFailure(answer), session: session)
         }
@@ -269,7 +269,7 @@ struct WebApp: Sendable {
     private func bookPage(
         _ id: String, _ session: WebSession, _ request: Request, _ context: Context, address: String? = nil, problem: PageFailure? = nil
     ) async throws -> Response {
-        let book = try Self.decode(APIBook.self, await call(.get, "/books/\(id)", session: session, request))
+        let book = try Self.decode(APIBook.self, await call(.get, "/books/\(id)", session: session, request, context))
         return try await render(
             Page(
                 title: book.title, template: "book", model: BookModel(book: book, address: address, idempotencyKey: UUIDv7.string()),
@@ -287,7 +287,7 @@ struct WebApp: Sendable {
         let answer = await call(
             .post, "/rentals", body: try JSONEncoder().encode(Body(bookId: id, address: fields["address"])),
             idempotencyKey: fields.text("idempotencyKey"),
-            session: session, request)
+            session: session, request, context)
         guard answer.status.kind == .successful else {
             // The form again, with what was typed and why it was refused.
             return try await bookPage(id, session, request, context, address: fields["address"], problem: PageFailure(answer))
@@ -302,7 +302,7 @@ struct WebApp: Sendable {
             throw PageFailure(status: .forbidden, message: "My rentals is a customer's page: sign in as a customer.")
         }
         let answer = await call(
-            .get, "/customers/\(Self.pathEscaped(session.caller.subject))/rentals", query: "limit=100", session: session, request)
+            .get, "/customers/\(Self.pathEscaped(session.caller.subject))/rentals", query: "limit=100", session: session, request, context)
         let views = try Self.decode([APIRentalView].self, answer)
         let rentals = views.map { RentalsModel.rental($0, actionKey: UUIDv7.string()) }
         let model = RentalsModel(rentals: rentals, hasRentals: !rentals.isEmpty, fallback: views.contains { $0.fallback == true })
@@ -315,7 +315,8 @@ struct WebApp: Sendable {
     private func rentalAction(
         _ action: String, rental id: String, _ fields: FormFields, _ session: WebSession, _ request: Request, _ context: Context
     ) async throws -> Response {
-        let answer = await call(.post, "/rentals/\(id)/\(action)", idempotencyKey: fields.text("idempotencyKey"), session: session, request)
+        let answer = await call(
+            .post, "/rentals/\(id)/\(action)", idempotencyKey: fields.text("idempotencyKey"), session: session, request, context)
         guard answer.status.kind == .successful else {
             // The refusal, with Rental's reason, above the rentals as they now stand.
             return try await rentalsPage(session, request, context, problem: PageFailure(answer))
@@ -326,7 +327,7 @@ struct WebApp: Sendable {
     private func alertsPage(_ session: WebSession, _ request: Request, _ context: Context) async throws -> Response {
         var query = ["limit=50"]
         if let cursor = request.uri.queryParameters.get("cursor") { query.append("cursor=\(Self.queryEscaped(cursor))") }
-        let answer = await call(.get, "/alerts", query: query.joined(separator: "&"), session: session, request)
+        let answer = await call(.get, "/alerts", query: query.joined(separator: "&"), session: session, request, context)
         let alerts = try Self.decode([APIAlert].self, answer)
         let model = AlertsModel(
             alerts: alerts.map {
@@ -348,9 +349,11 @@ struct WebApp: Sendable {
             throw PageFailure(status: .forbidden, message: "Deliveries are for couriers: sign in as a courier.")
         }
         let deliveries = try Self.decode(
-            [APIDelivery].self, await call(.get, "/deliveries", query: "status=ready,started&limit=200", session: session, request))
+            [APIDelivery].self, await call(.get, "/deliveries", query: "status=ready,started&limit=200", session: session, request, context)
+        )
         // Titles from the catalogue; a delivery whose book is not on its first page shows the id.
-        let books = (try? Self.decode([APIBook].self, await call(.get, "/books", query: "limit=500", session: session, request))) ?? []
+        let books =
+            (try? Self.decode([APIBook].self, await call(.get, "/books", query: "limit=500", session: session, request, context))) ?? []
         let titles = Dictionary(books.map { ($0.id, $0.title) }) { first, _ in first }
         let items = deliveries.reversed().map {
             DeliveriesModel.Delivery(
@@ -368,7 +371,7 @@ struct WebApp: Sendable {
         _ action: String, delivery id: String, _ fields: FormFields, _ session: WebSession, _ request: Request, _ context: Context
     ) async throws -> Response {
         let answer = await call(
-            .post, "/deliveries/\(id)/\(action)", idempotencyKey: fields.text("idempotencyKey"), session: session, request)
+            .post, "/deliveries/\(id)/\(action)", idempotencyKey: fields.text("idempotencyKey"), session: session, request, context)
         guard answer.status.kind == .successful else {
             return try await deliveriesPage(session, request, context, problem: PageFailure(answer))
         }
@@ -505,7 +508,7 @@ struct WebApp: Sendable {
 
     func call(
         _ method: HTTPRequest.Method, _ path: String, query: String? = nil, body: Data? = nil,
-        idempotencyKey: String? = nil, session: WebSession?, _ request: Request
+        idempotencyKey: String? = nil, session: WebSession?, _ request: Request, _ context: Context
     ) async -> PublicAPI.Answer {
         var headers: HTTPFields = [.accept: "application/json"]
         if let session, case .tokens = authentication { headers[.authorization] = "Bearer \(session.token)" }
@@ -519,7 +522,10 @@ struct WebApp: Sendable {
         }
         if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
         return await api.exchange(
-            .init(method: method, path: path, query: query, headers: headers, body: .buffer(buffer), clientAddress: nil))
+            // The browser's address: the rate limit's key for a call without a token, as for any client.
+            .init(
+                method: method, path: path, query: query, headers: headers, body: .buffer(buffer),
+                clientAddress: context.remoteAddress?.ipAddress))
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ answer: PublicAPI.Answer) throws -> T {
