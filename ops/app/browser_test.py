@@ -259,6 +259,14 @@ def scenario_busy(system, artifacts, docs):
         bob.open("/")
         assert not bob.all("#demo-heading"), "no demo sign-in without --demo"
         bob.check_page("sign-in")
+        bob.find("#token").send_keys("not-a.real.token")
+        bob.find("form.card button").click()
+        bob.wait_text("That token was not accepted")
+        assert bob.find("#token").get_attribute("value") == "", "a refused token is not shown again"
+        assert not bob.driver.get_cookies(), "no session for a refused token"
+        bob.find("#token").send_keys("x; Domain=example.org")
+        bob.find("form.card button").click()
+        bob.wait_text("That is not a token")
         bob.find("#token").send_keys(system.tokens["bob"])
         bob.find("form.card button").click()
         wait_for(lambda: "/app/rentals" in bob.driver.current_url, 20, "bob signed in with a pasted token")

@@ -111,9 +111,9 @@ struct WebApp: Sendable {
         }
     }
 
-    private func signInPage(_ request: Request, token: String? = nil, problem: ProblemModel? = nil) async throws -> Response {
+    private func signInPage(_ request: Request, problem: ProblemModel? = nil) async throws -> Response {
         let model = SignInModel(
-            token: token, demo: demo != nil, demoMinutes: String(Int(DemoIdentities.lifetime / .seconds(60))),
+            demo: demo != nil, demoMinutes: String(Int(DemoIdentities.lifetime / .seconds(60))),
             identities: DemoIdentities.identities.map { SignInModel.Identity(subject: $0.subject, role: $0.role.rawValue) })
         let notice = request.uri.queryParameters.get("ended") != nil ? "Your session has ended: please sign in again." : nil
         return try await render(
@@ -136,14 +136,24 @@ struct WebApp: Sendable {
             guard let pasted = fields.text("token") else {
                 return try await signInPage(request, problem: ProblemModel(message: "Paste a token to sign in."))
             }
+            // A JWT is base64url and dots: nothing else reaches the cookie (even with --no-auth, where
+            // no token is checked).
+            guard pasted.utf8.count <= 4096,
+                pasted.unicodeScalars.allSatisfy({
+                    $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0))
+                })
+            else {
+                return try await signInPage(
+                    request, problem: ProblemModel(message: "That is not a token: a token is letters, digits, '-', '_' and dots."))
+            }
             token = pasted
         }
         let caller: Caller?
         do {
             caller = try await authentication.caller(authorization: "Bearer \(token)")
         } catch let error as APIError {
-            return try await signInPage(
-                request, token: token, problem: ProblemModel(message: "That token was not accepted: \(error.message)."))
+            // The token is not shown again: the form comes back empty.
+            return try await signInPage(request, problem: ProblemModel(message: "That token was not accepted: \(error.message)."))
         }
         let role = caller?.role ?? .admin
         return Self.redirect(

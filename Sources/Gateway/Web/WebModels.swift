@@ -97,7 +97,6 @@ struct SignInModel {
         var role: String
     }
 
-    var token: String?
     var demo: Bool
     var demoMinutes: String
     var identities: [Identity]
