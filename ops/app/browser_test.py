@@ -279,6 +279,16 @@ def scenario_busy(system, artifacts, docs):
         assert seconds >= 1, "the wait comes from Retry-After"
         assert "too many requests" in bob.find("[role=alert]").text.lower()
         bob.check_page("busy")
+        # Sign-in attempts are limited per address too (10, then one a second): guessing tokens is slow.
+        statuses = []
+        for _ in range(12):
+            status, _, response = System.request(strict + "/app/sign-in", "POST", "token=guess.guess.guess",
+                                                 headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": strict})
+            statuses.append(status)
+            if status == 429:
+                assert int(response.getheader("Retry-After")) >= 1
+                break
+        assert statuses[0] == 401 and statuses[-1] == 429, "refused, then limited: %s" % statuses
     finally:
         bob.quit()
 

@@ -22,6 +22,8 @@ struct WebApp: Sendable {
     /// For the operator's page; nil without Redis.
     let operations: RedisClient?
     let demo: DemoIdentities?
+    /// Sign-in attempts per client address: 10 at once, then one a second.
+    let signInLimiter = TokenBucketLimiter(rate: 1, burst: 10)
 
     typealias Context = GatewayRequestContext
     static let refreshSeconds = 2
@@ -34,7 +36,19 @@ struct WebApp: Sendable {
         router.get("/app/static/app.css") { _, _ in Self.file(StaticFiles.css, type: "text/css; charset=utf-8") }
         router.get("/app/static/app.js") { _, _ in Self.file(StaticFiles.script, type: "text/javascript; charset=utf-8") }
         router.get("/app/sign-in") { request, _ in try await signInPage(request) }
-        router.post("/app/sign-in") { request, context in try await form(request, context) { fields in try await signIn(fields, request) } }
+        router.post("/app/sign-in") { request, context in
+            // Each attempt costs a signature check (or signs a demo token): limited per address.
+            let decision = signInLimiter.take("address:\(context.remoteAddress?.ipAddress ?? "unknown")")
+            guard decision.allowed else {
+                return try await render(
+                    Page(
+                        title: "Busy",
+                        problem: ProblemModel(
+                            message: "Too many sign-in attempts from here.", busySeconds: String(decision.resetSeconds)),
+                        status: .tooManyRequests, headers: [.retryAfter: String(decision.resetSeconds)]), session: nil, request)
+            }
+            return try await form(request, context) { fields in try await signIn(fields, request) }
+        }
         router.post("/app/sign-out") { request, _ in
             Self.redirect(to: "/", headers: [.setCookie: WebSession.clearingCookie(secure: WebSession.isSecure(request))])
         }
