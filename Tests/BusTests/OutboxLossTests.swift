@@ -101,6 +101,11 @@ final class OutboxLossTests: RedisTestCase {
             envelope: try EventEnvelope(type: "Huge", key: "huge", payload: ["text": String(repeating: "x", count: 5000)]))
         try await database.write { db in try outbox.append([try makeEvent(0), huge, try makeEvent(1)], in: db) }
         let others = await eventually { self.keys() == ["item-0", "item-1"] }
+        // The entries are in Redis before the relay marks their rows: wait for the marks too.
+        _ = try await eventually {
+            let counts = try await relay.counts()
+            return counts.setAside == 1 && counts.backlog == 0
+        }
         let counts = try await relay.counts()
         await services.stop()
         XCTAssertTrue(others, "the rows after it went out: \(keys())")
