@@ -30,9 +30,13 @@ struct Route: Sendable {
 /// A path segment (percent-encoded as it came) as a query value: decoded, then encoded for a query,
 /// so that `&`, `=`, `+` or `#` in a customer id cannot add parameters.
 func queryValue(_ segment: String) -> String {
-    var allowed = CharacterSet.urlQueryAllowed
-    allowed.remove(charactersIn: "&=+#")
-    return (segment.removingPercentEncoding ?? segment).addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    (segment.removingPercentEncoding ?? segment).addingPercentEncoding(withAllowedCharacters: .queryValueAllowed) ?? ""
+}
+
+extension CharacterSet {
+    /// What a query parameter's value may hold unencoded: not `&`, `=`, `+` or `#`, which would end it,
+    /// start another or read as a space.
+    static let queryValueAllowed = CharacterSet.urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+#"))
 }
 
 struct RouteTable: Sendable {

@@ -169,9 +169,10 @@ struct WebApp: Sendable {
             // The token is not shown again: the form comes back empty.
             return try await signInPage(request, problem: ProblemModel(message: "That token was not accepted: \(error.message)."))
         }
-        let role = caller?.role ?? .admin
-        return Self.redirect(
-            to: Self.home(of: role), headers: [.setCookie: WebSession.cookie(token, secure: WebSession.isSecure(request))])
+        guard let cookie = WebSession.cookie(token, secure: WebSession.isSecure(request)) else {
+            return try await signInPage(request, problem: ProblemModel(message: "That is not a token."))
+        }
+        return Self.redirect(to: Self.home(of: caller?.role ?? .admin), headers: [.setCookie: cookie])
     }
 
     /// Runs `body` for a signed-in person; sends anyone else to the sign-in page.
@@ -634,11 +635,7 @@ struct WebApp: Sendable {
         return uuid.uuidString.lowercased()
     }
 
-    static func queryEscaped(_ text: String) -> String {
-        var allowed = CharacterSet.urlQueryAllowed
-        allowed.remove(charactersIn: "&=+#")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-    }
+    static func queryEscaped(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: .queryValueAllowed) ?? "" }
 
     static func pathEscaped(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? ""

@@ -14,26 +14,21 @@ struct WebSession: Sendable {
 
     /// The session token of the request's cookies, unverified.
     static func token(in headers: HTTPFields) -> String? {
-        for header in headers[values: .cookie] {
-            for pair in header.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == cookieName else { continue }
-                let value = parts[1].trimmingCharacters(in: .whitespaces)
-                return value.isEmpty ? nil : value
-            }
-        }
-        return nil
+        let value = Cookies(from: headers[values: .cookie])[cookieName]?.value.trimmingCharacters(in: .whitespaces) ?? ""
+        return value.isEmpty ? nil : value
     }
 
     /// The `Set-Cookie` value that keeps `token` until the browser closes (or for `maxAge` seconds);
     /// `Secure` when the request came over HTTPS (through a TLS-terminating proxy). The token's own
-    /// expiry still applies: an expired one sends the person back to the sign-in page.
-    static func cookie(_ token: String, maxAge: Int? = nil, secure: Bool) -> String {
-        "\(cookieName)=\(token); Path=/" + (maxAge.map { "; Max-Age=\(max(0, $0))" } ?? "") + "; HttpOnly; SameSite=Strict"
-            + (secure ? "; Secure" : "")
+    /// expiry still applies: an expired one sends the person back to the sign-in page. Nil for a
+    /// value a cookie cannot carry (RFC 6265), which could otherwise add attributes.
+    static func cookie(_ token: String, maxAge: Int? = nil, secure: Bool) -> String? {
+        try? Cookie.validated(
+            name: cookieName, value: token, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .strict
+        ).description
     }
 
-    static func clearingCookie(secure: Bool) -> String { cookie("", maxAge: 0, secure: secure) }
+    static func clearingCookie(secure: Bool) -> String { cookie("", maxAge: 0, secure: secure) ?? "\(cookieName)=; Max-Age=0; Path=/" }
 
     static func isSecure(_ request: Request) -> Bool { request.headers[forwardedProto]?.lowercased() == "https" }
 
