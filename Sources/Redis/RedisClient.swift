@@ -99,6 +99,17 @@ public final class RedisClient: Service, Sendable {
         try await withConnection { try $0.command(arguments) }
     }
 
+    /// A command that blocks on the server for up to `blocking` (`XREADGROUP … BLOCK`, `XREAD … BLOCK`):
+    /// the socket's read timeout is widened by that much for it alone.
+    public func command(_ arguments: [String], blocking: Duration) async throws -> RedisReply {
+        let baseTimeout = endpoint.timeout
+        return try await withConnection { connection in
+            connection.setReadTimeout(baseTimeout + blocking)
+            defer { connection.setReadTimeout(baseTimeout) }
+            return try connection.command(arguments)
+        }
+    }
+
     public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {
         try await withConnection { try $0.pipeline(commands) }
     }

@@ -112,12 +112,7 @@ final class LiveChanges: Service, Sendable {
                     lastId = StreamEntry.parseList(stream: Self.stream, newest).first?.id ?? "0-0"
                 }
                 let read = ["XREAD", "COUNT", "200", "BLOCK", "1000", "STREAMS", Self.stream, lastId]
-                let timeout = client.endpoint.timeout
-                let reply = try await client.withConnection { connection in
-                    connection.setReadTimeout(timeout + .seconds(1))
-                    defer { connection.setReadTimeout(timeout) }
-                    return try connection.command(read)
-                }
+                let reply = try await client.command(read, blocking: .seconds(1))
                 failures = 0
                 for entry in StreamEntry.parseRead(try reply.orThrow()) {
                     lastId = entry.id

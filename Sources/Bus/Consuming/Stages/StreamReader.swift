@@ -40,13 +40,7 @@ struct StreamReader: Sendable {
         var read = ["XREADGROUP", "GROUP", group, consumer, "COUNT", String(batchSize)]
         if waitMilliseconds > 0 { read += ["BLOCK", String(waitMilliseconds)] }
         read += ["STREAMS"] + streams + Array(repeating: ">", count: streams.count)
-        let baseTimeout = client.endpoint.timeout
-        let socketTimeout = baseTimeout + .milliseconds(waitMilliseconds)
-        let reply = try await client.withConnection { [read] connection in
-            connection.setReadTimeout(socketTimeout)
-            defer { connection.setReadTimeout(baseTimeout) }
-            return try connection.command(read)
-        }
+        let reply = try await client.command(read, blocking: .milliseconds(waitMilliseconds))
         return StreamEntry.parseRead(try reply.orThrow()).map { Attempt(entry: $0, number: 1) }
     }
 }
