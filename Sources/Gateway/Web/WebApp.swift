@@ -627,12 +627,14 @@ struct WebApp: Sendable {
         return request.uri.queryParameters.get("done").flatMap { messages[$0] }
     }
 
-    /// The `{id}` of the path: a UUID, else the page does not exist.
+    /// The `{id}` of the path: a UUID (``RequestContext/uuidParameter(_:)``, as the services read
+    /// theirs), else the page does not exist.
     static func id(_ context: Context) throws -> String {
-        guard let id = context.parameters.get("id"), let uuid = UUID(uuidString: id) else {
+        do {
+            return try context.uuidParameter("id")
+        } catch {
             throw PageFailure(status: .notFound, message: "There is no such page.")
         }
-        return uuid.uuidString.lowercased()
     }
 
     static func queryEscaped(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: .queryValueAllowed) ?? "" }
