@@ -84,4 +84,12 @@ final class ProtocolBytesTests: XCTestCase {
             + "*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$1\r\n*\r\n$4\r\ndata\r\n$126\r\né\r\n{}" + String(repeating: "x", count: 120) + "\r\n"
         XCTAssertEqual(String(decoding: bytes, as: UTF8.self), expected)
     }
+
+    /// Counts and lengths at the powers of ten, where a digit is added.
+    func testCountsAndLengthsOfEveryWidth() {
+        let ten = (0..<10).map { String(repeating: "a", count: [9, 10, 99, 100, 0, 1, 999, 1000, 5, 10_000][$0]) }
+        let bytes = RedisConnection.protocolBytes([ten])
+        let expected = "*10\r\n" + ten.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined()
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), expected)
+    }
 }
