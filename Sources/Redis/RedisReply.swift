@@ -55,7 +55,15 @@ extension RedisReply {
 
     /// The same as text: every value as its string form (empty for nil replies).
     public var hash: [String: String] {
-        pairs.mapValues { $0.string ?? "" }
+        let items = array ?? []
+        var result: [String: String] = [:]
+        result.reserveCapacity(items.count / 2)
+        var index = 0
+        while index + 1 < items.count {
+            if let key = items[index].string { result[key] = items[index + 1].string ?? "" }
+            index += 2
+        }
+        return result
     }
 
     /// The elements of an array reply that are strings, e.g. the keys `SCAN` returned.
