@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import Hummingbird
 import HummingbirdTesting
+import Identity
 import ServiceKit
 import ServiceTestSupport
 import Synchronization
@@ -196,7 +197,8 @@ final class GroupCommitTests: XCTestCase {
 
         let alone = try await writeTwentyWhileBusy(groupCommit: false)
         XCTAssertEqual(alone.rows, grouped.rows)
-        XCTAssertEqual(alone.commits, 20, "without group commit: a transaction per write (the refused one commits nothing)")
+        XCTAssertEqual(alone.refused, [7], "alone in its transaction, the refused write is rolled back and its caller told")
+        XCTAssertEqual(alone.commits, 19, "without group commit: a transaction per write, the refused one rolled back")
     }
 
     func testDurabilityIsFullByDefaultAndNormalWhenAsked() async throws {
@@ -207,5 +209,32 @@ final class GroupCommitTests: XCTestCase {
             XCTAssertEqual(synchronous, expected, "\(durability)")
         }
         XCTAssertEqual(StorageOptions().durability, .full)
+    }
+}
+
+/// The `Authorization` header, read as bytes: the scheme in any case, blanks around the token.
+final class AuthorizationHeaderTests: XCTestCase {
+    func testABearerTokenIsReadInAnyCaseAndAnythingElseIsRefused() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("auth-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = KeyDirectory(path: directory.path)
+        try keys.create()
+        let token = try await keys.issuer().token(subject: "alice", role: .customer)
+        let authentication = Authentication.tokens(try await keys.verifier())
+        let alice = Caller(subject: "alice", role: .customer)
+        for header in ["Bearer \(token)", "bearer \(token)", "BEARER  \(token) ", "Bearer \t\(token)\t"] {
+            let caller = try await authentication.caller(authorization: header)
+            XCTAssertEqual(caller, alice, header)
+        }
+        let noHeader = try await authentication.caller(authorization: nil)
+        XCTAssertNil(noHeader)
+        for header in ["Basic \(token)", "Bearer", "Bearer ", "Bearer  ", "Bearer\(token)", "Bearer x\(token)", "Bearér \(token)"] {
+            do {
+                _ = try await authentication.caller(authorization: header)
+                XCTFail("'\(header.prefix(12))…' must be refused")
+            } catch let error as APIError {
+                XCTAssertEqual(error.status, .unauthorized, header)
+            }
+        }
     }
 }
