@@ -67,7 +67,7 @@ public struct DeliveryStore: Sendable {
     }
 
     private func change(_ id: String, in db: Database, _ transition: (inout Delivery) throws -> OutgoingEvent?) throws -> Delivery {
-        guard var delivery = try Delivery.fetchOne(db, key: id) else { throw DeliveryError.unknownDelivery(id) }
+        guard var delivery = try Delivery.fetchOne(db, where: Delivery.Columns.id, is: id) else { throw DeliveryError.unknownDelivery(id) }
         guard let event = try transition(&delivery) else { return delivery }
         delivery.updatedAt = Timestamp.string(from: Date())
         try delivery.update(db)
@@ -80,7 +80,7 @@ public struct DeliveryStore: Sendable {
     /// Schedules the delivery of a new rental. If the cancel request overtook the order, the
     /// delivery already exists as `canceled` and only learns its address.
     func schedule(_ order: RentalOrdered, causedBy envelope: EventEnvelope, in db: Database) throws {
-        if var existing = try Delivery.filter(Delivery.Columns.rentalId == order.rentalId).fetchOne(db) {
+        if var existing = try Delivery.fetchOne(db, where: Delivery.Columns.rentalId, is: order.rentalId) {
             existing.address = order.address
             try existing.update(db)
             return
@@ -98,7 +98,7 @@ public struct DeliveryStore: Sendable {
     func cancel(_ request: RentalCancelRequested, causedBy envelope: EventEnvelope, in db: Database) throws {
         let now = Timestamp.string(from: Date())
         var delivery =
-            try Delivery.filter(Delivery.Columns.rentalId == request.rentalId).fetchOne(db)
+            try Delivery.fetchOne(db, where: Delivery.Columns.rentalId, is: request.rentalId)
             ?? Delivery(
                 id: UUIDv7.string(), rentalId: request.rentalId, customerId: request.customerId,
                 bookId: request.bookId, address: "", status: .ready, createdAt: now, updatedAt: now)

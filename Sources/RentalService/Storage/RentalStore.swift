@@ -67,7 +67,7 @@ public struct RentalStore: Sendable {
     }
 
     func order(customerId: String, bookId: String, address: String, in db: Database) throws -> Rental {
-        guard var book = try Book.fetchOne(db, key: bookId) else { throw RentalError.unknownBook(bookId) }
+        guard var book = try Book.fetchOne(db, where: Book.Columns.id, is: bookId) else { throw RentalError.unknownBook(bookId) }
         guard book.available > 0 else { throw RentalError.noCopyAvailable(bookId) }
         book.available -= 1
         try book.update(db)
@@ -89,7 +89,7 @@ public struct RentalStore: Sendable {
     }
 
     private static func rental(id: String, owner: String?, in db: Database) throws -> Rental {
-        guard let rental = try Rental.fetchOne(db, key: id), owner == nil || rental.customerId == owner else {
+        guard let rental = try Rental.fetchOne(db, where: Rental.Columns.id, is: id), owner == nil || rental.customerId == owner else {
             throw RentalError.unknownRental(id)
         }
         return rental
@@ -138,7 +138,7 @@ public struct RentalStore: Sendable {
 
     /// Moves the rental to `status` inside the consumer's transaction, whatever order events come in.
     func advance(rentalId: String, to status: RentalStatus, in db: Database) throws {
-        guard var rental = try Rental.fetchOne(db, key: rentalId) else { return }  // not ours
+        guard var rental = try Rental.fetchOne(db, where: Rental.Columns.id, is: rentalId) else { return }  // not ours
         let (changed, releasesCopy) = rental.advance(to: status)
         guard changed else { return }
         rental.updatedAt = Timestamp.string(from: Date())
@@ -149,6 +149,6 @@ public struct RentalStore: Sendable {
     /// A copy released twice would break `available <= copies`: the CHECK constraint fails the
     /// transaction instead of hiding the bug.
     private static func releaseCopy(of bookId: String, in db: Database) throws {
-        try db.execute(sql: "UPDATE books SET available = available + 1 WHERE id = ?", arguments: [bookId])
+        try db.cachedStatement(sql: "UPDATE books SET available = available + 1 WHERE id = ?").execute(arguments: [bookId])
     }
 }

@@ -39,8 +39,10 @@ public struct IdempotentWrites: Sendable {
         var fingerprint = Data("\(request.method.rawValue) \(request.uri.path)\n".utf8)
         if let body { fingerprint.append(contentsOf: body.readableBytesView) }
         let answer = try await writes.write { [fingerprint, scope] db -> (status: Int, body: Data, replayed: Bool) in
+            // Both statements compiled once per connection: they run for every keyed write.
             if let row = try Row.fetchOne(
-                db, sql: "SELECT request, status, response FROM idempotency_keys WHERE scope = ? AND key = ?", arguments: [scope, key])
+                db.cachedStatement(sql: "SELECT request, status, response FROM idempotency_keys WHERE scope = ? AND key = ?"),
+                arguments: [scope, key])
             {
                 guard row["request"] as Data == fingerprint else {
                     throw APIError(
@@ -50,9 +52,9 @@ public struct IdempotentWrites: Sendable {
                 return (row["status"], row["response"], true)
             }
             let output = try JSONEncoder().encode(try change(db))
-            try db.execute(
-                sql: "INSERT INTO idempotency_keys(scope, key, request, status, response, createdAt) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [scope, key, fingerprint, status.code, output, Int64(Date().timeIntervalSince1970 * 1000)])
+            try db.cachedStatement(
+                sql: "INSERT INTO idempotency_keys(scope, key, request, status, response, createdAt) VALUES (?, ?, ?, ?, ?, ?)"
+            ).execute(arguments: [scope, key, fingerprint, status.code, output, Int64(Date().timeIntervalSince1970 * 1000)])
             return (status.code, output, false)
         }
         var response = Self.response(status: HTTPResponse.Status(code: answer.status), body: answer.body)
