@@ -45,6 +45,11 @@ public struct EventRoutes: Sendable {
     public var batchHandler: StreamConsumer.BatchHandler {
         { [self] events in
             do {
+                if events.count == 1 {
+                    // Alone, the transaction is the event's savepoint.
+                    try await database.write { db in try apply(events[0].envelope, in: db) }
+                    return [nil]
+                }
                 return try await database.write { db in
                     events.map { event -> (any Error)? in
                         do {

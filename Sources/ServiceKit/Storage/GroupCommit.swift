@@ -19,10 +19,10 @@ import Synchronization
 /// (GRDB's, off Swift's cooperative pool, since SQLite blocks). A flush takes everything pending at
 /// that moment; the flushes queued behind it find less or nothing and return at once.
 public final class GroupCommit: Sendable {
-    /// One write waiting for a transaction: runs its change in a savepoint and says how to answer
-    /// its caller once the transaction's fate is known.
+    /// One write waiting for a transaction: runs its change and says how to answer its caller once
+    /// the transaction's fate is known.
     private struct Write: Sendable {
-        let apply: @Sendable (Database) -> @Sendable (_ commitError: (any Error)?) -> Void
+        let run: @Sendable (Database) throws -> @Sendable (_ commitError: (any Error)?) -> Void
         /// Answers the caller with `error` without running the change.
         let fail: @Sendable (any Error) -> Void
     }
@@ -47,18 +47,8 @@ public final class GroupCommit: Sendable {
     public func write<Output: Sendable>(_ change: @escaping @Sendable (Database) throws -> Output) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
             let write = Write(
-                apply: { db in
-                    let output: Output
-                    do {
-                        var produced: Output?
-                        try db.inSavepoint {
-                            produced = try change(db)
-                            return .commit
-                        }
-                        output = produced!
-                    } catch {
-                        return { _ in continuation.resume(throwing: error) }  // rolled back alone, whatever the others do
-                    }
+                run: { db in
+                    let output = try change(db)
                     return { commitError in
                         if let commitError { continuation.resume(throwing: commitError) } else { continuation.resume(returning: output) }
                     }
@@ -79,12 +69,32 @@ public final class GroupCommit: Sendable {
         }
         guard !group.isEmpty else { return }
         groupSize.record(group.count)
+        if group.count == 1 {
+            // Alone, the transaction is the write's savepoint: a change that throws rolls it back.
+            var answer: (@Sendable ((any Error)?) -> Void)?
+            do {
+                try db.inTransaction(.immediate) {
+                    answer = try group[0].run(db)
+                    return .commit
+                }
+            } catch {
+                return group[0].fail(error)
+            }
+            return answer!(nil)
+        }
         var answers: [@Sendable ((any Error)?) -> Void] = []
         answers.reserveCapacity(group.count)
         do {
             try db.inTransaction(.immediate) {
                 for write in group {
-                    answers.append(write.apply(db))
+                    do {
+                        try db.inSavepoint {
+                            answers.append(try write.run(db))
+                            return .commit
+                        }
+                    } catch {
+                        answers.append { _ in write.fail(error) }  // rolled back alone, whatever the others do
+                    }
                     // An I/O error can make SQLite roll the whole transaction back: then nothing of
                     // the group is written, and the writes after it must not run in autocommit mode.
                     guard db.isInsideTransaction else { throw DatabaseError(resultCode: .SQLITE_ABORT, message: "transaction rolled back") }
