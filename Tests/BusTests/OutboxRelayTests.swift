@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import GRDB
 import Redis
+import Synchronization
 import TestSupport
 import XCTest
 
@@ -57,6 +58,42 @@ final class OutboxRelayTests: RedisTestCase {
         XCTAssertTrue(done, "the relay reconnected on its own and published the backlog")
         let backlog = try await relay.counts().backlog
         XCTAssertEqual(backlog, 0)
+    }
+
+    /// The relay's claims and published marks commit without an fsync, and the writer is back to
+    /// `synchronous = FULL` for everything else.
+    func testTheRelaysBookkeepingSkipsTheFsyncAndTheWriterStaysDurable() async throws {
+        let database = try busDatabase()
+        let statements = Mutex<[String]>([])
+        try await database.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            db.trace { event in statements.withLock { $0.append("\(event)") } }
+        }
+        let outbox = Outbox()
+        let services = RunningServices([relay(database, outbox) { $0.pollInterval = .milliseconds(50) }])
+        try await database.write { db in try outbox.append((0..<10).map { try makeEvent($0) }, in: db) }
+        let published = await eventually { (try? await self.relayBacklog(database)) == 0 }
+        await services.stop()
+        XCTAssertTrue(published)
+        let log = statements.withLock { $0 }
+        var setting = "2"  // FULL, as set above
+        var bookkeeping = 0
+        for statement in log {
+            if statement.hasPrefix("PRAGMA synchronous = ") { setting = String(statement.dropFirst("PRAGMA synchronous = ".count)) }
+            if statement.hasPrefix("UPDATE outbox SET claimedBy") || statement.hasPrefix("UPDATE outbox SET publishedAt") {
+                XCTAssertEqual(setting, "NORMAL", "\(statement.prefix(40)) commits without an fsync")
+                bookkeeping += 1
+            }
+            if statement.hasPrefix("INSERT INTO \"outbox\"") { XCTAssertEqual(setting, "2", "an event's commit is durable") }
+        }
+        XCTAssertGreaterThanOrEqual(bookkeeping, 2, "a claim and a mark at least")
+        XCTAssertEqual(setting, "2", "the writer is left as it was found")
+        let synchronous = try await database.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") }
+        XCTAssertEqual(synchronous, 2)
+    }
+
+    private func relayBacklog(_ database: DatabasePool) async throws -> Int {
+        try await database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox WHERE publishedAt IS NULL") ?? -1 }
     }
 
     func testOutboxRelayWakesOnCommitAndMarksRowsSent() async throws {

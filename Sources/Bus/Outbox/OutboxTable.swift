@@ -8,7 +8,7 @@ struct OutboxTable: Sendable {
     /// Claims up to `limit` unpublished rows, in order, for `relay` until `leaseEnd`: rows nobody
     /// holds, whose lease ran out, or that this relay held already (a restart under the same name).
     func claim(_ limit: Int, for relay: String, now: Int64, leaseEnd: Int64) async throws -> [OutboxRecord] {
-        try await database.write { db in
+        try await bookkeeping { db in
             try OutboxRecord.fetchAll(
                 db,
                 sql: """
@@ -30,7 +30,7 @@ struct OutboxTable: Sendable {
     func settle(published: [(Int64, StreamID)], failed: [(sequence: Int64, error: String, setAsideAfter: Int)], now: Int64) async throws
         -> [Int64]
     {
-        try await database.write { db in
+        try await bookkeeping { db in
             // One statement for the batch: the entry ids come in as a VALUES table.
             for start in stride(from: 0, to: published.count, by: 400) {
                 let chunk = published[start..<min(start + 400, published.count)]
@@ -64,11 +64,35 @@ struct OutboxTable: Sendable {
     /// Gives claimed rows back untouched (Redis refused for now: out of memory, loading, …).
     func release(_ sequences: [Int64]) async throws {
         guard !sequences.isEmpty else { return }
-        try await database.write { db in
+        try await bookkeeping { db in
             try db.execute(
                 sql:
                     "UPDATE outbox SET claimedBy = NULL, claimedUntil = NULL WHERE sequence IN (\(sequences.map { _ in "?" }.joined(separator: ",")))",
                 arguments: StatementArguments(sequences))
+        }
+    }
+
+    /// A transaction of the relay's own bookkeeping (claims, published marks), committed without
+    /// waiting for the disk. Losing one to a power cut only means rows are claimed or published
+    /// again, which the leases and the consumers' inbox already absorb; and the next durable commit
+    /// (an order's) syncs the write-ahead log up to and including it. With `synchronous = FULL` each
+    /// relay batch would otherwise cost two more fsyncs on the one writer, while the service's own
+    /// writes wait: with fsync made 1 ms slower, a fifth fewer orders per second.
+    private func bookkeeping<T: Sendable>(_ change: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await database.writeWithoutTransaction { db in
+            let synchronous = try Int.fetchOne(db.cachedStatement(sql: "PRAGMA synchronous")) ?? 2
+            if synchronous > 1 { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            let outcome = Result {
+                var output: T?
+                try db.inTransaction(.immediate) {
+                    output = try change(db)
+                    return .commit
+                }
+                return output!
+            }
+            // Back to the service's setting before anything else writes (a failure here is thrown).
+            if synchronous > 1 { try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+            return try outcome.get()
         }
     }
 
