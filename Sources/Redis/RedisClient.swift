@@ -102,11 +102,16 @@ public final class RedisClient: Service, Sendable {
     /// A command that blocks on the server for up to `blocking` (`XREADGROUP … BLOCK`, `XREAD … BLOCK`):
     /// the socket's read timeout is widened by that much for it alone.
     public func command(_ arguments: [String], blocking: Duration) async throws -> RedisReply {
+        try await pipeline([arguments], blocking: blocking)[0]
+    }
+
+    /// A pipeline whose last command may block on the server for up to `blocking`.
+    public func pipeline(_ commands: [[String]], blocking: Duration) async throws -> [RedisReply] {
         let baseTimeout = endpoint.timeout
         return try await withConnection { connection in
             connection.setReadTimeout(baseTimeout + blocking)
             defer { connection.setReadTimeout(baseTimeout) }
-            return try connection.command(arguments)
+            return try connection.pipeline(commands)
         }
     }
 

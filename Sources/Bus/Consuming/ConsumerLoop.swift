@@ -81,6 +81,7 @@ struct ConsumerLoop {
 
     private mutating func iterate() async throws {
         if pause.isPaused {
+            try await acknowledger.flush()
             // Nothing new while the infrastructure is failing: keep the held entries ours, then try them again.
             guard let held = try await pause.heldWhenDue(now: .now) else { return }
             try await process(held)
@@ -94,8 +95,12 @@ struct ConsumerLoop {
         if batch.isEmpty {
             var wait = min(blockTimeout, claimer.nextScan - now)
             if let due = retries.nextDue { wait = min(wait, due - now) }
-            batch = try await reader.read(waitingAtMost: wait)
+            // The last batch's acknowledgements and the next read: one round trip.
+            batch = try await reader.read(waitingAtMost: wait, after: acknowledger.commands)
+            acknowledger.forgetAll()
             stats.recordRedisAnswered()
+        } else {
+            try await acknowledger.flush()
         }
         guard !batch.isEmpty else { return }
         try await process(batch)
@@ -140,7 +145,6 @@ struct ConsumerLoop {
             }
             stats.recordPaused(held.count, reason: reason)
         }
-        try await acknowledger.flush()
         try await deadLetterer.deadLetter(deadLetters)
         stats.recordDeadLettered(deadLetters.count)
         for item in deadLetters {

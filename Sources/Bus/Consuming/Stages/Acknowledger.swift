@@ -1,7 +1,8 @@
 import Redis
 
 /// Stage "acknowledge": collects the entries of a batch that are done with and acknowledges them
-/// (`XACK`, one per stream, in one pipeline) as soon as the batch is over.
+/// (`XACK`, one per stream, in one pipeline) as soon as the batch is over: in the same round trip
+/// as the next read when one follows (``StreamReader/read(waitingAtMost:after:)``), else alone.
 struct Acknowledger {
     let client: RedisClient
     let group: String
@@ -29,6 +30,7 @@ struct Acknowledger {
         for reply in replies { try reply.orThrow() }
     }
 
-    /// Drops what is waiting: after the group was recreated, those ids mean nothing.
+    /// Drops what is waiting: after the group was recreated, those ids mean nothing; or after
+    /// `commands` went out with a read.
     mutating func forgetAll() { waiting.removeAll() }
 }

@@ -34,13 +34,15 @@ struct StreamReader: Sendable {
         return result
     }
 
-    /// Up to a batch of new entries; waits for them at most `wait` (not at all when zero).
-    func read(waitingAtMost wait: Duration) async throws -> [Attempt] {
+    /// Up to a batch of new entries; waits for them at most `wait` (not at all when zero). The
+    /// `acknowledgements` (the last batch's `XACK`s) go first in the same round trip.
+    func read(waitingAtMost wait: Duration, after acknowledgements: [[String]] = []) async throws -> [Attempt] {
         let waitMilliseconds = max(0, wait.milliseconds)
         var read = ["XREADGROUP", "GROUP", group, consumer, "COUNT", String(batchSize)]
         if waitMilliseconds > 0 { read += ["BLOCK", String(waitMilliseconds)] }
         read += ["STREAMS"] + streams + Array(repeating: ">", count: streams.count)
-        let reply = try await client.command(read, blocking: .milliseconds(waitMilliseconds))
-        return StreamEntry.parseRead(try reply.orThrow()).map { Attempt(entry: $0, number: 1) }
+        let replies = try await client.pipeline(acknowledgements + [read], blocking: .milliseconds(waitMilliseconds))
+        for reply in replies { try reply.orThrow() }
+        return StreamEntry.parseRead(replies[replies.count - 1]).map { Attempt(entry: $0, number: 1) }
     }
 }
