@@ -26,6 +26,8 @@ enum Baselines {
         var configuration = Configuration()
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         let database = try DatabasePool(path: path, configuration: configuration)
+        // The writer too: GRDB sets it to NORMAL when it turns WAL on, after `prepareDatabase`.
+        try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         try database.write { db in try db.execute(sql: "CREATE TABLE IF NOT EXISTS rows(id INTEGER PRIMARY KEY, payload TEXT)") }
         let start = ContinuousClock.now
         var commits = 0

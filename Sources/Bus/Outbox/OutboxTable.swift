@@ -80,7 +80,8 @@ struct OutboxTable: Sendable {
     /// writes wait: with fsync made 1 ms slower, a fifth fewer orders per second.
     private func bookkeeping<T: Sendable>(_ change: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await database.writeWithoutTransaction { db in
-            let synchronous = try Int.fetchOne(db.cachedStatement(sql: "PRAGMA synchronous")) ?? 2
+            // Not a cached statement: SQLite puts the setting into the program when it compiles it.
+            let synchronous = try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? 2
             if synchronous > 1 { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             let outcome = Result {
                 var output: T?

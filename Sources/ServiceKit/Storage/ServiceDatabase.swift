@@ -37,6 +37,9 @@ public enum ServiceDatabase {
         defer { close(lock) }
         while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
         let pool = try DatabasePool(path: path, configuration: configuration)
+        // The one connection that writes: GRDB turns WAL on after `prepareDatabase` and sets it to
+        // NORMAL as it does (DatabasePool's setUpWALMode), so the readers' setting above never reached it.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         try migrator.migrate(pool)
         return pool
     }
