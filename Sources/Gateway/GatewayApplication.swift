@@ -47,7 +47,7 @@ public enum GatewayApplication {
         let methodNotAllowed = MethodNotAllowedMiddleware<GatewayRequestContext>()
         router.middlewares.add(methodNotAllowed)
         WebApp(
-            api: api, pools: pools, authentication: configuration.authentication, templates: try WebTemplates(), live: live,
+            api: api, templates: try WebTemplates(), live: live,
             operations: operations, demo: configuration.demoIssuer.map(DemoIdentities.init)
         ).addRoutes(to: router)
         router.get("/openapi.json") { _, _ in

@@ -14,8 +14,6 @@ import ServiceLifecycle
 /// itself, as `bookdelivery streams` does.
 struct WebApp: Sendable {
     let api: PublicAPI
-    let pools: [Upstream: InstancePool]
-    let authentication: Authentication
     let templates: WebTemplates
     /// Lookup's changes, for the live pages; nil without Redis.
     let live: LiveChanges?
@@ -110,9 +108,9 @@ struct WebApp: Sendable {
     /// The signed-in person, or nil (no cookie, or a token that no longer verifies). With
     /// `--no-auth` everyone is the same admin, without signing in.
     func session(_ request: Request) async -> WebSession? {
-        guard case .tokens = authentication else { return WebSession(token: "", caller: .unauthenticated) }
+        guard case .tokens = api.authentication else { return WebSession(token: "", caller: .unauthenticated) }
         guard let token = WebSession.token(in: request.headers),
-            let caller = try? await authentication.caller(authorization: "Bearer \(token)")
+            let caller = try? await api.authentication.caller(authorization: "Bearer \(token)")
         else { return nil }
         return WebSession(token: token, caller: caller)
     }
@@ -164,7 +162,7 @@ struct WebApp: Sendable {
         }
         let caller: Caller?
         do {
-            caller = try await authentication.caller(authorization: "Bearer \(token)")
+            caller = try await api.authentication.caller(authorization: "Bearer \(token)")
         } catch let error as APIError {
             // The token is not shown again: the form comes back empty.
             return try await signInPage(request, problem: ProblemModel(message: "That token was not accepted: \(error.message)."))
@@ -416,7 +414,7 @@ struct WebApp: Sendable {
             capTrimmed: "unknown", setAside: "unknown", deadLetters: [],
             hasDeadLetters: false,
             pools: Upstream.allCases.compactMap { upstream in
-                pools[upstream].map {
+                api.pools[upstream].map {
                     .init(
                         name: upstream.rawValue, breaker: $0.breaker.state.rawValue, ready: $0.readyCount, instances: $0.instances.count,
                         inFlight: $0.limiter.inFlight)
@@ -536,7 +534,7 @@ struct WebApp: Sendable {
         idempotencyKey: String? = nil, session: WebSession?, _ request: Request, _ context: Context
     ) async -> PublicAPI.Answer {
         var headers: HTTPFields = [.accept: "application/json"]
-        if let session, case .tokens = authentication { headers[.authorization] = "Bearer \(session.token)" }
+        if let session, case .tokens = api.authentication { headers[.authorization] = "Bearer \(session.token)" }
         if let requestId = request.headers[PublicAPI.requestIdHeader] { headers[PublicAPI.requestIdHeader] = requestId }
         var buffer = ByteBuffer()
         if let body {
