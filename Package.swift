@@ -110,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "Benchmarks",
             dependencies: [
-                "Bus", "Redis", "ProcessSupport", "Contracts", "Identity",
+                "Bus", "Redis", "ProcessSupport", "Contracts", "Identity", "ServiceKit",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

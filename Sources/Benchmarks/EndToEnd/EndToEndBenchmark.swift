@@ -57,8 +57,8 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         progress("baselines …")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bookdelivery-baseline-\(UUIDv7.string().suffix(12))")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        report.baselines.sqliteCommitsFull = try Baselines.sqliteCommitRate(directory: scratch, synchronous: "FULL")
-        report.baselines.sqliteCommitsNormal = try Baselines.sqliteCommitRate(directory: scratch, synchronous: "NORMAL")
+        report.baselines.sqliteCommitsFull = try Baselines.sqliteCommitRate(directory: scratch, durability: .full)
+        report.baselines.sqliteCommitsNormal = try Baselines.sqliteCommitRate(directory: scratch, durability: .normal)
         try? FileManager.default.removeItem(at: scratch)
         report.baselines.bareHummingbird = try await bareServerRate(generator: generator)
 

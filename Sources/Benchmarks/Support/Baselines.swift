@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import ProcessSupport
 import Redis
+import ServiceKit
 
 #if canImport(Glibc)
     import Glibc
@@ -19,16 +20,15 @@ enum Baselines {
             port: try TCPPort.free(), directory: directory, arguments: ["--save", "", "--appendonly", "no"])
     }
 
-    /// Serial one-row transactions on a WAL file in `directory` with `synchronous`: the commits per
-    /// second a single writer gets from this disk.
-    static func sqliteCommitRate(directory: URL, synchronous: String, duration: Duration = .seconds(2)) throws -> Double {
-        let path = directory.appendingPathComponent("commit-rate-\(synchronous.lowercased()).sqlite").path
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
-        let database = try DatabasePool(path: path, configuration: configuration)
-        // The writer too: GRDB sets it to NORMAL when it turns WAL on, after `prepareDatabase`.
-        try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
-        try database.write { db in try db.execute(sql: "CREATE TABLE IF NOT EXISTS rows(id INTEGER PRIMARY KEY, payload TEXT)") }
+    /// Serial one-row transactions on a file in `directory` opened as the services open theirs, with
+    /// `durability`: the commits per second a single writer gets from this disk.
+    static func sqliteCommitRate(directory: URL, durability: StorageOptions.Durability, duration: Duration = .seconds(2)) throws
+        -> Double
+    {
+        let path = directory.appendingPathComponent("commit-rate-\(durability.rawValue).sqlite").path
+        var migrator = ServiceDatabase.migrator()
+        migrator.registerMigration("rows") { db in try db.execute(sql: "CREATE TABLE rows(id INTEGER PRIMARY KEY, payload TEXT)") }
+        let database = try ServiceDatabase.open(at: path, migrator: migrator, durability: durability)
         let start = ContinuousClock.now
         var commits = 0
         while ContinuousClock.now - start < duration {
@@ -39,7 +39,7 @@ enum Baselines {
         }
         let rate = Double(commits) / seconds(ContinuousClock.now - start)
         try database.close()
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        for suffix in ["", "-wal", "-shm", ".migrating"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         return rate
     }
 
