@@ -17,7 +17,9 @@ struct UpCommand: AsyncParsableCommand {
         commandName: "up",
         abstract: "Start everything locally: redis-server, the four services and the gateway on port 8080. Ctrl-C stops it all.",
         discussion: """
-            On the first run it creates in --data: signing keys (keys/), a Redis user per service with a random password             (secrets/, mode 0600; redis/users.acl), and it prints tokens for customers alice and bob, a courier and an admin.
+            On the first run it creates in --data: signing keys (keys/), a Redis user per service with a random password \
+            (secrets/, mode 0600; redis/users.acl), and it prints tokens for customers alice and bob, a courier and an admin.
+            If a part stops by itself, `up` stops the rest and fails.
             """)
 
     @Option(help: "Use this Redis instead of starting one.") var redis: String?
@@ -47,7 +49,15 @@ struct UpCommand: AsyncParsableCommand {
             }
             overrides[parts[0]] = port
         }
-        return defaults.map { ($0.name, overrides[$0.name] ?? $0.port) }
+        let ports = defaults.map { (name: $0.name, port: overrides[$0.name] ?? $0.port) }
+        // One port, one server: the second to bind it would fail to start.
+        let named = ports + (redisPort.map { [(name: "redis", port: $0)] } ?? [])
+        for (index, entry) in named.enumerated() {
+            if let other = named[..<index].first(where: { $0.port == entry.port }) {
+                throw ValidationError("\(other.name) and \(entry.name) were both given port \(entry.port): give each its own")
+            }
+        }
+        return ports
     }
 
     /// The asked-for port, which must be free; else 6379, or the first free port after it.
@@ -123,8 +133,13 @@ struct UpCommand: AsyncParsableCommand {
             let process = try ChildProcess(executable: executable, arguments: arguments, environment: environment, inheritOutput: true)
             children.append((service.name, process))
         }
-        for service in services {
-            _ = await TCPPort.waitUntilListening(service.port, timeout: .seconds(20))
+        do {
+            for (service, child) in zip(services, children) {
+                try await Self.waitForStart(of: service.name, child.process, on: service.port)
+            }
+        } catch {
+            await Self.stop(children, redisServer)
+            throw error
         }
         let instance = { (name: String) in "http://127.0.0.1:\(services.first { $0.name == name }!.port)" }
         var gatewayArguments = [
@@ -135,7 +150,12 @@ struct UpCommand: AsyncParsableCommand {
         if let file = passwordFile("gateway") { gatewayArguments += ["--redis-password-file", file] }
         let gateway = try ChildProcess(executable: executable, arguments: gatewayArguments, environment: environment, inheritOutput: true)
         children.append((GatewayApplication.name, gateway))
-        _ = await TCPPort.waitUntilListening(gatewayPort, timeout: .seconds(20))
+        do {
+            try await Self.waitForStart(of: GatewayApplication.name, gateway, on: gatewayPort)
+        } catch {
+            await Self.stop(children, redisServer)
+            throw error
+        }
         let issuer = try keys.issuer()
         let lifetime = Duration.seconds(8 * 3600)
         var tokens: [String] = []
@@ -158,7 +178,43 @@ struct UpCommand: AsyncParsableCommand {
 
             """)
 
-        for await _ in signals { break }
+        // Until Ctrl-C, or until a part stops by itself: then the rest stop too, and `up` fails.
+        let watched = children + (redisServer.map { [("redis-server", $0.process)] } ?? [])
+        let exited = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                for await _ in signals { break }
+                return nil
+            }
+            group.addTask { await Self.firstExit(of: watched) }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        if let exited { say("\(exited) stopped by itself (its log is above): stopping the rest") }
+        await Self.stop(children, redisServer)
+        if let exited { throw UpError(description: "\(exited) stopped by itself") }
+    }
+
+    /// Waits until `process` listens on `port`; fails as soon as it exits, or after 20 s.
+    private static func waitForStart(of name: String, _ process: ChildProcess, on port: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !TCPPort.isListening(port) {
+            guard process.isRunning else { throw UpError(description: "\(name) stopped while starting (its log is above)") }
+            guard ContinuousClock.now < deadline else { throw UpError(description: "\(name) did not listen on port \(port) within 20 s") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// The name of the first of `processes` to exit; nil when cancelled first.
+    private static func firstExit(of processes: [(name: String, process: ChildProcess)]) async -> String? {
+        while true {
+            if let exited = processes.first(where: { !$0.process.isRunning }) { return exited.name }
+            guard (try? await Task.sleep(for: .milliseconds(200))) != nil else { return nil }
+        }
+    }
+
+    /// Stops the children, the gateway first, then the redis-server `up` started.
+    private static func stop(_ children: [(name: String, process: ChildProcess)], _ redisServer: RedisServerProcess?) async {
         say("stopping the services...")
         for child in children.reversed() { child.process.signal(SIGTERM) }
         for child in children where !(await child.process.exit(within: .seconds(10))) {
@@ -177,11 +233,15 @@ struct UpCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: url.path)
     }
+}
 
-    /// Prints and flushes at once, so that our lines keep their place among the services' logs even
-    /// when the output goes to a file.
-    private func say(_ text: String) {
-        print(text)
-        fflush(nil)
-    }
+struct UpError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Prints and flushes at once, so that our lines keep their place among the services' logs even
+/// when the output goes to a file.
+private func say(_ text: String) {
+    print(text)
+    fflush(nil)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -40,8 +41,20 @@ public enum TCPPort {
         return true
     }
 
-    /// Asks the kernel for a free loopback port by binding port 0.
+    /// The ports ``free()`` handed out in this process.
+    private static let given = Mutex(Set<Int>())
+
+    /// A free loopback port, never one this process was given before: the kernel may hand a
+    /// just-closed port 0 out again, and two servers told the same port make one fail to start.
     public static func free() throws -> Int {
+        while true {
+            let port = try unusedByKernel()
+            if given.withLock({ $0.insert(port).inserted }) { return port }
+        }
+    }
+
+    /// Asks the kernel for a free loopback port by binding port 0.
+    private static func unusedByKernel() throws -> Int {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socketFD >= 0 else { throw ChildProcessError(description: "socket() failed") }
         defer { close(socketFD) }

@@ -116,6 +116,76 @@ final class UpCommandTests: XCTestCase {
         XCTAssertEqual(mode, 0o700, "the data directory is the user's alone")
     }
 
+    func testUpRefusesToGiveTwoPartsTheSamePort() async throws {
+        let port = try TCPPort.free()
+        for arguments in [
+            ["--port", "gateway=\(port)", "--port", "lookup=\(port)"], ["--redis-port", "\(port)", "--port", "gateway=\(port)"],
+        ] {
+            let directory = try TemporaryDirectory.make(prefix: "up-same-port")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let logPath = directory.appendingPathComponent("up.log").path
+            let up = try ChildProcess(
+                executable: try ServiceCluster.findExecutable(),
+                arguments: ["up", "--data", directory.appendingPathComponent("data").path] + arguments, logFile: logPath)
+            let exited = await up.exit(within: .seconds(10))
+            XCTAssertTrue(exited)
+            XCTAssertNotEqual(up.wait(), 0, "a usage error, before anything starts")
+            let log = try String(contentsOfFile: logPath, encoding: .utf8)
+            XCTAssertTrue(log.contains("were both given port \(port)"), log)
+            XCTAssertFalse(TCPPort.isListening(port))
+        }
+    }
+
+    func testWhenAPartStopsByItselfUpStopsTheRestAndFails() async throws {
+        let names = ["rental", "delivery", "lookup", "notifier", "gateway"]
+        let ports = try Dictionary(uniqueKeysWithValues: names.map { ($0, try TCPPort.free()) })
+        let redisPort = try TCPPort.free()
+        let directory = try TemporaryDirectory.make(prefix: "up-part-stops")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let logPath = directory.appendingPathComponent("up.log").path
+        let up = try ChildProcess(
+            executable: try ServiceCluster.findExecutable(),
+            arguments: ["up", "--redis-port", String(redisPort), "--data", directory.appendingPathComponent("data").path]
+                + names.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
+            logFile: logPath)
+        defer {
+            if up.isRunning {
+                up.signal(SIGKILL)
+                up.wait()
+            }
+        }
+        let printed = await eventually(timeout: .seconds(60)) {
+            ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("Press Ctrl-C")
+        }
+        XCTAssertTrue(printed, "up says it is up")
+        // The notifier dies (as on a crash): found by its command line, which names its port.
+        let notifier = try XCTUnwrap(Self.process(withArguments: ["notifier", "--port", String(ports["notifier"]!)]))
+        kill(notifier, SIGKILL)
+
+        let exited = await up.exit(within: .seconds(30))
+        XCTAssertTrue(exited, "up does not carry on with a part missing")
+        XCTAssertNotEqual(up.wait(), 0, "and says it failed")
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
+        XCTAssertTrue(log.contains("notifier stopped by itself"), log)
+        for port in Array(ports.values) + [redisPort] {
+            XCTAssertFalse(TCPPort.isListening(port), "port \(port) is closed")
+        }
+    }
+
+    /// The pid of a process whose command line holds `arguments` in a row.
+    private static func process(withArguments arguments: [String]) -> pid_t? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = pid_t(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard words.count >= arguments.count else { continue }
+            if (0...(words.count - arguments.count)).contains(where: { Array(words[$0..<$0 + arguments.count]) == arguments }) {
+                return pid
+            }
+        }
+        return nil
+    }
+
     func testUpRefusesAMalformedPortOverride() async throws {
         let up = try ChildProcess(executable: try ServiceCluster.findExecutable(), arguments: ["up", "--port", "shipping=9000"])
         let exited = await up.exit(within: .seconds(10))

@@ -15,10 +15,19 @@ from .resp import Redis, RedisError
 SERVICES = ["rental", "delivery", "lookup", "notifier"]
 
 
+_given_ports = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, never one this process handed out before: the kernel may
+    give a just-closed port 0 again, and two servers told the same port make one fail to start."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
 
 
 def wait_listening(port, timeout=30.0):
