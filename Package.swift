@@ -142,7 +142,8 @@ let package = Package(
         ),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(
+            name: "GatewayTests", dependencies: ["Gateway", "Redis", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ServiceTestSupport"]),
         .testTarget(name: "RentalServiceTests", dependencies: ["RentalService", "ServiceTestSupport"]),
         .testTarget(name: "DeliveryServiceTests", dependencies: ["DeliveryService", "ServiceTestSupport"]),

@@ -99,8 +99,34 @@ class Browser:
         finally:
             self.driver.set_window_size(size["width"], size["height"])
 
+    def live_state(self):
+        """The page's EventSource: 0 connecting, 1 open, 2 closed; None when the page has none."""
+        return self.driver.execute_script("return window.bookdelivery ? window.bookdelivery.live.readyState : null")
+
     def quit(self):
         self.driver.quit()
+
+
+def explain_live(system, browser, rental_id):
+    """What a live page, the API, Lookup's changes and the logs say, for a failure message."""
+    lines = []
+    try:
+        cards = browser.all("#rental-%s" % rental_id if rental_id else "li.rental")
+        lines.append("page %s: EventSource readyState=%s; cards: %s" % (browser.driver.current_url, browser.live_state(), [
+            (e.get_attribute("id"), e.get_attribute("data-delivery"), e.text.replace("\n", " | ")) for e in cards]))
+    except WebDriverException as error:
+        lines.append("page: %s" % error)
+    status, views, _ = system.api("GET", "/customers/alice/rentals", token=system.tokens["alice"])
+    lines.append("API GET /customers/alice/rentals: %s %s" % (status, views))
+    try:
+        redis = system.redis("admin")
+        lines.append("lookup:changes, newest 5: %s" % redis.call("XREVRANGE", "lookup:changes", "+", "-", "COUNT", "5"))
+        lines.append("delivery-events, newest 3: %s" % redis.call("XREVRANGE", "delivery-events", "+", "-", "COUNT", "3"))
+        redis.close()
+    except Exception as error:  # noqa: BLE001 - a diagnosis must not hide the failure
+        lines.append("redis: %s" % error)
+    lines.append("up.log, last 30 lines:\n" + "".join(open(system.log_path, encoding="utf-8", errors="replace").readlines()[-30:]))
+    return "\n".join(lines)
 
 
 def scenario_operator(system, artifacts, docs):
@@ -193,12 +219,26 @@ def scenario_customer_and_courier(system, artifacts, docs):
         alice.find("form.card button").click()
         alice.wait_text("Ordered: the delivery is being scheduled")
         assert "/app/rentals" in alice.driver.current_url
-        card = wait_for(lambda: alice.all("li.rental[data-delivery='ready']"), 20, "the delivery to be scheduled (live)")[0]
+        try:
+            card = wait_for(lambda: alice.all("li.rental[data-delivery='ready']"), 20, "the delivery to be scheduled (live)")[0]
+        except AssertionError as error:
+            raise AssertionError("%s\n%s" % (error, explain_live(system, alice, None))) from None
         rental_id = card.get_attribute("id").replace("rental-", "")
         cancel_action = alice.find("#rental-%s form.cancel" % rental_id).get_attribute("action")
         alice.check_page("my-rentals")
         alice.check_phone_width("my-rentals")
         alice.driver.execute_script("window.notReloaded = true")
+
+        # Alice's page listens for changes before the courier makes one. When its connection is
+        # refused for good (as browsers do after an error answer), the page follows again by itself:
+        # the change below then comes over the new connection.
+        wait_for(lambda: alice.live_state() == 1, 20, "alice's page to be live (EventSource open)")
+        alice.driver.execute_script(
+            "window.firstLive = window.bookdelivery.live; window.firstLive.close();"
+            "window.firstLive.dispatchEvent(new Event('error'))")
+        wait_for(lambda: alice.driver.execute_script(
+            "return window.bookdelivery.live !== window.firstLive && window.bookdelivery.live.readyState === 1"),
+            20, "alice's page to follow again after its feed was closed")
 
         courier.sign_in_as("courier-1")
         assert "/app/deliveries" in courier.driver.current_url, "a courier lands on the deliveries"
@@ -211,7 +251,10 @@ def scenario_customer_and_courier(system, artifacts, docs):
         courier.check_page("started")
 
         # Alice's page follows without a reload: started, no cancel button, and why.
-        wait_for(lambda: alice.all("#rental-%s[data-delivery='started']" % rental_id), 20, "the delivery to show as started")
+        try:
+            wait_for(lambda: alice.all("#rental-%s[data-delivery='started']" % rental_id), 20, "the delivery to show as started")
+        except AssertionError as error:
+            raise AssertionError("%s\n%s" % (error, explain_live(system, alice, rental_id))) from None
         assert alice.driver.execute_script("return window.notReloaded === true"), "the page was not reloaded"
         card = alice.find("#rental-%s" % rental_id)
         assert "started" in card.find_element(By.CSS_SELECTOR, ".delivery-status").text.lower()
@@ -360,22 +403,29 @@ def main():
     parser.add_argument("--binary", default=".build/debug/bookdelivery")
     parser.add_argument("--artifacts", default=".artifacts/screenshots")
     parser.add_argument("--docs", action="store_true", help="also write the README's screenshots to docs/")
+    parser.add_argument("--only", choices=[name for name, _ in SCENARIOS], action="append",
+                        help="run only this scenario (repeatable)")
+    parser.add_argument("--repeat", type=int, default=1, help="run the scenarios this many times, each on a fresh system")
     options = parser.parse_args()
     os.makedirs(options.artifacts, exist_ok=True)
-    system = System(options.binary, "browser")
+    scenarios = [(name, scenario) for name, scenario in SCENARIOS if not options.only or name in options.only]
     failed = 0
-    try:
-        for name, scenario in SCENARIOS:
-            start = time.time()
-            try:
-                scenario(system, options.artifacts, options.docs)
-                print("ok   %-22s %.1f s" % (name, time.time() - start))
-            except Exception:  # noqa: BLE001 - every scenario reports, then the run fails
-                failed += 1
-                print("FAIL %-22s\n%s" % (name, traceback.format_exc()))
-    finally:
-        system.stop()
-    print("%d passed, %d failed; screenshots in %s; logs in %s" % (len(SCENARIOS) - failed, failed, options.artifacts, system.root))
+    for _ in range(options.repeat):
+        system = System(options.binary, "browser")
+        try:
+            for name, scenario in scenarios:
+                start = time.time()
+                try:
+                    scenario(system, options.artifacts, options.docs)
+                    print("ok   %-22s %.1f s" % (name, time.time() - start))
+                except Exception:  # noqa: BLE001 - every scenario reports, then the run fails
+                    failed += 1
+                    print("FAIL %-22s\n%s" % (name, traceback.format_exc()))
+        finally:
+            system.stop()
+        sys.stdout.flush()
+    print("%d passed, %d failed; screenshots in %s; logs in %s" % (
+        len(scenarios) * options.repeat - failed, failed, options.artifacts, system.root))
     sys.exit(1 if failed else 0)
 
 

@@ -3,7 +3,7 @@
 "use strict";
 (function () {
   // Reads the page again and swaps in its live region: the server renders, the script only fetches.
-  async function refresh() {
+  async function readAgain() {
     const region = document.getElementById("live-region");
     if (!region) return;
     try {
@@ -17,16 +17,41 @@
     }
   }
 
-  function follow() {
+  // One read at a time: a change heard during a read reads again after it, so an older answer
+  // never replaces a newer one.
+  let reading = null;
+  let again = false;
+  function refresh() {
+    if (reading) {
+      again = true;
+      return;
+    }
+    reading = (async function () {
+      do {
+        again = false;
+        await readAgain();
+      } while (again);
+      reading = null;
+    })();
+  }
+
+  // Follows the changes since the page was rendered (the gateway says at once if some came before
+  // this connection, or before a reconnect). The browser reconnects a dropped connection itself,
+  // but gives up after an error answer (a gateway restarting or busy): then follow again later.
+  function follow(delay) {
     if (!window.EventSource) return;
-    const source = new EventSource("/app/live");
-    let opened = false;
+    const since = document.body.dataset.liveSince || "";
+    const source = new EventSource("/app/live?since=" + encodeURIComponent(since));
     source.addEventListener("open", function () {
-      // After a reconnect, changes may have been missed: read the page again.
-      if (opened) refresh();
-      opened = true;
+      delay = 2000;
     });
     source.addEventListener("change", refresh);
+    source.addEventListener("error", function () {
+      if (source.readyState !== EventSource.CLOSED) return;
+      setTimeout(function () {
+        follow(Math.min(delay * 2, 60000));
+      }, delay);
+    });
     window.bookdelivery = { live: source };
   }
 
@@ -42,7 +67,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    if (document.body.dataset.live === "true") follow();
+    if (document.body.dataset.live === "true") follow(2000);
     const every = parseInt(document.body.dataset.refresh || "0", 10);
     if (every > 0) setInterval(refresh, every * 1000);
     countDown();

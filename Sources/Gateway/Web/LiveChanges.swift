@@ -7,6 +7,12 @@ import Synchronization
 /// Follows Lookup's changes (`lookup:changes`, written in the same script as each view) and hands
 /// them to the open live pages, for Server-Sent Events. A page that hears of a change reads the view
 /// again, which by then has changed. Without Redis the pages are not live (they still work).
+///
+/// A page is rendered before it subscribes: a change in between would go unheard and the page stay
+/// behind for good. So a page carries the ``position`` it was rendered at (read before its views),
+/// and subscribes ``since`` it: if the feed has moved on by then, the subscriber hears
+/// ``Signal/missed`` first and reads again. Registering and comparing happen under the lock that
+/// also moves the position and broadcasts, so every change is either before the comparison or heard.
 final class LiveChanges: Service, Sendable {
     /// One change of a rental's view.
     struct Change: Sendable, Equatable {
@@ -14,15 +20,18 @@ final class LiveChanges: Service, Sendable {
         var customerId: String
     }
 
-    /// What a subscriber hears: a change, or a heartbeat that keeps its connection open.
+    /// What a subscriber hears: a change; that changes may have come since its page was rendered;
+    /// or a heartbeat that keeps its connection open.
     enum Signal: Sendable, Equatable {
         case change(Change)
+        case missed
         case heartbeat
     }
 
-    /// The subscribers' streams, or closed once the gateway shuts down.
+    /// The subscribers' streams and the id of the newest change handed to them ("" before the feed
+    /// is read), or closed once the gateway shuts down.
     private enum State {
-        case open([UUID: AsyncStream<Signal>.Continuation])
+        case open([UUID: AsyncStream<Signal>.Continuation], position: String)
         case closed
     }
 
@@ -33,22 +42,32 @@ final class LiveChanges: Service, Sendable {
 
     private let client: RedisClient
     private let logger: Logger
-    private let state = Mutex(State.open([:]))
+    private let state = Mutex(State.open([:], position: ""))
 
     init(client: RedisClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
 
-    /// A stream of what happens from now on; nil once the gateway is shutting down. Call
-    /// ``unsubscribe(_:)`` with the id when done.
-    func subscribe() -> (id: UUID, signals: AsyncStream<Signal>)? {
+    /// Where the feed is: what a page reads before its views, to subscribe ``since`` it.
+    var position: String {
+        state.withLock { state in
+            guard case .open(_, let position) = state else { return "" }
+            return position
+        }
+    }
+
+    /// A stream of what happens from now on, starting with ``Signal/missed`` when the feed is no
+    /// longer at `since` (or does not know where it is); nil once the gateway is shutting down.
+    /// Call ``unsubscribe(_:)`` with the id when done.
+    func subscribe(since: String?) -> (id: UUID, signals: AsyncStream<Signal>)? {
         let (signals, continuation) = AsyncStream.makeStream(of: Signal.self, bufferingPolicy: .bufferingNewest(Self.bufferedSignals))
         let id = UUID()
         let subscribed = state.withLock { state in
-            guard case .open(var subscribers) = state else { return false }
+            guard case .open(var subscribers, let position) = state else { return false }
             subscribers[id] = continuation
-            state = .open(subscribers)
+            state = .open(subscribers, position: position)
+            if position.isEmpty || since != position { continuation.yield(.missed) }
             return true
         }
         guard subscribed else { return nil }
@@ -57,9 +76,9 @@ final class LiveChanges: Service, Sendable {
 
     func unsubscribe(_ id: UUID) {
         let continuation: AsyncStream<Signal>.Continuation? = state.withLock { state in
-            guard case .open(var subscribers) = state else { return nil }
+            guard case .open(var subscribers, let position) = state else { return nil }
             let removed = subscribers.removeValue(forKey: id)
-            state = .open(subscribers)
+            state = .open(subscribers, position: position)
             return removed
         }
         continuation?.finish()
@@ -67,14 +86,17 @@ final class LiveChanges: Service, Sendable {
 
     var subscriberCount: Int {
         state.withLock { state in
-            guard case .open(let subscribers) = state else { return 0 }
+            guard case .open(let subscribers, _) = state else { return 0 }
             return subscribers.count
         }
     }
 
-    private func broadcast(_ signal: Signal) {
+    /// Hands `signal` to every subscriber; with `position`, moves the feed there in the same turn.
+    private func broadcast(_ signal: Signal?, position newPosition: String? = nil) {
         state.withLock { state in
-            guard case .open(let subscribers) = state else { return }
+            guard case .open(let subscribers, _) = state else { return }
+            if let newPosition { state = .open(subscribers, position: newPosition) }
+            guard let signal else { return }
             for continuation in subscribers.values { continuation.yield(signal) }
         }
     }
@@ -82,7 +104,7 @@ final class LiveChanges: Service, Sendable {
     /// Ends every subscriber's stream: their responses finish, and the HTTP server can stop.
     private func close() {
         let subscribers: [AsyncStream<Signal>.Continuation] = state.withLock { state in
-            guard case .open(let subscribers) = state else { return [] }
+            guard case .open(let subscribers, _) = state else { return [] }
             state = .closed
             return Array(subscribers.values)
         }
@@ -107,9 +129,11 @@ final class LiveChanges: Service, Sendable {
         while !Task.isCancelled {
             do {
                 if lastId == "$" {
-                    // Start after the newest change: a page asks for what is current when it opens.
+                    // Start after the newest change: pages rendered before subscribe since "", and
+                    // hear that they may have missed some.
                     let newest = try await client.command(["XREVRANGE", Self.stream, "+", "-", "COUNT", "1"]).orThrow()
                     lastId = StreamEntry.parseList(stream: Self.stream, newest).first?.id ?? "0-0"
+                    broadcast(nil, position: lastId)
                 }
                 let read = ["XREAD", "COUNT", "200", "BLOCK", "1000", "STREAMS", Self.stream, lastId]
                 let reply = try await client.command(read, blocking: .seconds(1))
@@ -117,9 +141,10 @@ final class LiveChanges: Service, Sendable {
                 for entry in StreamEntry.parseRead(try reply.orThrow()) {
                     lastId = entry.id
                     guard let fields = entry.fields, let rentalId = fields["rentalId"], let customerId = fields["customerId"] else {
+                        broadcast(nil, position: entry.id)
                         continue
                     }
-                    broadcast(.change(Change(rentalId: rentalId, customerId: customerId)))
+                    broadcast(.change(Change(rentalId: rentalId, customerId: customerId)), position: entry.id)
                 }
             } catch {
                 failures += 1

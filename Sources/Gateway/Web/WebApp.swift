@@ -324,6 +324,7 @@ struct WebApp: Sendable {
         guard session.caller.role == .customer else {
             throw PageFailure(status: .forbidden, message: "My rentals is a customer's page: sign in as a customer.")
         }
+        let liveSince = live?.position  // before the views: see LiveChanges
         let answer = await call(
             .get, "/customers/\(Self.pathEscaped(session.caller.subject))/rentals", query: "limit=100", session: session, request, context)
         let views = try Self.decode([APIRentalView].self, answer)
@@ -332,7 +333,7 @@ struct WebApp: Sendable {
         return try await render(
             Page(
                 title: "My rentals", template: "rentals", model: model, notice: Self.notice(request), problem: problem?.problem,
-                live: live != nil, status: problem?.status ?? .ok, headers: problem?.retryHeaders ?? [:]), session: session, request)
+                liveSince: liveSince, status: problem?.status ?? .ok, headers: problem?.retryHeaders ?? [:]), session: session, request)
     }
 
     private func rentalAction(
@@ -371,6 +372,7 @@ struct WebApp: Sendable {
         guard session.caller.role != .customer else {
             throw PageFailure(status: .forbidden, message: "Deliveries are for couriers: sign in as a courier.")
         }
+        let liveSince = live?.position  // before the deliveries: see LiveChanges
         let deliveries = try Self.decode(
             [APIDelivery].self, await call(.get, "/deliveries", query: "status=ready,started&limit=200", session: session, request, context)
         )
@@ -386,7 +388,7 @@ struct WebApp: Sendable {
         return try await render(
             Page(
                 title: "Deliveries to do", template: "deliveries", model: DeliveriesModel(deliveries: items, hasDeliveries: !items.isEmpty),
-                notice: Self.notice(request), problem: problem?.problem, live: live != nil, status: problem?.status ?? .ok,
+                notice: Self.notice(request), problem: problem?.problem, liveSince: liveSince, status: problem?.status ?? .ok,
                 headers: problem?.retryHeaders ?? [:]), session: session, request)
     }
 
@@ -498,7 +500,9 @@ struct WebApp: Sendable {
     /// that keeps the connection open. Ends when the gateway shuts down.
     private func liveEvents(_ request: Request) async throws -> Response {
         guard let session = await session(request) else { throw APIError.unauthorized("sign in first") }
-        guard let live, let subscription = live.subscribe() else {
+        // The position the page was rendered at (see LiveChanges); bounded, it is only compared.
+        let since = request.uri.queryParameters["since"].map(String.init).flatMap { $0.utf8.count <= 64 ? $0 : nil }
+        guard let live, let subscription = live.subscribe(since: since) else {
             throw APIError(.serviceUnavailable, "live changes are not available on this gateway", headers: [.retryAfter: "5"])
         }
         let customer = session.caller.role == .customer ? session.caller.subject : nil
@@ -518,6 +522,8 @@ struct WebApp: Sendable {
                         case .change(let change):
                             guard customer == nil || change.customerId == customer else { continue }
                             try await writer.write(ByteBuffer(string: "event: change\ndata: {\"rentalId\":\"\(change.rentalId)\"}\n\n"))
+                        case .missed:
+                            try await writer.write(ByteBuffer(string: "event: change\ndata: {}\n\n"))
                         }
                     }
                 } onGracefulShutdown: {
@@ -576,7 +582,8 @@ struct WebApp: Sendable {
         var model: Any = ()
         var notice: String?
         var problem: ProblemModel?
-        var live = false
+        /// The live feed's position before the page's data was read; nil for a page that is not live.
+        var liveSince: String?
         var refreshSeconds: String?
         var status: HTTPResponse.Status = .ok
         var headers: HTTPFields = [:]
@@ -588,7 +595,8 @@ struct WebApp: Sendable {
         let layout = LayoutModel(
             title: page.title, signedIn: signedIn, subject: session?.caller.subject ?? "", role: session?.caller.role.rawValue ?? "",
             navigation: session.map { LayoutModel.navigation(for: $0.caller.role, current: request.uri.path) } ?? [],
-            notice: page.notice, problem: page.problem, live: page.live, refreshSeconds: page.refreshSeconds, content: content)
+            notice: page.notice, problem: page.problem, live: page.liveSince != nil, liveSince: page.liveSince ?? "",
+            refreshSeconds: page.refreshSeconds, content: content)
         var headers = page.headers
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"

@@ -64,6 +64,8 @@ struct LayoutModel {
     var notice: String?
     var problem: ProblemModel?
     var live: Bool
+    /// Where the live feed was before the page's data was read (``LiveChanges/position``).
+    var liveSince: String
     var refreshSeconds: String?
     var content: String
 
