@@ -109,7 +109,7 @@ final class LoadGenerator: @unchecked Sendable {
                     index += 1
                 }
                 if index < total {
-                    self.loop.scheduleTask(deadline: intended(index)) { tick() }
+                    self.loop.assumeIsolated().scheduleTask(deadline: intended(index)) { tick() }
                 } else {
                     self.whenIdle { [self] in
                         self.results.elapsed = .nanoseconds(Int64((NIODeadline.now() - start).nanoseconds))
@@ -117,17 +117,8 @@ final class LoadGenerator: @unchecked Sendable {
                     }
                 }
             }
-            self.loop.scheduleTask(deadline: start) { tick() }
-            if ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
-                let task = self.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-                    progress(
-                        "index \(index)/\(total) scheduled \(self.scheduled) "
-                            + self.pools.map {
-                                "\($0.key): idle \($0.value.idle.count) busy \($0.value.busy) waiting \($0.value.waiting.count - $0.value.waitingStart)"
-                            }.joined(separator: "; "))
-                }
-                done.futureResult.whenComplete { _ in task.cancel() }
-            }
+            // Everything here runs on the generator's event loop: its state needs no lock.
+            self.loop.assumeIsolated().scheduleTask(deadline: start) { tick() }
             return done.futureResult
         }.get()
     }
@@ -224,7 +215,8 @@ final class LoadGenerator: @unchecked Sendable {
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         if let body = request.body { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
         let promise = loop.makePromise(of: Void.self)
-        promise.futureResult.whenFailure { _ in connection.channel.close(promise: nil) }  // answered as failed when it closes
+        // Answered as failed when it closes.
+        promise.futureResult.assumeIsolated().whenFailure { _ in connection.channel.close(promise: nil) }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: promise)
     }
 

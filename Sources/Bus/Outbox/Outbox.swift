@@ -14,7 +14,7 @@ public struct Outbox: Sendable {
     public func append(_ events: [OutgoingEvent], in db: Database) throws {
         guard !events.isEmpty else { return }
         for event in events {
-            var record = OutboxRecord(event)
+            let record = OutboxRecord(event)
             try record.insert(db)
         }
         let signal = self.signal

@@ -18,6 +18,7 @@ public struct StreamPublisher: Sendable {
         try await publishEach(events).map { try $0.get() }
     }
 
+    @discardableResult
     public func publish(_ event: OutgoingEvent) async throws -> String {
         try await publish([event])[0]
     }
