@@ -21,6 +21,19 @@ final class IdentityTests: XCTestCase {
         return keys
     }
 
+    func testBase64URLDecodesWhatItEncodesAtEveryLengthAndRefusesWhatIsNotBase64() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0...64 {
+            let bytes = Data((0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            let text = Base64URL.encode(bytes)
+            XCTAssertFalse(text.contains { "+/=".contains($0) }, "url-safe and unpadded: \(text)")
+            XCTAssertEqual(Base64URL.decode(Substring(text)), bytes, "length \(length)")
+        }
+        XCTAssertEqual(Base64URL.decode("-_8"), Data([0xFB, 0xFF]), "- and _ are 62 and 63")
+        XCTAssertEqual(Base64URL.decode("YQ=="), Data("a".utf8), "padding is tolerated")
+        for refused in ["a", "YQ$", "Y Q", "한글"] { XCTAssertNil(Base64URL.decode(Substring(refused)), refused) }
+    }
+
     func testATokenVerifiesWithThePublicKeyAlone() async throws {
         let keys = try keys()
         let token = try await keys.issuer().token(subject: "alice", role: .customer)
