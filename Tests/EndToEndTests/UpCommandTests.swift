@@ -11,28 +11,9 @@ import XCTest
 /// `bookdelivery up`: everything for a local try-out, stopped cleanly by Ctrl-C (SIGINT).
 final class UpCommandTests: XCTestCase {
     func testUpStartsRedisTheServicesAndTheGatewayWithKeysUsersAndTokensAndCtrlCStopsThemAll() async throws {
-        let names = ["rental", "delivery", "lookup", "notifier", "gateway"]
-        let ports = try Dictionary(uniqueKeysWithValues: names.map { ($0, try TCPPort.free()) })
-        let directory = try TemporaryDirectory.make(prefix: "up")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let data = directory.appendingPathComponent("data")
-        let redisPort = try TCPPort.free()
-        let logPath = directory.appendingPathComponent("up.log").path
-        let up = try ChildProcess(
-            executable: try ServiceCluster.findExecutable(),
-            arguments: ["up", "--redis-port", String(redisPort), "--data", data.path]
-                + names.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
-            logFile: logPath)
-        defer {
-            if up.isRunning {
-                up.signal(SIGKILL)
-                up.wait()
-            }
-        }
-        let printed = await eventually(timeout: .seconds(60)) {
-            ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("Press Ctrl-C")
-        }
-        XCTAssertTrue(printed, "up says it is up")
+        let started = try await StartedUp.start(prefix: "up")
+        defer { started.cleanUp() }
+        let (up, ports, redisPort, data, logPath) = (started.process, started.ports, started.redisPort, started.data, started.logPath)
         var log = try String(contentsOfFile: logPath, encoding: .utf8)
         func token(_ variable: String) throws -> String {
             let line = try XCTUnwrap(
@@ -137,27 +118,9 @@ final class UpCommandTests: XCTestCase {
     }
 
     func testWhenAPartStopsByItselfUpStopsTheRestAndFails() async throws {
-        let names = ["rental", "delivery", "lookup", "notifier", "gateway"]
-        let ports = try Dictionary(uniqueKeysWithValues: names.map { ($0, try TCPPort.free()) })
-        let redisPort = try TCPPort.free()
-        let directory = try TemporaryDirectory.make(prefix: "up-part-stops")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let logPath = directory.appendingPathComponent("up.log").path
-        let up = try ChildProcess(
-            executable: try ServiceCluster.findExecutable(),
-            arguments: ["up", "--redis-port", String(redisPort), "--data", directory.appendingPathComponent("data").path]
-                + names.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
-            logFile: logPath)
-        defer {
-            if up.isRunning {
-                up.signal(SIGKILL)
-                up.wait()
-            }
-        }
-        let printed = await eventually(timeout: .seconds(60)) {
-            ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("Press Ctrl-C")
-        }
-        XCTAssertTrue(printed, "up says it is up")
+        let started = try await StartedUp.start(prefix: "up-part-stops")
+        defer { started.cleanUp() }
+        let (up, ports, redisPort, logPath) = (started.process, started.ports, started.redisPort, started.logPath)
         // The notifier dies (as on a crash): found by its command line, which names its port.
         let notifier = try XCTUnwrap(Self.process(withArguments: ["notifier", "--port", String(ports["notifier"]!)]))
         kill(notifier, SIGKILL)
@@ -191,5 +154,45 @@ final class UpCommandTests: XCTestCase {
         let exited = await up.exit(within: .seconds(10))
         XCTAssertTrue(exited)
         XCTAssertNotEqual(up.wait(), 0, "a usage error, before anything starts")
+    }
+}
+
+/// `bookdelivery up` on free ports in a temporary directory, started and waited for until it says
+/// it is up.
+private struct StartedUp {
+    static let names = ["rental", "delivery", "lookup", "notifier", "gateway"]
+
+    let process: ChildProcess
+    let ports: [String: Int]
+    let redisPort: Int
+    let directory: URL
+    var data: URL { directory.appendingPathComponent("data") }
+    var logPath: String { directory.appendingPathComponent("up.log").path }
+
+    static func start(prefix: String) async throws -> StartedUp {
+        let ports = try Dictionary(uniqueKeysWithValues: names.map { ($0, try TCPPort.free()) })
+        let redisPort = try TCPPort.free()
+        let directory = try TemporaryDirectory.make(prefix: prefix)
+        let logPath = directory.appendingPathComponent("up.log").path
+        let process = try ChildProcess(
+            executable: try ServiceCluster.findExecutable(),
+            arguments: ["up", "--redis-port", String(redisPort), "--data", directory.appendingPathComponent("data").path]
+                + names.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
+            logFile: logPath)
+        let started = StartedUp(process: process, ports: ports, redisPort: redisPort, directory: directory)
+        let printed = await eventually(timeout: .seconds(60)) {
+            ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("Press Ctrl-C")
+        }
+        XCTAssertTrue(printed, "up says it is up")
+        return started
+    }
+
+    /// Kills what is still running and removes the directory.
+    func cleanUp() {
+        if process.isRunning {
+            process.signal(SIGKILL)
+            process.wait()
+        }
+        try? FileManager.default.removeItem(at: directory)
     }
 }
