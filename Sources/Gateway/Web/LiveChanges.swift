@@ -123,23 +123,22 @@ final class LiveChanges: Service, Sendable {
     }
 
     private func follow() async {
-        var lastId = "$"
         var lastHeartbeat = ContinuousClock.now
         var failures = 0
         while !Task.isCancelled {
             do {
-                if lastId == "$" {
+                var after = position  // the feed's own position: where the next read starts
+                if after.isEmpty {
                     // Start after the newest change: pages rendered before subscribe since "", and
                     // hear that they may have missed some.
                     let newest = try await client.command(["XREVRANGE", Self.stream, "+", "-", "COUNT", "1"]).orThrow()
-                    lastId = StreamEntry.parseList(stream: Self.stream, newest).first?.id ?? "0-0"
-                    broadcast(nil, position: lastId)
+                    after = StreamEntry.parseList(stream: Self.stream, newest).first?.id ?? "0-0"
+                    broadcast(nil, position: after)
                 }
-                let read = ["XREAD", "COUNT", "200", "BLOCK", "1000", "STREAMS", Self.stream, lastId]
+                let read = ["XREAD", "COUNT", "200", "BLOCK", "1000", "STREAMS", Self.stream, after]
                 let reply = try await client.command(read, blocking: .seconds(1))
                 failures = 0
                 for entry in StreamEntry.parseRead(try reply.orThrow()) {
-                    lastId = entry.id
                     guard let fields = entry.fields, let rentalId = fields["rentalId"], let customerId = fields["customerId"] else {
                         broadcast(nil, position: entry.id)
                         continue
