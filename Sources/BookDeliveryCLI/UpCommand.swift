@@ -133,14 +133,16 @@ struct UpCommand: AsyncParsableCommand {
             let process = try ChildProcess(executable: executable, arguments: arguments, environment: environment, inheritOutput: true)
             children.append((service.name, process))
         }
-        do {
-            for (service, child) in zip(services, children) {
-                try await Self.waitForStart(of: service.name, child.process, on: service.port)
+        /// Waits for a part to start; when it does not, stops what was started and fails.
+        func waitForStart(of name: String, _ process: ChildProcess, on port: Int) async throws {
+            do {
+                try await Self.waitForStart(of: name, process, on: port)
+            } catch {
+                await Self.stop(children, redisServer)
+                throw error
             }
-        } catch {
-            await Self.stop(children, redisServer)
-            throw error
         }
+        for (service, child) in zip(services, children) { try await waitForStart(of: service.name, child.process, on: service.port) }
         let instance = { (name: String) in "http://127.0.0.1:\(services.first { $0.name == name }!.port)" }
         var gatewayArguments = [
             "gateway", "--port", String(gatewayPort), "--keys", keys.path, "--drain", "0", "--rental", instance("rental"),
@@ -150,12 +152,7 @@ struct UpCommand: AsyncParsableCommand {
         if let file = passwordFile("gateway") { gatewayArguments += ["--redis-password-file", file] }
         let gateway = try ChildProcess(executable: executable, arguments: gatewayArguments, environment: environment, inheritOutput: true)
         children.append((GatewayApplication.name, gateway))
-        do {
-            try await Self.waitForStart(of: GatewayApplication.name, gateway, on: gatewayPort)
-        } catch {
-            await Self.stop(children, redisServer)
-            throw error
-        }
+        try await waitForStart(of: GatewayApplication.name, gateway, on: gatewayPort)
         let issuer = try keys.issuer()
         let lifetime = Duration.seconds(8 * 3600)
         var tokens: [String] = []
