@@ -135,6 +135,35 @@ final class UpCommandTests: XCTestCase {
         }
     }
 
+    func testWhenAPartCannotStartUpStopsWhatStartedAndFails() async throws {
+        let ports = try Dictionary(uniqueKeysWithValues: StartedUp.names.map { ($0, try TCPPort.free()) })
+        let redisPort = try TCPPort.free()
+        let directory = try TemporaryDirectory.make(prefix: "up-cannot-start")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A directory where Rental's database file would be: Rental exits at once.
+        let data = directory.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data.appendingPathComponent("rental.sqlite"), withIntermediateDirectories: true)
+        let logPath = directory.appendingPathComponent("up.log").path
+        let up = try ChildProcess(
+            executable: try ServiceCluster.findExecutable(),
+            arguments: ["up", "--redis-port", String(redisPort), "--data", data.path]
+                + StartedUp.names.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
+            logFile: logPath)
+        let exited = await up.exit(within: .seconds(40))
+        if !exited {
+            up.signal(SIGKILL)
+            up.wait()
+        }
+        XCTAssertTrue(exited, "up does not wait for a part that has stopped")
+        XCTAssertNotEqual(up.wait(), 0)
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
+        XCTAssertTrue(log.contains("rental stopped while starting"), log)
+        XCTAssertFalse(log.contains("bookdelivery is up"), "it never says it is up")
+        for port in Array(ports.values) + [redisPort] {
+            XCTAssertFalse(TCPPort.isListening(port), "port \(port) is closed")
+        }
+    }
+
     /// The pid of a process whose command line holds `arguments` in a row.
     private static func process(withArguments arguments: [String]) -> pid_t? {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
