@@ -142,6 +142,38 @@ extension ServiceKitTests {
     }
 }
 
+/// The byte-level fast paths of `Validate` give the answers of the general checks they skip.
+final class ValidateTests: XCTestCase {
+    func testCanonicalUUIDAcceptsThe36CharacterFormAndLowercasesIt() {
+        let random = UUID()
+        for valid in ["0192f3c4-5b6a-7c8d-9e0f-a1b2c3d4e5f6", "0192F3C4-5B6A-7C8D-9E0F-A1B2C3D4E5F6", random.uuidString] {
+            XCTAssertEqual(Validate.canonicalUUID(valid), UUID(uuidString: valid)?.uuidString.lowercased(), valid)
+        }
+        XCTAssertEqual(Validate.canonicalUUID(random.uuidString), random.uuidString.lowercased())
+        let invalid = [
+            // Foundation's parser takes this one (a last group one digit short) for "…e50f": another id.
+            "0192f3c4-5b6a-7c8d-9e0f-a1b2c3d4e5f",
+            "0192f3c4-5b6a-7c8d-9e0f-a1b2c3d4e5f6a", "0192f3c45b6a-7c8d-9e0f-a1b2c3d4e5f6-", "0192f3c4-5b6a-7c8d-9e0f-a1b2c3d4e5g6",
+            "0192f3c4_5b6a-7c8d-9e0f-a1b2c3d4e5f6", " 0192f3c4-5b6a-7c8d-9e0f-a1b2c3d4e5f", "0192f3c4-5b6a-7c8d-9e0f-a1b2c3d4e5fé", "",
+            "not a uuid at all, but 36 long!!!!!",
+        ]
+        for sample in invalid { XCTAssertNil(Validate.canonicalUUID(sample), sample) }
+    }
+
+    func testTextTrimsAndRefusesLikeTheGeneralChecks() throws {
+        XCTAssertEqual(try Validate.text("  Dune  ", "title"), "Dune")
+        XCTAssertEqual(try Validate.text("Dune", "title"), "Dune")
+        XCTAssertEqual(try Validate.text("\u{00A0}Dune\u{3000}", "title"), "Dune", "Unicode spaces are trimmed by the general path")
+        XCTAssertEqual(try Validate.text(" Déjà vu ", "title"), "Déjà vu")
+        for bad in [nil, "", "   ", "Dune\n", "Du\u{0}ne", "\tDune", String(repeating: "x", count: 11)] {
+            XCTAssertThrowsError(try Validate.text(bad, "title", maxLength: 10), "\(String(describing: bad))")
+        }
+        XCTAssertEqual(try Validate.text(String(repeating: "x", count: 10), "title", maxLength: 10).count, 10)
+        XCTAssertEqual(try Validate.uuid(" 0192F3C4-5B6A-7C8D-9E0F-A1B2C3D4E5F6 ", "bookId"), "0192f3c4-5b6a-7c8d-9e0f-a1b2c3d4e5f6")
+        XCTAssertThrowsError(try Validate.uuid("0192f3c4-5b6a-7c8d-9e0f", "bookId"))
+    }
+}
+
 /// Group commit on a real SQLite file: the writes that arrive while a commit is in progress share
 /// the next transaction, and one that fails is rolled back alone.
 final class GroupCommitTests: XCTestCase {
