@@ -39,8 +39,11 @@ public enum ServiceDatabase {
         let pool = try DatabasePool(path: path, configuration: configuration)
         // The one connection that writes: GRDB turns WAL on after `prepareDatabase` and sets it to
         // NORMAL as it does (DatabasePool's setUpWALMode), so the readers' setting above never reached it.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+        // It stays NORMAL while migrating: a new file's migrations are a dozen transactions, and a
+        // power cut before the first durable commit only means they run again at the next start (the
+        // first durable commit syncs the write-ahead log up to and including them).
         try migrator.migrate(pool)
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         return pool
     }
 }
