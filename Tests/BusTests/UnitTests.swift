@@ -1,4 +1,7 @@
 import Foundation
+import GRDB
+import Logging
+import Redis
 import TestSupport
 import XCTest
 
@@ -44,6 +47,20 @@ final class UnitTests: XCTestCase {
         XCTAssertEqual(DeadLetter.source(of: name)?.stream, "rental-events")
         XCTAssertEqual(DeadLetter.source(of: name)?.group, "delivery")
         XCTAssertNil(DeadLetter.source(of: "rental-events"))
+    }
+
+    /// ServiceLifecycle names services with "\(service)": a short name, not a reflection of every property.
+    func testServicesDescribeThemselvesInAFewWords() throws {
+        let client = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: 1), logger: Logger(label: "test"))
+        defer { client.close() }
+        let relay = OutboxRelay(
+            database: try DatabaseQueue(), outbox: Outbox(), publisher: StreamPublisher(client: client), name: "rental-1",
+            logger: Logger(label: "test"))
+        XCTAssertEqual("\(relay)", "OutboxRelay(rental-1)")
+        let consumer = StreamConsumer(
+            configuration: StreamConsumer.Configuration(streams: ["a", "b"], group: "g", consumer: "c"), client: client,
+            logger: Logger(label: "test"), handler: { _ in })
+        XCTAssertEqual("\(consumer)", "StreamConsumer(g: a,b)")
     }
 
     func testWakeSignalRemembersAWakeWakesAWaiterAndTimesOut() async {

@@ -100,3 +100,8 @@ public struct StreamConsumer: Service {
         await loop.run()
     }
 }
+
+extension StreamConsumer: CustomStringConvertible {
+    /// Short: see ``OutboxRelay``'s description.
+    public var description: String { "StreamConsumer(\(configuration.group): \(configuration.streams.joined(separator: ",")))" }
+}

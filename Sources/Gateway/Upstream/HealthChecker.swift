@@ -56,3 +56,8 @@ extension InstancePool {
         }
     }
 }
+
+extension HealthChecker: CustomStringConvertible {
+    /// Short: see ``OutboxRelay``'s description.
+    var description: String { "HealthChecker(\(pools.count) pools)" }
+}

@@ -25,3 +25,8 @@ public struct UpstreamClient: Service {
         try await client.shutdown()
     }
 }
+
+extension UpstreamClient: CustomStringConvertible {
+    /// Short: see ``OutboxRelay``'s description.
+    public var description: String { "UpstreamClient" }
+}

@@ -33,7 +33,8 @@ public struct DrainGate: Service {
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: application),
+                    // Named: "\(application)" would reflect the whole application, router and all.
+                    .init(service: application, serviceName: "application"),
                     .init(service: DrainGate(readiness: readiness, drain: drain, logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
@@ -41,4 +42,9 @@ public struct DrainGate: Service {
                 logger: logger))
         try await group.run()
     }
+}
+
+extension DrainGate: CustomStringConvertible {
+    /// Short: see ``OutboxRelay``'s description.
+    public var description: String { "DrainGate(\(drain))" }
 }

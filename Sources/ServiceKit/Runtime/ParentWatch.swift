@@ -26,3 +26,8 @@ public struct ParentWatch: Service {
         kill(getpid(), SIGTERM)
     }
 }
+
+extension ParentWatch: CustomStringConvertible {
+    /// Short: see ``OutboxRelay``'s description.
+    public var description: String { "ParentWatch(\(parent))" }
+}

@@ -49,3 +49,8 @@ public struct Housekeeping: Service {
         }
     }
 }
+
+extension Housekeeping: CustomStringConvertible {
+    /// Short: see ``OutboxRelay``'s description.
+    public var description: String { "Housekeeping" }
+}
