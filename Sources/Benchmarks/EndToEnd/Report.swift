@@ -8,6 +8,7 @@ struct Report: Encodable {
     var cores: Int
     var baselines = BaselineFigures()
     var readyMilliseconds: [String: Double] = [:]
+    var readySamples = 1
     var idleMiB: [String: Double] = [:]
     /// Idle PSS and its anonymous part (heap, stacks), MiB: what each process costs beyond the code it shares.
     var idleProportionalMiB: [String: Double] = [:]
@@ -65,7 +66,7 @@ struct Report: Encodable {
 
         Swift.print("\nprocesses")
         row(
-            "exec → ready, ms",
+            "exec → ready, ms, median of \(readySamples) starts",
             services.compactMap { name in readyMilliseconds[name].map { "\(name) \(String(format: "%.0f", $0))" } }.joined(separator: ", ")
                 + "  target <= 50")
         row(

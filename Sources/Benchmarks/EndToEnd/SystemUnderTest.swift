@@ -43,7 +43,8 @@ final class SystemUnderTest: @unchecked Sendable {
         _ = try keys.create()
     }
 
-    /// Starts `service` (`rental`, `delivery`, `lookup`, `notifier`) or the gateway and waits until it is ready.
+    /// Starts `service` (`rental`, `delivery`, `lookup`, `notifier`) or the gateway as `name` (its
+    /// consumer name and database file) and waits until it is ready.
     @discardableResult
     func start(_ service: String, as name: String? = nil, extra: [String] = [], environment extraEnvironment: [String: String] = [:])
         async throws -> Process
@@ -57,7 +58,7 @@ final class SystemUnderTest: @unchecked Sendable {
             }
         } else {
             arguments += [
-                "--redis", redis.url, "--db", directory.appendingPathComponent("\(service).sqlite").path, "--consumer", name,
+                "--redis", redis.url, "--db", directory.appendingPathComponent("\(name).sqlite").path, "--consumer", name,
                 "--durability", durability,
             ]
         }
