@@ -63,6 +63,23 @@ final class UnitTests: XCTestCase {
         XCTAssertEqual("\(consumer)", "StreamConsumer(g: a,b)")
     }
 
+    /// The outbox's own INSERT stores every field of the event: read back as a record, it is the same event.
+    func testAnAppendedEventReadsBackWhole() throws {
+        let database = try busDatabase()
+        let outbox = Outbox()
+        let cause = try EventEnvelope(type: "Cause", key: "k-0", payload: ["n": 0], correlationId: "corr-1")
+        let events = [
+            OutgoingEvent(stream: "a-events", envelope: try EventEnvelope(type: "First", key: "k-1", payload: ["n": 1], causedBy: cause)),
+            OutgoingEvent(stream: "b-events", envelope: try EventEnvelope(type: "Second", key: "k-2", payload: ["title": "Dune"])),
+        ]
+        try database.write { db in try outbox.append(events, in: db) }
+        let records = try database.read { try OutboxRecord.order(Column("sequence")).fetchAll($0) }
+        XCTAssertEqual(records.map(\.event), events)
+        XCTAssertEqual(records.map(\.sequence), [1, 2])
+        XCTAssertEqual(records.map(\.failures), [0, 0])
+        XCTAssertTrue(records.allSatisfy { $0.publishedAt == nil && $0.claimedBy == nil && $0.setAsideAt == nil })
+    }
+
     func testWakeSignalRemembersAWakeWakesAWaiterAndTimesOut() async {
         let signal = WakeSignal()
         signal.wake()

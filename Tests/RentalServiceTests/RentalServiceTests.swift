@@ -109,6 +109,17 @@ final class RentalServiceTests: XCTestCase {
         XCTAssertEqual(events[1].key, ordered.rentalId, "the rental id is the key")
     }
 
+    /// The order's own INSERT and UPDATE write every column: read back, the rental is the one answered.
+    func testAnOrderedRentalIsStoredWhole() async throws {
+        let book = try await store.registerBook(title: "Dune", author: "Herbert", copies: 3)
+        let ordered = try await store.order(customerId: "alice", bookId: book.id, address: "1 Main St")
+        let stored = try await store.rental(id: ordered.id)
+        XCTAssertEqual(stored, ordered)
+        XCTAssertEqual(stored.status, .ordered)
+        let available = try await store.book(id: book.id).available
+        XCTAssertEqual(available, 2)
+    }
+
     func testCancelIsAcceptedUntilTheDeliveryStartsAndRepeatingItIsHarmless() async throws {
         let book = try await store.registerBook(title: "Dune", author: "Herbert", copies: 2)
         let early = try await store.order(customerId: "alice", bookId: book.id, address: "x")

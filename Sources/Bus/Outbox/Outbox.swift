@@ -13,9 +13,20 @@ public struct Outbox: Sendable {
 
     public func append(_ events: [OutgoingEvent], in db: Database) throws {
         guard !events.isEmpty else { return }
+        // A statement compiled once per connection: GRDB's `insert` encodes the record through
+        // Codable into a dictionary and builds its SQL on every call: for an order's three rows (the
+        // book, the rental, its event) that was about 7 % of Rental's CPU.
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO outbox (stream, eventId, type, key, occurredAt, correlationId, causationId, data)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
         for event in events {
-            let record = OutboxRecord(event)
-            try record.insert(db)
+            let envelope = event.envelope
+            try insert.execute(arguments: [
+                event.stream, envelope.id, envelope.type, envelope.key, envelope.occurredAt, envelope.correlationId,
+                envelope.causationId, envelope.data,
+            ])
         }
         let signal = self.signal
         db.afterNextTransaction(onCommit: { _ in signal.wake() })

@@ -15,3 +15,17 @@ extension Delivery: FetchableRecord, PersistableRecord {
 }
 
 extension DeliveryStatus: DatabaseValueConvertible {}
+
+extension Delivery {
+    /// Inserts the delivery through a statement compiled once per connection, for the hot path of
+    /// a new order (GRDB's `insert` encodes through Codable and builds its SQL on every call).
+    func insertRow(_ db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO deliveries (id, rentalId, customerId, bookId, address, status, createdAt, updatedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        )
+        .execute(arguments: [id, rentalId, customerId, bookId, address, status, createdAt, updatedAt])
+    }
+}

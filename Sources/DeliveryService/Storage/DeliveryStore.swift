@@ -89,7 +89,7 @@ public struct DeliveryStore: Sendable {
         let delivery = Delivery(
             id: UUIDv7.string(), rentalId: order.rentalId, customerId: order.customerId, bookId: order.bookId,
             address: order.address, status: .ready, createdAt: now, updatedAt: now)
-        try delivery.insert(db)
+        try delivery.insertRow(db)
         try outbox.append(DeliveryScheduled(facts: delivery.facts).outgoing(causedBy: envelope), in: db)
     }
 

@@ -70,12 +70,12 @@ public struct RentalStore: Sendable {
         guard var book = try Book.fetchOne(db, where: Book.Columns.id, is: bookId) else { throw RentalError.unknownBook(bookId) }
         guard book.available > 0 else { throw RentalError.noCopyAvailable(bookId) }
         book.available -= 1
-        try book.update(db)
+        try book.updateAvailable(db)
         let now = Timestamp.string(from: Date())
         let rental = Rental(
             id: UUIDv7.string(), customerId: customerId, bookId: bookId, address: address,
             status: .ordered, createdAt: now, updatedAt: now)
-        try rental.insert(db)
+        try rental.insertRow(db)
         try outbox.append(
             RentalOrdered(rentalId: rental.id, customerId: customerId, bookId: bookId, bookTitle: book.title, address: address)
                 .outgoing(),
