@@ -79,8 +79,9 @@ public enum Validate {
         return uuid
     }
 
-    /// `text` in lowercase if it is a UUID in its 36-character form (what `UUID(uuidString:)`
-    /// accepts), else nil. Read on the bytes, without a `UUID` and its formatting in between.
+    /// `text` in lowercase if it is a UUID in its 36-character form (8-4-4-4-12 hex digits, any
+    /// case), else nil. Read on the bytes, without a `UUID` and its formatting in between; stricter
+    /// than `UUID(uuidString:)`, which also takes a last group one digit short and reads another id.
     public static func canonicalUUID(_ text: String) -> String? {
         var text = text
         return text.withUTF8 { bytes -> String? in
