@@ -3,8 +3,9 @@ import Redis
 
 /// A row of the `outbox` table: one event written in the same transaction as the state change
 /// that produced it, waiting for the relay to put it on its stream, then kept for the retention
-/// window so that what Redis loses can be published again.
-public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+/// window so that what Redis loses can be published again. Written by ``Outbox/append(_:in:)`` and
+/// the relay's statements (``OutboxTable``); read as records.
+public struct OutboxRecord: Decodable, Sendable, Equatable, FetchableRecord, TableRecord {
     public static let databaseTableName = "outbox"
 
     /// Insertion order; the relay publishes in this order.
@@ -29,18 +30,6 @@ public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     public var lastError: String?
     public var setAsideAt: Int64?
 
-    public init(_ event: OutgoingEvent) {
-        stream = event.stream
-        eventId = event.envelope.id
-        type = event.envelope.type
-        key = event.envelope.key
-        occurredAt = event.envelope.occurredAt
-        correlationId = event.envelope.correlationId
-        causationId = event.envelope.causationId
-        data = event.envelope.data
-        failures = 0
-    }
-
     public var event: OutgoingEvent {
         OutgoingEvent(
             stream: stream,
@@ -53,10 +42,6 @@ public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     var size: Int {
         eventId.utf8.count + type.utf8.count + key.utf8.count + occurredAt.utf8.count + correlationId.utf8.count + causationId.utf8.count
             + data.utf8.count
-    }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
-        sequence = inserted.rowID
     }
 }
 
