@@ -14,9 +14,8 @@ public struct PageCursor: Sendable, Equatable {
     }
 
     init?(encoded: String) {
-        var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard encoded.utf8.count <= 512, let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else {
+        guard encoded.utf8.count <= 512, let data = Base64URL.decode(Substring(encoded)), let text = String(data: data, encoding: .utf8)
+        else {
             return nil
         }
         let parts = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
