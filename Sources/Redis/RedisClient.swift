@@ -115,6 +115,20 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
+    /// `commands`, then `read` (an `XREADGROUP` or `XREAD` that may block on the server for up to
+    /// `blocking`), in one round trip; the read's entries come straight from hiredis' reply
+    /// (``RedisConnection/pipeline(_:thenRead:)``).
+    public func pipeline(_ commands: [[String]], thenRead read: [String], blocking: Duration) async throws -> (
+        replies: [RedisReply], entries: [StreamEntry]
+    ) {
+        let baseTimeout = endpoint.timeout
+        return try await withConnection { connection in
+            connection.setReadTimeout(baseTimeout + blocking)
+            defer { connection.setReadTimeout(baseTimeout) }
+            return try connection.pipeline(commands, thenRead: read)
+        }
+    }
+
     public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {
         try await withConnection { try $0.pipeline(commands) }
     }

@@ -12,6 +12,8 @@ import Foundation
 /// one thread at a time.
 public final class RedisConnection {
     private var context: UnsafeMutablePointer<redisContext>?
+    /// Where the reader puts each reply (``ReplyTape``); outlives `context`, which is freed first.
+    private let tape = ReplyTape()
     public let endpoint: RedisEndpoint
     /// Which of its client's connections this is (1, 2, …): a new number means the old connection
     /// broke, and Redis may have restarted in between.
@@ -29,6 +31,7 @@ public final class RedisConnection {
             throw .connectionFailed("\(endpoint): \(message)")
         }
         self.context = context
+        tape.install(on: context)
         _ = redisSetTimeout(context, timeout)
         _ = redisEnableKeepAlive(context)
         do {
@@ -66,21 +69,48 @@ public final class RedisConnection {
     /// (`redisAppendCommandArgv`) allocates and copies each command again, which cost a tenth of
     /// a publish.
     public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
+        let context = try send(commands)
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands { replies.append(try nextReply(context) { $0.reply() }) }
+        return replies
+    }
+
+    /// `commands`, then `read` (an `XREADGROUP` or `XREAD`), in one round trip. The read's answer goes
+    /// from the reader's tape straight into entries, without a ``RedisReply`` tree in between: for a
+    /// consumer that tree was half of the decoding. An error answer to the read is thrown once every
+    /// reply has been read, so the connection stays in step.
+    public func pipeline(_ commands: [[String]], thenRead read: [String]) throws(RedisError) -> (
+        replies: [RedisReply], entries: [StreamEntry]
+    ) {
+        let context = try send(commands + [read])
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands { replies.append(try nextReply(context) { $0.reply() }) }
+        let answer = try nextReply(context) { tape -> Result<[StreamEntry], RedisError> in
+            if case .error(let message) = tape.items.first { return .failure(.server(message)) }
+            return .success(tape.entries())
+        }
+        return (replies, try answer.get())
+    }
+
+    private func send(_ commands: [[String]]) throws(RedisError) -> UnsafeMutablePointer<redisContext> {
         let context = try openContext()
         let request = Self.protocolBytes(commands)
         let appended = request.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) == REDIS_OK }
         }
         guard appended else { throw lost(context) }
-        var replies: [RedisReply] = []
-        replies.reserveCapacity(commands.count)
-        for _ in commands {
-            var raw: UnsafeMutableRawPointer?
-            guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw lost(context) }
-            replies.append(Self.decode(raw.assumingMemoryBound(to: redisReply.self)))
-            freeReplyObject(raw)
-        }
-        return replies
+        return context
+    }
+
+    /// Reads the next reply onto the tape (`redisGetReply`) and hands the tape to `decode`.
+    private func nextReply<T>(_ context: UnsafeMutablePointer<redisContext>, _ decode: (ReplyTape) -> T) throws(RedisError) -> T {
+        tape.reset()
+        var reply: UnsafeMutableRawPointer?
+        // The reply object is the tape's address (see ``ReplyTape``), never to be freed.
+        guard redisGetReply(context, &reply) == REDIS_OK, reply != nil else { throw lost(context) }
+        return decode(tape)
     }
 
     /// `commands` in RESP: `*<count>\r\n` then `$<length>\r\n<bytes>\r\n` per argument; binary-safe.
@@ -158,36 +188,6 @@ public final class RedisConnection {
             pointer.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: context.pointee.errstr)) {
                 String(cString: $0)
             }
-        }
-    }
-
-    static func decode(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
-        let value = reply.pointee
-        switch Int32(value.type) {
-        case REDIS_REPLY_STRING:
-            return .string(text(value.str, value.len))
-        case REDIS_REPLY_STATUS:
-            return .status(text(value.str, value.len))
-        case REDIS_REPLY_ERROR:
-            return .error(text(value.str, value.len))
-        case REDIS_REPLY_INTEGER:
-            return .integer(Int(value.integer))
-        case REDIS_REPLY_ARRAY:
-            var elements: [RedisReply] = []
-            elements.reserveCapacity(value.elements)
-            for index in 0..<value.elements {
-                if let element = value.element[index] { elements.append(decode(element)) } else { elements.append(.null) }
-            }
-            return .array(elements)
-        default:
-            return .null
-        }
-    }
-
-    private static func text(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> String {
-        guard let pointer, length > 0 else { return "" }
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
         }
     }
 

@@ -1,5 +1,4 @@
-/// One decoded RESP2 reply. hiredis hands us a tree of `redisReply` structs; we copy it
-/// into this value type at once so that nothing outlives `freeReplyObject`.
+/// One decoded RESP2 reply, read off the connection's ``ReplyTape`` as soon as it is complete.
 public enum RedisReply: Sendable, Equatable {
     case status(String)
     case error(String)

@@ -1,21 +1,62 @@
 /// One entry read from a stream: its id and its field/value pairs.
-public struct StreamEntry: Sendable, Equatable {
+public struct StreamEntry: Sendable {
     public var stream: String
     public var id: String
-    /// Nil when the entry was deleted (`XDEL`, trimming) while still pending in a group.
-    public var fields: [String: String]?
+    /// The entry's fields as Redis keeps them, in the order they were added: name, value, name,
+    /// value, … A consumer reads a batch of these straight from hiredis' reply, without a
+    /// dictionary per entry (hashing every name cost more than the rest of the decoding). Nil when
+    /// the entry was deleted (`XDEL`, trimming) while still pending in a group.
+    public var fieldList: [String]?
 
-    public init(stream: String, id: String, fields: [String: String]?) {
+    public init(stream: String, id: String, fieldList: [String]?) {
         self.stream = stream
         self.id = id
-        self.fields = fields
+        self.fieldList = fieldList
+    }
+
+    /// An entry with these fields, laid out in the order of their names.
+    public init(stream: String, id: String, fields: [String: String]?) {
+        self.init(stream: stream, id: id, fieldList: fields.map { $0.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] } })
+    }
+
+    /// The fields by name (the last value wins for a repeated name); nil for a deleted entry.
+    public var fields: [String: String]? {
+        fieldList.map { list in
+            var result: [String: String] = [:]
+            result.reserveCapacity(list.count / 2)
+            forEachPair(list) { result[$0] = $1 }
+            return result
+        }
+    }
+
+    /// The value of field `name`, or nil: a scan of the few fields, with no dictionary.
+    public func value(of name: String) -> String? {
+        fieldList.flatMap { Self.value(of: name, in: $0) }
+    }
+
+    /// The value of field `name` in a field list (name, value, …), or nil.
+    public static func value(of name: String, in fieldList: [String]) -> String? {
+        var index = 0
+        while index + 1 < fieldList.count {
+            if fieldList[index] == name { return fieldList[index + 1] }
+            index += 2
+        }
+        return nil
+    }
+
+    private func forEachPair(_ list: [String], _ body: (String, String) -> Void) {
+        var index = 0
+        while index + 1 < list.count {
+            body(list[index], list[index + 1])
+            index += 2
+        }
     }
 
     /// Parses `[id, [field, value, …]]`.
     static func parse(stream: String, _ reply: RedisReply) -> StreamEntry? {
         guard let parts = reply.array, parts.count == 2, let id = parts[0].string else { return nil }
-        guard parts[1].array != nil else { return StreamEntry(stream: stream, id: id, fields: nil) }
-        return StreamEntry(stream: stream, id: id, fields: parts[1].hash)
+        guard let values = parts[1].array else { return StreamEntry(stream: stream, id: id, fieldList: nil) }
+        return StreamEntry(stream: stream, id: id, fieldList: values.map { $0.string ?? "" })
     }
 
     /// Parses an `XREADGROUP`/`XREAD` reply: `[[stream, [entry, …]], …]` or null on timeout.
@@ -32,6 +73,13 @@ public struct StreamEntry: Sendable, Equatable {
     /// Parses an `XRANGE`/`XCLAIM` reply: `[entry, …]` (XCLAIM may put null where an entry was deleted).
     public static func parseList(stream: String, _ reply: RedisReply) -> [StreamEntry] {
         (reply.array ?? []).compactMap { parse(stream: stream, $0) }
+    }
+}
+
+extension StreamEntry: Equatable {
+    /// Equal when stream, id and the fields by name are: the order of the fields does not count.
+    public static func == (lhs: StreamEntry, rhs: StreamEntry) -> Bool {
+        lhs.stream == rhs.stream && lhs.id == rhs.id && lhs.fields == rhs.fields
     }
 }
 

@@ -158,6 +158,14 @@ final class ValidateTests: XCTestCase {
             "not a uuid at all, but 36 long!!!!!",
         ]
         for sample in invalid { XCTAssertNil(Validate.canonicalUUID(sample), sample) }
+        // The allocation-free check the consumers use agrees with it on every sample.
+        for sample in invalid + ["0192f3c4-5b6a-7c8d-9e0f-a1b2c3d4e5f6", random.uuidString, "0192F3C4-5B6A-7C8D-9E0F-A1B2C3D4E5F6"] {
+            XCTAssertEqual(UUIDText.isUUID(sample), Validate.canonicalUUID(sample) != nil, sample)
+        }
+        for byte in UInt8(0x20)...UInt8(0x7E) {
+            let sample = "0192f3c4-5b6a-7c8d-9e0f-a1b2c3d4e5f" + String(UnicodeScalar(byte))
+            XCTAssertEqual(UUIDText.isUUID(sample), "0123456789abcdefABCDEF".utf8.contains(byte), sample)
+        }
     }
 
     func testTextTrimsAndRefusesLikeTheGeneralChecks() throws {

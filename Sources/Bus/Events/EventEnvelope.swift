@@ -1,4 +1,5 @@
 import Foundation
+import Redis
 
 /// The wire form of every event: the fields of one stream entry, laid out so that
 /// `redis-cli XRANGE` reads well.
@@ -62,19 +63,29 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
 
     /// Reads an envelope back from a stream entry's fields. Throws for an entry that is not one of ours.
     public init(fields: [String: String]) throws(EnvelopeDecodingError) {
+        try self.init { fields[$0] }
+    }
+
+    /// Reads an envelope back from a stream entry's field list (name, value, …), as a consumer
+    /// reads it (``StreamEntry/fieldList``). Throws for an entry that is not one of ours.
+    public init(fieldList: [String]) throws(EnvelopeDecodingError) {
+        try self.init { StreamEntry.value(of: $0, in: fieldList) }
+    }
+
+    private init(field: (String) -> String?) throws(EnvelopeDecodingError) {
         func required(_ name: String) throws(EnvelopeDecodingError) -> String {
-            guard let value = fields[name], !value.isEmpty else { throw .missingField(name) }
+            guard let value = field(name), !value.isEmpty else { throw .missingField(name) }
             return value
         }
         id = try required("id")
-        guard UUID(uuidString: id) != nil else { throw .invalidField("id", id) }
+        guard UUIDText.isUUID(id) else { throw .invalidField("id", id) }
         type = try required("type")
         key = try required("key")
         occurredAt = try required("occurredAt")
         data = try required("data")
         guard data.utf8.first == UInt8(ascii: "{") else { throw .invalidField("data", "not a JSON object") }
-        correlationId = fields["correlationId"] ?? key
-        causationId = fields["causationId"] ?? ""
+        correlationId = field("correlationId") ?? key
+        causationId = field("causationId") ?? ""
     }
 
     /// Decodes `data` into the event's payload type.

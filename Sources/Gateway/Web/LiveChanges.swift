@@ -139,7 +139,7 @@ final class LiveChanges: Service, Sendable {
                 let reply = try await client.command(read, blocking: .seconds(1))
                 failures = 0
                 for entry in StreamEntry.parseRead(try reply.orThrow()) {
-                    guard let fields = entry.fields, let rentalId = fields["rentalId"], let customerId = fields["customerId"] else {
+                    guard let rentalId = entry.value(of: "rentalId"), let customerId = entry.value(of: "customerId") else {
                         broadcast(nil, position: entry.id)
                         continue
                     }

@@ -163,7 +163,7 @@ public struct RentalViewStore: Sendable {
         var after: String?
         while true {
             let entries = try await pool.client.range(of: stream, after: after, count: batchSize)
-            try await body(entries.map { ($0, $0.fields.flatMap { try? EventEnvelope(fields: $0) }) })
+            try await body(entries.map { ($0, $0.fieldList.flatMap { try? EventEnvelope(fieldList: $0) }) })
             guard entries.count == batchSize, let last = entries.last else { return }
             after = last.id
         }

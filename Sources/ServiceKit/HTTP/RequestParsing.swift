@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 import Hummingbird
 
@@ -79,28 +80,8 @@ public enum Validate {
         return uuid
     }
 
-    /// `text` in lowercase if it is a UUID in its 36-character form (8-4-4-4-12 hex digits, any
-    /// case), else nil. Read on the bytes, without a `UUID` and its formatting in between; stricter
-    /// than `UUID(uuidString:)`, which also takes a last group one digit short and reads another id.
-    public static func canonicalUUID(_ text: String) -> String? {
-        var text = text
-        return text.withUTF8 { bytes -> String? in
-            guard bytes.count == 36 else { return nil }
-            return String(unsafeUninitializedCapacity: 36) { output in
-                for (index, byte) in bytes.enumerated() {
-                    switch (index, byte) {
-                    case (8, UInt8(ascii: "-")), (13, UInt8(ascii: "-")), (18, UInt8(ascii: "-")), (23, UInt8(ascii: "-")):
-                        output[index] = byte
-                    case (8, _), (13, _), (18, _), (23, _): return 0
-                    case (_, UInt8(ascii: "0")...UInt8(ascii: "9")), (_, UInt8(ascii: "a")...UInt8(ascii: "f")): output[index] = byte
-                    case (_, UInt8(ascii: "A")...UInt8(ascii: "F")): output[index] = byte | 0x20
-                    default: return 0
-                    }
-                }
-                return 36
-            }.nilIfEmpty
-        }
-    }
+    /// `text` in lowercase if it is a UUID in its 36-character form, else nil (``UUIDText/canonical(_:)``).
+    public static func canonicalUUID(_ text: String) -> String? { UUIDText.canonical(text) }
 
     /// `value` without its leading and trailing spaces when every byte of it is printable ASCII
     /// (no control character, nothing to trim but spaces); nil otherwise, for the general checks.
@@ -135,8 +116,4 @@ public struct WholeNumber: Decodable, Sendable, Equatable {
         }
         value = Int(number)
     }
-}
-
-extension String {
-    fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
 }

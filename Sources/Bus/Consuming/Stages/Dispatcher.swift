@@ -23,12 +23,12 @@ struct Dispatcher: Sendable {
         var readable: [(Attempt, ReceivedEvent)] = []
         for attempt in batch {
             let entry = attempt.entry
-            guard let fields = entry.fields else {
+            guard let fields = entry.fieldList else {
                 results.append((attempt, .acknowledge, nil))  // deleted while pending: nothing left to handle
                 continue
             }
             do {
-                let envelope = try EventEnvelope(fields: fields)
+                let envelope = try EventEnvelope(fieldList: fields)
                 readable.append(
                     (attempt, ReceivedEvent(envelope: envelope, stream: entry.stream, entryId: entry.id, attempt: attempt.number)))
             } catch {

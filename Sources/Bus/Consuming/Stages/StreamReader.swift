@@ -41,8 +41,8 @@ struct StreamReader: Sendable {
         var read = ["XREADGROUP", "GROUP", group, consumer, "COUNT", String(batchSize)]
         if waitMilliseconds > 0 { read += ["BLOCK", String(waitMilliseconds)] }
         read += ["STREAMS"] + streams + Array(repeating: ">", count: streams.count)
-        let replies = try await client.pipeline(acknowledgements + [read], blocking: .milliseconds(waitMilliseconds))
+        let (replies, entries) = try await client.pipeline(acknowledgements, thenRead: read, blocking: .milliseconds(waitMilliseconds))
         for reply in replies { try reply.orThrow() }
-        return StreamEntry.parseRead(replies[replies.count - 1]).map { Attempt(entry: $0, number: 1) }
+        return entries.map { Attempt(entry: $0, number: 1) }
     }
 }
