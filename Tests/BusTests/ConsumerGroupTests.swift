@@ -114,17 +114,18 @@ final class ConsumerGroupTests: RedisTestCase {
             await seen.add(event)
             try await Task.sleep(for: .milliseconds(1))  // slow enough to be stopped mid-stream
         }
-        try await publisher.publish((0..<300).map { try makeEvent($0) })
+        try await publisher.publish((0..<600).map { try makeEvent($0) })
         let first = RunningServices([
             StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c"), handler: handler)
         ])
         _ = await eventually { await seen.count >= 50 }
         await first.stop()
         let handledBeforeStop = await seen.count
-        XCTAssertLessThan(handledBeforeStop, 300, "stopped mid-stream")
+        // A batch is 200: the stop finishes the batch in hand and the one read ahead, and no more.
+        XCTAssertLessThan(handledBeforeStop, 600, "stopped mid-stream")
         XCTAssertEqual(try pendingCount(redis, group: "g"), 0, "a graceful stop acknowledges the batch in flight")
 
-        try await publisher.publish((300..<400).map { try makeEvent($0) })
+        try await publisher.publish((600..<700).map { try makeEvent($0) })
         let second = RunningServices([
             StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c"), handler: handler)
         ])
@@ -133,7 +134,35 @@ final class ConsumerGroupTests: RedisTestCase {
         XCTAssertTrue(done)
         let count = await seen.count
         let unique = await seen.uniqueCount
-        XCTAssertEqual([count, unique], [400, 400], "nothing lost, nothing handled twice")
+        XCTAssertEqual([count, unique], [700, 700], "nothing lost, nothing handled twice")
+    }
+
+    /// While a full batch is handled, the next one is already read (both are pending at the
+    /// consumer), so Redis and the handler work at the same time.
+    func testTheNextBatchIsReadWhileAFullOneIsHandled() async throws {
+        var configuration = StreamConsumer.Configuration.fast(group: "g", consumer: "c")
+        configuration.batchSize = 10
+        try await StreamPublisher(client: client(redis)).publish((0..<30).map { try makeEvent($0) })
+        let redis = self.redis!
+        let readAhead = Seen()
+        let seen = Seen()
+        let services = RunningServices([
+            StreamConsumer(configuration: configuration, client: client(redis), logger: .test("c")) { event in
+                if event.envelope.key == "item-0",
+                    await eventually(timeout: .seconds(10), { (try? pendingCount(redis, group: "g")) == 20 })
+                {
+                    await readAhead.add(event)
+                }
+                await seen.add(event)
+            }
+        ])
+        let done = await eventually { drained(self.redis, group: "g") }
+        await services.stop()
+        XCTAssertTrue(done)
+        let sawReadAhead = await readAhead.count
+        XCTAssertEqual(sawReadAhead, 1, "the second batch was pending while the first was handled")
+        let keys = await seen.entries.map(\.envelope.key)
+        XCTAssertEqual(keys, (0..<30).map { "item-\($0)" }, "in stream order, once each")
     }
 
     func testGroupRecreatedWhenRedisComesBackEmpty() async throws {

@@ -48,6 +48,32 @@ final class InfrastructureFailureTests: RedisTestCase {
         XCTAssertNil(stats.pausedSince, "resumed")
     }
 
+    /// A full batch makes the consumer read the next one while handling it. If the infrastructure
+    /// fails meanwhile, the batch read ahead is held with the failed one, not dropped (it would then
+    /// wait for a claim, here a minute away) nor tried before its turn.
+    func testABatchReadAheadBeforeAPauseIsHeldAndHandledInOrder() async throws {
+        var configuration = StreamConsumer.Configuration.fast(group: "g", consumer: "c")
+        configuration.batchSize = 2
+        configuration.claimIdle = .seconds(60)
+        configuration.claimInterval = .seconds(60)
+        try await StreamPublisher(client: client(redis)).publish((0..<6).map { try makeEvent($0) })
+        let unlockAt = ContinuousClock.now + .milliseconds(500)
+        let handled = Seen()
+        let consumer = StreamConsumer(configuration: configuration, client: client(redis), logger: .test("c")) { event in
+            if ContinuousClock.now < unlockAt { throw DatabaseError(resultCode: .SQLITE_BUSY, message: "database is locked") }
+            await handled.add(event)
+        }
+        let services = RunningServices([consumer])
+        let done = await eventually(timeout: .seconds(15)) { drained(self.redis, group: "g") }
+        await services.stop()
+
+        XCTAssertTrue(done, "every entry handled and acknowledged without waiting for a claim")
+        let keys = await handled.entries.map(\.envelope.key)
+        XCTAssertEqual(keys, (0..<6).map { "item-\($0)" }, "in stream order, once each")
+        XCTAssertGreaterThan(consumer.stats.snapshot.infrastructureFailures, 0, "the consumer did pause")
+        XCTAssertEqual(consumer.stats.snapshot.claimed, 0)
+    }
+
     func testTheEventsOwnFailuresStillCountAndDeadLetter() async throws {
         var configuration = StreamConsumer.Configuration.fast(group: "g", consumer: "c")
         configuration.maxAttempts = 2

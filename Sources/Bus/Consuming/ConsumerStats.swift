@@ -53,20 +53,28 @@ public final class ConsumerStats: Sendable {
     /// The histogram of the events' ages when handled.
     public static let eventAgeMetric = "bus_event_age_seconds"
 
-    /// An event handled; `occurredAt` its envelope's time (ms precision, so an age is at most 1 ms
-    /// too long, never too short).
-    func recordHandled(type: String?, occurredAt: String?) {
-        state.withLock { $0.handled += 1 }
-        handledCounter.increment()
-        guard let type, let occurredAt, let then = Timestamp.milliseconds(from: occurredAt) else { return }
-        let age = Date().timeIntervalSince1970 * 1000 - Double(then)
-        let timer = eventAges.withLock { timers in
-            if let timer = timers[type] { return timer }
-            let timer = Metrics.Timer(label: Self.eventAgeMetric, dimensions: [("group", group), ("type", type)])
-            timers[type] = timer
-            return timer
+    /// Events handled, each with its envelope's `type` and `occurredAt` (ms precision, so an age is
+    /// at most 1 ms too long, never too short). Recorded a batch at a time: one clock reading and one
+    /// lock for the whole batch.
+    func recordHandled(_ events: [(type: String?, occurredAt: String?)]) {
+        guard !events.isEmpty else { return }
+        state.withLock { $0.handled += events.count }
+        handledCounter.increment(by: events.count)
+        let now = Date().timeIntervalSince1970 * 1000
+        let ages = events.compactMap { event -> (type: String, nanoseconds: Int64)? in
+            guard let type = event.type, let occurredAt = event.occurredAt, let then = Timestamp.milliseconds(from: occurredAt) else {
+                return nil
+            }
+            return (type, Int64(max(0, now - Double(then)) * 1_000_000))
         }
-        timer.recordNanoseconds(Int64(max(0, age) * 1_000_000))
+        guard !ages.isEmpty else { return }
+        let timers = eventAges.withLock { timers in
+            for (type, _) in ages where timers[type] == nil {
+                timers[type] = Metrics.Timer(label: Self.eventAgeMetric, dimensions: [("group", group), ("type", type)])
+            }
+            return timers
+        }
+        for (type, nanoseconds) in ages { timers[type]?.recordNanoseconds(nanoseconds) }
     }
 
     func recordFailed() {

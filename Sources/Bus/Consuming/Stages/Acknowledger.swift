@@ -18,8 +18,16 @@ struct Acknowledger {
     }
 
     /// The `XACK` commands for what is waiting, one per stream.
-    var commands: [[String]] {
-        waiting.keys.sorted().map { stream in ["XACK", stream, group] + (waiting[stream] ?? []) }
+    var commands: [[String]] { commands(for: waiting) }
+
+    /// The `XACK` commands for `ids` by stream.
+    func commands(for ids: [String: [String]]) -> [[String]] {
+        ids.keys.sorted().map { stream in ["XACK", stream, group] + (ids[stream] ?? []) }
+    }
+
+    /// Puts back ids taken from ``waiting`` whose `XACK` may not have reached Redis.
+    mutating func restore(_ ids: [String: [String]]) {
+        waiting.merge(ids) { $1 + $0 }
     }
 
     /// Acknowledges everything waiting. On a connection problem the ids are kept for the next flush.

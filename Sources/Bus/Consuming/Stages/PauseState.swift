@@ -45,6 +45,12 @@ struct PauseState {
         nextTouch = now + touchInterval
     }
 
+    /// Adds `attempts` to those held for the round under way, without starting a new one: entries
+    /// read before the pause began and not yet handled.
+    mutating func holdAlso(_ attempts: [Attempt]) {
+        held += attempts
+    }
+
     /// The held attempts once the backoff is over (taken out: hand the next round's to ``hold(_:now:)``);
     /// until then keeps them ours and waits a little, returning nil.
     mutating func heldWhenDue(now: ContinuousClock.Instant) async throws -> [Attempt]? {
