@@ -69,4 +69,29 @@ enum Baselines {
         }
         throw ValidationError("could not read redis-benchmark's output: \(text)")
     }
+
+    /// Redis's own cost of consuming: a Lua script that reads `stream` through a new group
+    /// (`XREADGROUP COUNT batch`) and acknowledges each batch (`XACK`) inside the server, with no
+    /// client decoding anything. What a consumer could reach if its own work cost nothing; returns
+    /// entries per second.
+    static func redisConsumeRate(client: RedisClient, stream: String, batch: Int) async throws -> Double {
+        let group = "baseline-\(UUID().uuidString.prefix(8))"
+        try await client.command(["XGROUP", "CREATE", stream, group, "0"]).orThrow()
+        let script = """
+            local count = 0
+            while true do
+              local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], 'lua', 'COUNT', ARGV[2], 'STREAMS', KEYS[1], '>')
+              if not reply or #reply[1][2] == 0 then return count end
+              local ids = {}
+              for index, entry in ipairs(reply[1][2]) do ids[index] = entry[1] end
+              redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+              count = count + #ids
+            end
+            """
+        let start = ContinuousClock.now
+        let read = try await client.command(["EVAL", script, "1", stream, group, String(batch)]).orThrow().int ?? 0
+        let rate = Double(read) / seconds(ContinuousClock.now - start)
+        _ = try await client.command(["XGROUP", "DESTROY", stream, group])
+        return rate
+    }
 }
