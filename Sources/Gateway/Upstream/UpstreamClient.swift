@@ -17,6 +17,9 @@ public struct UpstreamClient: Service {
         // waiting out backoff retries against a dead instance.
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.redirectConfiguration = .disallow
+        // No tracer is bootstrapped, and the default (a no-op tracer) still made a span and its
+        // attributes for every proxied request: about 4 % of the gateway's CPU at saturation.
+        configuration.tracing.tracer = nil
         client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: configuration)
     }
 
