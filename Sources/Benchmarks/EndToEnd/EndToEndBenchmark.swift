@@ -104,6 +104,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
             requests: 200_000, connections: 4, pipeline: 100)
         _ = try await system.redisClient.command(["DEL", "bench:baseline"])
         try await Task.sleep(for: .seconds(1))  // let start-up settle before reading idle memory
+        report.swiftRuntime = system.swiftRuntimeLinkage("rental")
         for service in services + ["gateway"] {
             report.idleMiB[service] = system.residentMiB(service)
             let proportional = system.proportionalMiB(service)

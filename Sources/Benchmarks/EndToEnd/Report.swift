@@ -6,6 +6,8 @@ struct Report: Encodable {
     var date = ISO8601DateFormatter().string(from: Date())
     var durability: String
     var cores: Int
+    /// The Swift runtime linked "static" (as in the container image) or "shared".
+    var swiftRuntime = ""
     var baselines = BaselineFigures()
     var readyMilliseconds: [String: Double] = [:]
     var readySamples = 1
@@ -27,7 +29,8 @@ struct Report: Encodable {
 
     func print() {
         let services = ["rental", "delivery", "lookup", "notifier", "gateway"]
-        Swift.print("\nbookdelivery end to end: release build, \(cores) cores, durability \(durability), \(date)")
+        Swift.print(
+            "\nbookdelivery end to end: release build (Swift runtime \(swiftRuntime)), \(cores) cores, durability \(durability), \(date)")
         Swift.print("\nlimits of the parts, same machine, same run")
         row("SQLite commits/s, one writer, synchronous=FULL", number(baselines.sqliteCommitsFull))
         row("SQLite commits/s, one writer, synchronous=NORMAL", number(baselines.sqliteCommitsNormal))

@@ -112,7 +112,6 @@ final class SystemUnderTest: @unchecked Sendable {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// Resident memory in MiB.
     /// From `/proc/<pid>/smaps_rollup`: `Pss` (each shared page divided among the processes that map it:
     /// the five share one binary and the Swift runtime) and `Pss_Anon` (the process's own heap and
     /// stacks), in MiB. RSS counts every mapped code page in full.
@@ -127,6 +126,16 @@ final class SystemUnderTest: @unchecked Sendable {
         return (field("Pss"), field("Pss_Anon"))
     }
 
+    /// How the process has the Swift runtime: "static" when it maps no `libswiftCore.so` (built with
+    /// `--static-swift-stdlib`, as the container image is), else "shared".
+    func swiftRuntimeLinkage(_ name: String) -> String {
+        guard let pid = processes[name]?.child.pid, let maps = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) else {
+            return "unknown"
+        }
+        return maps.contains("libswiftCore.so") ? "shared" : "static"
+    }
+
+    /// Resident memory in MiB.
     func residentMiB(_ name: String) -> Double {
         guard let pid = processes[name]?.child.pid, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
