@@ -116,17 +116,19 @@ public final class RedisClient: Service, Sendable {
     }
 
     /// `commands`, then `read` (an `XREADGROUP` or `XREAD` that may block on the server for up to
-    /// `blocking`), in one round trip; the read's entries come straight from hiredis' reply
-    /// (``RedisConnection/pipeline(_:thenRead:)``).
+    /// `blocking`), in one round trip. The read's entries are decoded here, on the caller's task,
+    /// from the reply as hiredis' reader recorded it (``RedisConnection/pipeline(_:thenRecording:)``):
+    /// the connection's thread, which Redis's answers wait on, only parses.
     public func pipeline(_ commands: [[String]], thenRead read: [String], blocking: Duration) async throws -> (
         replies: [RedisReply], entries: [StreamEntry]
     ) {
         let baseTimeout = endpoint.timeout
-        return try await withConnection { connection in
+        let (replies, answer) = try await withConnection { connection in
             connection.setReadTimeout(baseTimeout + blocking)
             defer { connection.setReadTimeout(baseTimeout) }
-            return try connection.pipeline(commands, thenRead: read)
+            return try connection.pipeline(commands, thenRecording: read)
         }
+        return (replies, answer.entries())
     }
 
     public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {

@@ -72,26 +72,33 @@ public final class RedisConnection {
         let context = try send(commands)
         var replies: [RedisReply] = []
         replies.reserveCapacity(commands.count)
-        for _ in commands { replies.append(try nextReply(context) { $0.reply() }) }
+        for _ in commands { replies.append(try nextReply(context).reply) }
         return replies
     }
 
-    /// `commands`, then `read` (an `XREADGROUP` or `XREAD`), in one round trip. The read's answer goes
-    /// from the reader's tape straight into entries, without a ``RedisReply`` tree in between: for a
-    /// consumer that tree was half of the decoding. An error answer to the read is thrown once every
-    /// reply has been read, so the connection stays in step.
+    /// `commands`, then `read` (an `XREADGROUP` or `XREAD`), in one round trip; the read's answer
+    /// decoded straight into entries (``RecordedReply/entries()``).
     public func pipeline(_ commands: [[String]], thenRead read: [String]) throws(RedisError) -> (
         replies: [RedisReply], entries: [StreamEntry]
+    ) {
+        let (replies, answer) = try pipeline(commands, thenRecording: read)
+        return (replies, answer.entries())
+    }
+
+    /// `commands`, then `read`, in one round trip, with the read's answer as recorded: decoding it
+    /// (``RecordedReply/entries()``, without a ``RedisReply`` tree in between) is left to the
+    /// caller, off this connection's thread. An error answer to the read is thrown once every reply
+    /// has been read, so the connection stays in step.
+    public func pipeline(_ commands: [[String]], thenRecording read: [String]) throws(RedisError) -> (
+        replies: [RedisReply], read: RecordedReply
     ) {
         let context = try send(commands + [read])
         var replies: [RedisReply] = []
         replies.reserveCapacity(commands.count)
-        for _ in commands { replies.append(try nextReply(context) { $0.reply() }) }
-        let answer = try nextReply(context) { tape -> Result<[StreamEntry], RedisError> in
-            if case .error(let message) = tape.items.first { return .failure(.server(message)) }
-            return .success(tape.entries())
-        }
-        return (replies, try answer.get())
+        for _ in commands { replies.append(try nextReply(context).reply) }
+        let answer = try nextReply(context)
+        if let message = answer.errorMessage { throw .server(message) }
+        return (replies, answer)
     }
 
     private func send(_ commands: [[String]]) throws(RedisError) -> UnsafeMutablePointer<redisContext> {
@@ -104,13 +111,13 @@ public final class RedisConnection {
         return context
     }
 
-    /// Reads the next reply onto the tape (`redisGetReply`) and hands the tape to `decode`.
-    private func nextReply<T>(_ context: UnsafeMutablePointer<redisContext>, _ decode: (ReplyTape) -> T) throws(RedisError) -> T {
+    /// Reads the next reply onto the tape (`redisGetReply`).
+    private func nextReply(_ context: UnsafeMutablePointer<redisContext>) throws(RedisError) -> RecordedReply {
         tape.reset()
         var reply: UnsafeMutableRawPointer?
         // The reply object is the tape's address (see ``ReplyTape``), never to be freed.
         guard redisGetReply(context, &reply) == REDIS_OK, reply != nil else { throw lost(context) }
-        return decode(tape)
+        return tape.recorded
     }
 
     /// `commands` in RESP: `*<count>\r\n` then `$<length>\r\n<bytes>\r\n` per argument; binary-safe.
