@@ -165,6 +165,40 @@ final class ConsumerGroupTests: RedisTestCase {
         XCTAssertEqual(keys, (0..<30).map { "item-\($0)" }, "in stream order, once each")
     }
 
+    /// `COUNT` applies to each stream: a read of two streams can bring twice the batch size, and
+    /// that too means a backlog to read ahead of.
+    func testAConsumerOfTwoStreamsReadsAheadToo() async throws {
+        var configuration = StreamConsumer.Configuration.fast(streams: ["a", "b"], group: "g", consumer: "c")
+        configuration.batchSize = 10
+        let publisher = StreamPublisher(client: client(redis))
+        try await publisher.publish((0..<15).map { try makeEvent($0, stream: "a") } + (15..<30).map { try makeEvent($0, stream: "b") })
+        let redis = self.redis!
+        let readAhead = Seen()
+        let seen = Seen()
+        let services = RunningServices([
+            StreamConsumer(configuration: configuration, client: client(redis), logger: .test("c")) { event in
+                if event.envelope.key == "item-0",
+                    await eventually(
+                        timeout: .seconds(10),
+                        {
+                            (try? pendingCount(redis, stream: "a", group: "g")) == 15
+                                && (try? pendingCount(redis, stream: "b", group: "g")) == 15
+                        })
+                {
+                    await readAhead.add(event)
+                }
+                await seen.add(event)
+            }
+        ])
+        let done = await eventually { drained(self.redis, stream: "a", group: "g") && drained(self.redis, stream: "b", group: "g") }
+        await services.stop()
+        XCTAssertTrue(done)
+        let sawReadAhead = await readAhead.count
+        XCTAssertEqual(sawReadAhead, 1, "the rest of both streams was pending while the first read (10 + 10) was handled")
+        let unique = await seen.uniqueCount
+        XCTAssertEqual(unique, 30)
+    }
+
     func testGroupRecreatedWhenRedisComesBackEmpty() async throws {
         let seen = Seen()
         let services = RunningServices([

@@ -115,7 +115,8 @@ struct ConsumerLoop {
     /// still handled or held), and when claiming or a retry is due.
     private mutating func processReadingAhead(_ first: [Attempt]) async throws {
         var batch = first
-        while batch.count == reader.batchSize, !pause.isPaused, !Task.isShuttingDownGracefully, !Task.isCancelled, !isOtherWorkDue {
+        // COUNT applies to each stream: a read of several can bring more than one batch size.
+        while batch.count >= reader.batchSize, !pause.isPaused, !Task.isShuttingDownGracefully, !Task.isCancelled, !isOtherWorkDue {
             let sent = acknowledger.waiting
             acknowledger.forgetAll()
             let (reader, acknowledgements) = (self.reader, acknowledger.commands(for: sent))
