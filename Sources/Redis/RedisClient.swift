@@ -107,12 +107,7 @@ public final class RedisClient: Service, Sendable {
 
     /// A pipeline whose last command may block on the server for up to `blocking`.
     public func pipeline(_ commands: [[String]], blocking: Duration) async throws -> [RedisReply] {
-        let baseTimeout = endpoint.timeout
-        return try await withConnection { connection in
-            connection.setReadTimeout(baseTimeout + blocking)
-            defer { connection.setReadTimeout(baseTimeout) }
-            return try connection.pipeline(commands)
-        }
+        try await withConnection(blockingFor: blocking) { try $0.pipeline(commands) }
     }
 
     /// `commands`, then `read` (an `XREADGROUP` or `XREAD` that may block on the server for up to
@@ -122,13 +117,20 @@ public final class RedisClient: Service, Sendable {
     public func pipeline(_ commands: [[String]], thenRead read: [String], blocking: Duration) async throws -> (
         replies: [RedisReply], entries: [StreamEntry]
     ) {
+        let (replies, answer) = try await withConnection(blockingFor: blocking) { try $0.pipeline(commands, thenRecording: read) }
+        return (replies, answer.entries())
+    }
+
+    /// ``withConnection(_:)`` with the socket's read timeout widened by `blocking` for `body` alone.
+    private func withConnection<T: Sendable>(
+        blockingFor blocking: Duration, _ body: @escaping @Sendable (RedisConnection) throws -> T
+    ) async throws -> T {
         let baseTimeout = endpoint.timeout
-        let (replies, answer) = try await withConnection { connection in
+        return try await withConnection { connection in
             connection.setReadTimeout(baseTimeout + blocking)
             defer { connection.setReadTimeout(baseTimeout) }
-            return try connection.pipeline(commands, thenRecording: read)
+            return try body(connection)
         }
-        return (replies, answer.entries())
     }
 
     public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {

@@ -24,7 +24,7 @@ public struct StreamEntry: Sendable {
         fieldList.map { list in
             var result: [String: String] = [:]
             result.reserveCapacity(list.count / 2)
-            forEachPair(list) { result[$0] = $1 }
+            for index in stride(from: 0, to: list.count - 1, by: 2) { result[list[index]] = list[index + 1] }
             return result
         }
     }
@@ -42,14 +42,6 @@ public struct StreamEntry: Sendable {
             index += 2
         }
         return nil
-    }
-
-    private func forEachPair(_ list: [String], _ body: (String, String) -> Void) {
-        var index = 0
-        while index + 1 < list.count {
-            body(list[index], list[index + 1])
-            index += 2
-        }
     }
 
     /// Parses `[id, [field, value, …]]`.
