@@ -140,26 +140,12 @@ final class ConsumerGroupTests: RedisTestCase {
     /// While a full batch is handled, the next one is already read (both are pending at the
     /// consumer), so Redis and the handler work at the same time.
     func testTheNextBatchIsReadWhileAFullOneIsHandled() async throws {
-        var configuration = StreamConsumer.Configuration.fast(group: "g", consumer: "c")
-        configuration.batchSize = 10
         try await StreamPublisher(client: client(redis)).publish((0..<30).map { try makeEvent($0) })
         let redis = self.redis!
-        let readAhead = Seen()
-        let seen = Seen()
-        let services = RunningServices([
-            StreamConsumer(configuration: configuration, client: client(redis), logger: .test("c")) { event in
-                if event.envelope.key == "item-0",
-                    await eventually(timeout: .seconds(10), { (try? pendingCount(redis, group: "g")) == 20 })
-                {
-                    await readAhead.add(event)
-                }
-                await seen.add(event)
-            }
-        ])
-        let done = await eventually { drained(self.redis, group: "g") }
-        await services.stop()
+        let (done, sawReadAhead, seen) = await consumeWithABatchOf10(streams: ["test-events"]) {
+            (try? pendingCount(redis, group: "g")) == 20
+        }
         XCTAssertTrue(done)
-        let sawReadAhead = await readAhead.count
         XCTAssertEqual(sawReadAhead, 1, "the second batch was pending while the first was handled")
         let keys = await seen.entries.map(\.envelope.key)
         XCTAssertEqual(keys, (0..<30).map { "item-\($0)" }, "in stream order, once each")
@@ -168,35 +154,38 @@ final class ConsumerGroupTests: RedisTestCase {
     /// `COUNT` applies to each stream: a read of two streams can bring twice the batch size, and
     /// that too means a backlog to read ahead of.
     func testAConsumerOfTwoStreamsReadsAheadToo() async throws {
-        var configuration = StreamConsumer.Configuration.fast(streams: ["a", "b"], group: "g", consumer: "c")
-        configuration.batchSize = 10
         let publisher = StreamPublisher(client: client(redis))
         try await publisher.publish((0..<15).map { try makeEvent($0, stream: "a") } + (15..<30).map { try makeEvent($0, stream: "b") })
         let redis = self.redis!
-        let readAhead = Seen()
-        let seen = Seen()
-        let services = RunningServices([
-            StreamConsumer(configuration: configuration, client: client(redis), logger: .test("c")) { event in
-                if event.envelope.key == "item-0",
-                    await eventually(
-                        timeout: .seconds(10),
-                        {
-                            (try? pendingCount(redis, stream: "a", group: "g")) == 15
-                                && (try? pendingCount(redis, stream: "b", group: "g")) == 15
-                        })
-                {
-                    await readAhead.add(event)
-                }
-                await seen.add(event)
-            }
-        ])
-        let done = await eventually { drained(self.redis, stream: "a", group: "g") && drained(self.redis, stream: "b", group: "g") }
-        await services.stop()
+        let (done, sawReadAhead, seen) = await consumeWithABatchOf10(streams: ["a", "b"]) {
+            (try? pendingCount(redis, stream: "a", group: "g")) == 15 && (try? pendingCount(redis, stream: "b", group: "g")) == 15
+        }
         XCTAssertTrue(done)
-        let sawReadAhead = await readAhead.count
         XCTAssertEqual(sawReadAhead, 1, "the rest of both streams was pending while the first read (10 + 10) was handled")
         let unique = await seen.uniqueCount
         XCTAssertEqual(unique, 30)
+    }
+
+    /// Runs a consumer of `streams` (group "g", batches of 10) until every stream is drained. While
+    /// it handles "item-0", its handler waits up to 10 s for `readAhead`, what Redis shows once the
+    /// next read is in. Returns whether the streams were drained, how often that came true, and
+    /// what the consumer handled.
+    private func consumeWithABatchOf10(streams: [String], readAhead: @escaping @Sendable () -> Bool) async -> (
+        drained: Bool, readAheadSeen: Int, seen: Seen
+    ) {
+        var configuration = StreamConsumer.Configuration.fast(streams: streams, group: "g", consumer: "c")
+        configuration.batchSize = 10
+        let sawReadAhead = Seen()
+        let seen = Seen()
+        let services = RunningServices([
+            StreamConsumer(configuration: configuration, client: client(redis), logger: .test("c")) { event in
+                if event.envelope.key == "item-0", await eventually(timeout: .seconds(10), readAhead) { await sawReadAhead.add(event) }
+                await seen.add(event)
+            }
+        ])
+        let done = await eventually { streams.allSatisfy { drained(self.redis, stream: $0, group: "g") } }
+        await services.stop()
+        return (done, await sawReadAhead.count, seen)
     }
 
     func testGroupRecreatedWhenRedisComesBackEmpty() async throws {
