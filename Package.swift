@@ -104,7 +104,9 @@ let package = Package(
                 "RentalService", "DeliveryService", "LookupService", "NotifierService", "Gateway", "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
+            ],
+            exclude: ["LinkOrder.txt"],
+            linkerSettings: releaseLinkerSettings
         ),
         // `benchmark e2e` (the system end to end, next to its parts' limits) and `benchmark bus`.
         .executableTarget(
@@ -173,4 +175,23 @@ var serviceDependencies: [Target.Dependency] {
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
     ]
+}
+
+/// How the release executable is linked on Linux: by lld, which
+/// - packs the relative relocations (`DT_RELR`, glibc 2.36+, Debian 12's): a position-independent
+///   executable with the Swift runtime linked in carries ~150,000 of them, 3.6 MB of RELA entries
+///   the loader reads at every start and that then stay resident in every process;
+/// - exports no symbols (swiftc asks for `--export-dynamic`): the 54,000 exported ones took 3 MB
+///   of symbol tables, which the loader's lookups touched in every process, and nothing looks them up;
+/// - places first, together, the functions the processes run (`LinkOrder.txt`, made by
+///   `scripts/link-order`): the kernel maps code 64 KB around each page touched, so scattered they
+///   kept ~16 MB of the 33 MB of code resident in each process. This takes effect when the code is
+///   compiled with `-Xswiftc -Xfrontend -Xswiftc -function-sections` (scripts/benchmark, ops/Dockerfile do).
+var releaseLinkerSettings: [LinkerSetting] {
+    let order = Context.packageDirectory + "/Sources/BookDeliveryCLI/LinkOrder.txt"
+    let flags = [
+        "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
+        "-Xlinker", "--symbol-ordering-file=\(order)", "-Xlinker", "--no-warn-symbol-ordering",
+    ]
+    return [.unsafeFlags(flags, .when(platforms: [.linux], configuration: .release))]
 }
