@@ -188,7 +188,7 @@ var serviceDependencies: [Target.Dependency] {
 /// - places first, together, the functions the processes run (`LinkOrder.txt`, made by
 ///   `scripts/link-order`): the kernel maps code 64 KB around each page touched, so scattered they
 ///   kept ~16 MB of the 33 MB of code resident in each process. This takes effect when the code is
-///   compiled with `-Xswiftc -Xfrontend -Xswiftc -function-sections` (scripts/benchmark, ops/Dockerfile do).
+///   compiled with `-Xswiftc -Xfrontend -Xswiftc -function-sections` (scripts/release-build).
 var releaseLinkerSettings: [LinkerSetting] {
     let order = Context.packageDirectory + "/Sources/BookDeliveryCLI/LinkOrder.txt"
     let flags = [
