@@ -95,15 +95,13 @@ let package = Package(
             // the binary: nothing to ship beside it.
             resources: [.embedInCode("Resources")]
         ),
-        // glibc's mallopt(M_ARENA_MAX), which Swift's Glibc module does not bring.
-        .target(name: "CMallocArenas"),
         // Child processes, ports, and a local redis-server: for `up`, the benchmark and the tests.
         .target(name: "ProcessSupport", dependencies: ["Redis"]),
         .executableTarget(
             name: "BookDeliveryCLI",
             dependencies: [
                 "Bus", "Contracts", "Redis", "ServiceKit", "ProcessSupport",
-                "RentalService", "DeliveryService", "LookupService", "NotifierService", "Gateway", "Identity", "CMallocArenas",
+                "RentalService", "DeliveryService", "LookupService", "NotifierService", "Gateway", "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],

@@ -1,6 +1,4 @@
 import ArgumentParser
-import CMallocArenas
-import Foundation
 
 /// `bookdelivery`: one executable for every service and the operator's tools.
 @main
@@ -15,15 +13,4 @@ struct BookDelivery: AsyncParsableCommand {
             GatewayCommand.self, UpCommand.self, KeysCommand.self, TokenCommand.self, RedisUsersCommand.self, ConfigCommand.self,
             StreamsCommand.self, DeadLettersCommand.self, ContractsCommand.self,
         ])
-
-    /// Two malloc arenas before any thread of ours starts. glibc gives each thread that meets a busy
-    /// arena a new one, up to 8 per core, and every arena keeps its own freed memory: with the
-    /// event loops, the task pool, SQLite's writer queue and the Redis connections' threads, that
-    /// was 3 MiB of Rental's 40.6 MiB at 1,000 orders/s (`scripts/benchmark e2e`, with
-    /// `MALLOC_ARENA_MAX=2` in the environment: 37.4 MiB, the same CPU per order). The
-    /// environment variable still wins where it is set.
-    static func main() async {
-        if ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil { _ = bookdelivery_limit_malloc_arenas(2) }
-        await main(nil)
-    }
 }
