@@ -95,13 +95,15 @@ let package = Package(
             // the binary: nothing to ship beside it.
             resources: [.embedInCode("Resources")]
         ),
+        // glibc's mallopt(M_ARENA_MAX), which Swift's Glibc module does not bring.
+        .target(name: "CMallocArenas"),
         // Child processes, ports, and a local redis-server: for `up`, the benchmark and the tests.
         .target(name: "ProcessSupport", dependencies: ["Redis"]),
         .executableTarget(
             name: "BookDeliveryCLI",
             dependencies: [
                 "Bus", "Contracts", "Redis", "ServiceKit", "ProcessSupport",
-                "RentalService", "DeliveryService", "LookupService", "NotifierService", "Gateway", "Identity",
+                "RentalService", "DeliveryService", "LookupService", "NotifierService", "Gateway", "Identity", "CMallocArenas",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -155,7 +157,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "TestSupport", "ProcessSupport", "Contracts", "ServiceKit", "Identity", "Redis",
-                "RentalService", "DeliveryService", "LookupService", "NotifierService",
+                "RentalService", "DeliveryService", "LookupService", "NotifierService", "CMallocArenas",
                 // The overload test needs a client that really opens 40 connections at once.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
