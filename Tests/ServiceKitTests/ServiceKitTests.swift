@@ -81,6 +81,43 @@ final class ServiceKitTests: XCTestCase {
         XCTAssertEqual(pruned, [0, 0])
     }
 
+    func testTheCheckpointerCopiesTheLogIntoTheFileSoThatTheWriterNeedNot() async throws {
+        let database = try database { migrator in
+            migrator.registerMigration("test") { db in try db.execute(sql: "CREATE TABLE pages(body BLOB NOT NULL)") }
+        }
+        func fileBytes() throws -> Int { try FileManager.default.attributesOfItem(atPath: database.path)[.size] as? Int ?? 0 }
+        func writerThreshold() async throws -> Int? {
+            try await database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") }
+        }
+        // 2 MB in 500 pages: under the writer's own threshold (1,000 pages), so without the
+        // checkpointer they would stay in the log and the file would not grow.
+        for _ in 0..<10 {
+            try await database.write { db in
+                for _ in 0..<25 { try db.execute(sql: "INSERT INTO pages VALUES (randomblob(8000))") }
+            }
+        }
+        let before = try fileBytes()
+        XCTAssertLessThan(before, 1_000_000, "the rows are still in the log only")
+
+        let services = RunningServices([WALCheckpointer(writer: database, interval: .milliseconds(20), logger: .test("checkpointer"))])
+        let copied = try await eventually { try fileBytes() >= 2_000_000 }
+        XCTAssertTrue(copied, "the file holds the rows: \((try? fileBytes()) ?? 0) bytes")
+        let raised = try await eventually { try await writerThreshold() == WALCheckpointer.backstopPages }
+        XCTAssertTrue(raised, "the writer checkpoints itself only past the backstop while the checkpointer runs")
+        // The writer goes on while it runs, and what it writes reaches the file too.
+        try await database.write { db in
+            for _ in 0..<250 { try db.execute(sql: "INSERT INTO pages VALUES (randomblob(8000))") }
+        }
+        let copiedAgain = try await eventually { try fileBytes() >= 4_000_000 }
+        XCTAssertTrue(copiedAgain, "later rows reach the file too: \((try? fileBytes()) ?? 0) bytes")
+        let rows = try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pages") }
+        XCTAssertEqual(rows, 500)
+
+        await services.stop()
+        let restored = try await writerThreshold()
+        XCTAssertEqual(restored, 1000, "stopped, it hands checkpoints back to the writer")
+    }
+
     func testAnIdempotencyKeyReplaysTheFirstAnswerAndRefusesAnotherRequest() async throws {
         let database = try database { migrator in
             migrator.registerMigration("test") { db in try db.execute(sql: "CREATE TABLE effects(n INTEGER)") }

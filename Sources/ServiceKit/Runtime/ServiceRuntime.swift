@@ -55,9 +55,11 @@ public struct ServiceRuntime {
         services.append(consumer)
     }
 
-    /// Prunes the service database's inbox ids and idempotency keys now and then.
+    /// Prunes the service database's inbox ids and idempotency keys now and then, and checkpoints
+    /// its write-ahead log beside the writer (``WALCheckpointer``).
     public mutating func housekeeping(database: any DatabaseWriter) {
         services.append(Housekeeping(database: database, logger: options.logger))
+        if let pool = database as? DatabasePool { services.append(WALCheckpointer(writer: pool, logger: options.logger)) }
     }
 
     /// Trims the streams the parts added so far write, by ``ServiceOptions/retention``; add it last.
