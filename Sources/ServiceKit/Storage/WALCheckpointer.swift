@@ -51,8 +51,10 @@ public struct WALCheckpointer: Service {
                     failing = false
                 } catch is CancellationError {
                     return
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                    continue  // another process on the same file is checkpointing it: nothing to say
                 } catch {
-                    // A busy database (another process checkpointing) or a full disk: the next round tries again.
+                    // A full disk, for instance: the next round tries again.
                     if !failing { logger.warning("checkpoint failed, trying again", metadata: ["error": "\(error)"]) }
                     failing = true
                 }
