@@ -32,7 +32,7 @@ public struct WALCheckpointer: Service {
     }
 
     /// Checkpoints every `interval` until the service group shuts down, then hands the job back to
-    /// the writer.
+    /// the writer at the threshold it had.
     public func run() async throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(2)
@@ -41,7 +41,11 @@ public struct WALCheckpointer: Service {
         // beside the writer's. Its `synchronous` is the default (FULL): SQLite syncs the log before
         // a checkpoint and the database file after it in FULL and NORMAL alike.
         let connection = try DatabaseQueue(path: writer.path, configuration: configuration)
-        try await writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.backstopPages)") }
+        let writerPages = try await writer.writeWithoutTransaction { db in
+            let pages = try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? 1000
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.backstopPages)")
+            return pages
+        }
         try? await cancelWhenGracefulShutdown { [self] in
             var failing = false
             while !Task.isCancelled {
@@ -60,7 +64,7 @@ public struct WALCheckpointer: Service {
                 }
             }
         }
-        try? await writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 1000") }
+        try? await writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = \(writerPages)") }
         try? connection.close()
     }
 }
