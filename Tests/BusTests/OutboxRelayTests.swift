@@ -43,6 +43,85 @@ final class OutboxRelayTests: RedisTestCase {
         XCTAssertEqual(keys, (0..<10).map { "item-\($0)" }, "in order, once each")
     }
 
+    private func keys() throws -> [String]? {
+        try redis.command(["XRANGE", "test-events", "-", "+"]).array?.compactMap { $0.array?[1].hash["key"] }
+    }
+
+    /// Rows committed while the relay runs are handed to it as they commit: claimed in their insert,
+    /// published without a claim transaction, and marked published many to a transaction.
+    func testCommittedRowsGoOutWithoutAClaimTransactionAndAreMarkedTogether() async throws {
+        let database = try busDatabase()
+        let outbox = Outbox()
+        let relay = relay(database, outbox) {
+            $0.pollInterval = .seconds(3600)
+            $0.lossCheckInterval = .seconds(3600)
+            $0.markInterval = .seconds(3600)  // marked only when the relay stops
+        }
+        let services = RunningServices([relay])
+        try await database.write { db in try outbox.append(try makeEvent(0), in: db) }
+        let first = await eventually { self.streamLength() == 1 }
+        XCTAssertTrue(first)
+        let statements = Mutex<[String]>([])
+        try await database.writeWithoutTransaction { db in db.trace { event in statements.withLock { $0.append("\(event)") } } }
+        for number in 1...20 {
+            try await database.write { db in try outbox.append(try makeEvent(number), in: db) }
+        }
+        let claimedForTheRelay = try await database.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM outbox WHERE claimedBy = 'relay' AND claimedUntil > ?", arguments: [Timestamp.milliseconds()]
+            )
+        }
+        let all = await eventually { self.streamLength() == 21 }
+        await services.stop()
+        XCTAssertTrue(all)
+        XCTAssertEqual(try keys(), (0...20).map { "item-\($0)" }, "in order, once each")
+        XCTAssertGreaterThan(claimedForTheRelay ?? 0, 0, "rows are claimed for the relay in their insert")
+        let log = statements.withLock { $0 }
+        XCTAssertEqual(log.filter { $0.hasPrefix("UPDATE outbox SET claimedBy") }, [], "no claim: the rows were handed over")
+        XCTAssertEqual(log.filter { $0.hasPrefix("UPDATE outbox SET publishedAt") }.count, 1, "marked in one transaction, at the stop")
+        let backlog = try await relay.counts().backlog
+        XCTAssertEqual(backlog, 0)
+    }
+
+    /// Group commit rolls a failing write back alone, in its savepoint: its events must not go out,
+    /// though the transaction around it commits.
+    func testARowRolledBackWithItsSavepointIsNeverHandedOver() async throws {
+        let database = try busDatabase()
+        let outbox = Outbox()
+        let services = RunningServices([relay(database, outbox) { $0.pollInterval = .seconds(3600) }])
+        try await database.write { db in try outbox.append(try makeEvent(0), in: db) }
+        let first = await eventually { self.streamLength() == 1 }
+        XCTAssertTrue(first)
+        try await database.write { db in
+            try outbox.append(try makeEvent(2), in: db)
+            try db.inSavepoint {
+                try outbox.append(try makeEvent(1), in: db)
+                return .rollback
+            }
+        }
+        let second = await eventually { (self.streamLength() ?? 0) >= 2 }
+        await services.stop()
+        XCTAssertTrue(second)
+        XCTAssertEqual(try keys(), ["item-0", "item-2"])
+    }
+
+    /// Rows claimed for a relay as they were inserted are another relay's only once that lease ends,
+    /// as if the first relay had claimed them itself.
+    func testRowsClaimedForARelayInTheirInsertWaitForItsLeaseBeforeAnotherTakesThem() async throws {
+        let database = try busDatabase()
+        let outbox = Outbox()
+        _ = relay(database, outbox, name: "relay-1") { $0.claimLease = .seconds(1) }  // attached, never run: as if it died
+        let leaseEnd = Timestamp.milliseconds() + 1_000
+        try await database.write { db in try outbox.append((0..<10).map { try makeEvent($0) }, in: db) }
+        let other = relay(database, Outbox(), name: "relay-2") { $0.pollInterval = .milliseconds(50) }
+        let services = RunningServices([other])
+        let done = await eventually { self.streamLength() == 10 }
+        await services.stop()
+        XCTAssertTrue(done)
+        XCTAssertGreaterThanOrEqual(Timestamp.milliseconds(), leaseEnd, "not before relay-1's lease ran out")
+        XCTAssertEqual(try keys(), (0..<10).map { "item-\($0)" }, "in order, once each")
+    }
+
     func testEventsCommittedWhileRedisIsUnreachableGoOutWhenItIsBack() async throws {
         let database = try busDatabase()
         let outbox = Outbox()
@@ -54,8 +133,15 @@ final class OutboxRelayTests: RedisTestCase {
         XCTAssertEqual(stuck, 10, "nothing could go out")
         try await redis.start()
         let done = await eventually { self.streamLength() == 10 }
-        await services.stop()
         XCTAssertTrue(done, "the relay reconnected on its own and published the backlog")
+        // Once the table's rows are out, rows are handed over again, after them.
+        for number in 10..<20 {
+            try await database.write { db in try outbox.append(try makeEvent(number), in: db) }
+        }
+        let rest = await eventually { self.streamLength() == 20 }
+        await services.stop()
+        XCTAssertTrue(rest)
+        XCTAssertEqual(try keys(), (0..<20).map { "item-\($0)" }, "in order, once each")
         let backlog = try await relay.counts().backlog
         XCTAssertEqual(backlog, 0)
     }

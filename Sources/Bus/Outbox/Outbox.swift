@@ -1,4 +1,5 @@
 import GRDB
+import Redis
 
 /// The transactional outbox: a service calls ``append(_:in:)`` inside the very transaction that
 /// changes its state, so the events exist if and only if the change does. The ``OutboxRelay`` then
@@ -6,9 +7,12 @@ import GRDB
 public struct Outbox: Sendable {
     /// Woken after each commit that added events, so the relay publishes at once instead of polling.
     public let signal: WakeSignal
+    /// Gives the committed rows to this outbox's relay, once one is attached (``OutboxRelay``).
+    let handoff: OutboxHandoff
 
     public init(signal: WakeSignal = WakeSignal()) {
         self.signal = signal
+        self.handoff = OutboxHandoff(signal: signal)
     }
 
     public func append(_ events: [OutgoingEvent], in db: Database) throws {
@@ -18,21 +22,38 @@ public struct Outbox: Sendable {
         // book, the rental, its event) that was about 7 % of Rental's CPU.
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO outbox (stream, eventId, type, key, occurredAt, correlationId, causationId, data)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO outbox (stream, eventId, type, key, occurredAt, correlationId, causationId, data, claimedBy, claimedUntil)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-        for event in events {
-            let envelope = event.envelope
-            try insert.execute(arguments: [
-                event.stream, envelope.id, envelope.type, envelope.key, envelope.occurredAt, envelope.correlationId,
-                envelope.causationId, envelope.data,
-            ])
+        guard let claimant = handoff.claimant else {
+            // No relay in this process: it is woken, should one wait, and claims the rows itself.
+            for event in events { try insert.execute(arguments: Self.arguments(event, claimedBy: nil, until: nil)) }
+            let signal = self.signal
+            db.afterNextTransaction(onCommit: { _ in signal.wake() })
+            return
         }
-        let signal = self.signal
-        db.afterNextTransaction(onCommit: { _ in signal.wake() })
+        // Claimed for this process's relay as they are written, and handed to it when they commit.
+        let leaseEnd = Timestamp.milliseconds() + claimant.lease.milliseconds
+        for event in events {
+            try insert.execute(arguments: Self.arguments(event, claimedBy: claimant.relay, until: leaseEnd))
+            let envelope = event.envelope
+            handoff.inserted(
+                OutboxRecord(
+                    sequence: db.lastInsertedRowID, stream: event.stream, eventId: envelope.id, type: envelope.type, key: envelope.key,
+                    occurredAt: envelope.occurredAt, correlationId: envelope.correlationId, causationId: envelope.causationId,
+                    data: envelope.data, claimedBy: claimant.relay, claimedUntil: leaseEnd, failures: 0))
+        }
     }
 
     public func append(_ event: OutgoingEvent, in db: Database) throws {
         try append([event], in: db)
+    }
+
+    private static func arguments(_ event: OutgoingEvent, claimedBy relay: String?, until leaseEnd: Int64?) -> StatementArguments {
+        let envelope = event.envelope
+        return [
+            event.stream, envelope.id, envelope.type, envelope.key, envelope.occurredAt, envelope.correlationId, envelope.causationId,
+            envelope.data, relay, leaseEnd,
+        ]
     }
 }

@@ -7,11 +7,14 @@ import ServiceLifecycle
 
 /// Moves outbox rows to their streams, in insertion order, and marks them sent.
 ///
-/// It wakes as soon as a local transaction adds rows (``Outbox/signal``) and otherwise looks every
-/// `pollInterval` for rows that other processes sharing the database left behind (a crashed relay's,
-/// for instance). Several relays on one database do not publish the same rows: each claims a batch
-/// for `claimLease` first. A relay that dies between publishing and marking re-publishes those rows
-/// after its lease runs out: delivery is at-least-once and consumers de-duplicate on the event id.
+/// Rows committed in its own process are handed to it as they commit, already claimed for it in
+/// their insert (``OutboxHandoff``), and it marks them published a batch at a time
+/// (``PublishedMarks``): no transaction of the relay's own sits between two of the service's commits.
+/// Every `pollInterval` it also claims rows from the table: those that other processes sharing the
+/// database left behind (a crashed relay's, for instance). Several relays on one database do not
+/// publish the same rows: each claims a batch for `claimLease` first. A relay that dies between
+/// publishing and marking re-publishes those rows after its lease runs out: delivery is
+/// at-least-once and consumers de-duplicate on the event id.
 ///
 /// Redis can come back without entries it had acknowledged: restarted without persistence, or with an
 /// AOF that lost its last second in an OS crash. Published rows are kept (`retention`, 7 days) with
@@ -31,6 +34,9 @@ public struct OutboxRelay: Service {
         /// long those rows wait for another relay (a restarted one under the same name takes them
         /// at once). An expired lease can at worst send a batch twice, which consumers absorb.
         public var claimLease: Duration = .seconds(2)
+        /// How long rows that went out may wait to be marked published, so that one transaction
+        /// marks many (``PublishedMarks``); far shorter than `claimLease`, which keeps them meanwhile.
+        public var markInterval: Duration = .milliseconds(50)
         /// How long published rows are kept, to publish them again should Redis lose them.
         public var retention: Duration = .seconds(7 * 24 * 3600)
         public var pruneInterval: Duration = .seconds(60)
@@ -62,6 +68,8 @@ public struct OutboxRelay: Service {
         self.name = name
         self.configuration = configuration
         self.logger = logger
+        outbox.handoff.attach(relay: name, lease: configuration.claimLease)
+        database.add(transactionObserver: outbox.handoff, extent: .observerLifetime)
     }
 
     private var client: RedisClient { publisher.client }
@@ -70,17 +78,28 @@ public struct OutboxRelay: Service {
         logger.info("outbox relay started", metadata: ["relay": "\(name)"])
         var nextPrune = ContinuousClock.now
         var check = LossCheck()
+        var marks = PublishedMarks()
+        var nextPoll = ContinuousClock.now
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
-                    if check.isDue(now: .now) { try await checkForLoss(&check) }
-                    let published = try await publishBatch(&check)
+                    if check.isDue(now: .now) {
+                        try await mark(&marks)  // the check reads what the table says went out
+                        try await checkForLoss(&check)
+                    }
+                    // The table is read when the hand-off is suspended and every `pollInterval` (rows of
+                    // other processes, or left by a crashed relay); else the hand-off has every new row.
+                    let polling = !outbox.handoff.isActive || ContinuousClock.now >= nextPoll
+                    if polling { nextPoll = .now + configuration.pollInterval }
+                    let published = try await publishBatch(&check, &marks, claimingFromTable: polling)
+                    if marks.isDue(now: .now, batchSize: configuration.batchSize) { try await mark(&marks) }
                     if ContinuousClock.now >= nextPrune {
                         try await prune()
                         nextPrune = .now + configuration.pruneInterval
                     }
                     if published < configuration.batchSize {
-                        await outbox.signal.wait(timeout: min(configuration.pollInterval, configuration.lossCheckInterval))
+                        let deadline = [nextPoll, check.nextCheck, marks.due].compactMap { $0 }.min() ?? nextPoll
+                        await outbox.signal.wait(timeout: max(.zero, deadline - .now))
                     }
                 } catch RedisError.connectionChanged {
                     check.verifiedSerial = nil  // check the new connection's Redis at once, before publishing on it
@@ -98,21 +117,34 @@ public struct OutboxRelay: Service {
             outbox.signal.wake()
         }
         // Whatever was committed before shutdown goes out now if Redis is there; else the next start sends it.
-        if check.verifiedSerial != nil { _ = try? await publishBatch(&check) }
+        if check.verifiedSerial != nil { _ = try? await publishBatch(&check, &marks, claimingFromTable: !outbox.handoff.isActive) }
+        try? await mark(&marks)
         logger.info("outbox relay stopped", metadata: ["relay": "\(name)"])
     }
 
-    /// Claims, publishes and records one batch; returns how many rows it claimed.
+    /// Publishes and records one batch: the rows handed over as they committed, else (if asked to)
+    /// rows claimed from the table. Returns how many rows it took.
     @discardableResult
-    private func publishBatch(_ check: inout LossCheck) async throws -> Int {
-        let now = Timestamp.milliseconds()
-        let rows = try await table.claim(
-            configuration.batchSize, for: name, now: now, leaseEnd: now + configuration.claimLease.milliseconds)
+    private func publishBatch(_ check: inout LossCheck, _ marks: inout PublishedMarks, claimingFromTable: Bool) async throws -> Int {
+        var rows = outbox.handoff.take(configuration.batchSize)
+        if rows.isEmpty && claimingFromTable {
+            try await mark(&marks)  // the claim takes this relay's own rows too: the published ones must say so
+            let now = Timestamp.milliseconds()
+            rows = try await table.claim(
+                configuration.batchSize, for: name, now: now, leaseEnd: now + configuration.claimLease.milliseconds,
+                handoff: outbox.handoff)
+        }
         guard !rows.isEmpty else { return 0 }
         let (oversized, sendable) = (
             rows.filter { $0.size > configuration.maxEventBytes }, rows.filter { $0.size <= configuration.maxEventBytes }
         )
-        let results = try await publisher.publishEach(sendable.map(\.event), onConnection: check.verifiedSerial)
+        let results: [Result<String, RedisError>]
+        do {
+            results = try await publisher.publishEach(sendable.map(\.event), onConnection: check.verifiedSerial)
+        } catch {
+            outbox.handoff.suspend()  // the batch is still claimed in the table: it goes out from there, in order
+            throw error
+        }
         var published: [(Int64, StreamID)] = []
         var failed = oversized.map { row in
             (row.sequence ?? 0, "the event takes \(row.size) bytes, more than the \(configuration.maxEventBytes) allowed", 1)
@@ -130,14 +162,34 @@ public struct OutboxRelay: Service {
             case .failure(let error): failed.append((row.sequence ?? 0, "\(error)", configuration.setAsideAfter))
             }
         }
-        let setAside = try await table.settle(published: published, failed: failed, now: Timestamp.milliseconds())
-        try await table.release(refusedForNow)
+        var setAside: [Int64] = []
+        if failed.isEmpty && refusedForNow.isEmpty {
+            marks.add(published, within: configuration.markInterval)
+        } else {
+            setAside = try await table.settle(published: published, failed: failed, now: Timestamp.milliseconds())
+            try await table.release(refusedForNow)
+        }
         publishedCounter.increment(by: published.count)
         let streams = Dictionary(uniqueKeysWithValues: rows.map { ($0.sequence ?? 0, $0.stream) })
         check.recordPublished(published.map { (streams[$0.0] ?? "", $0.1) })
         if !setAside.isEmpty { await report(setAside: setAside, rows: rows) }
-        if !refusedForNow.isEmpty || !failed.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+        if !refusedForNow.isEmpty || !failed.isEmpty {
+            outbox.handoff.suspend()  // the rows after them wait in the table, in order
+            try await Task.sleep(for: .milliseconds(200))
+        }
         return rows.count
+    }
+
+    /// Marks the rows that went out as published, in one transaction; they stay waiting if it fails.
+    private func mark(_ marks: inout PublishedMarks) async throws {
+        guard !marks.isEmpty else { return }
+        let rows = marks.take()
+        do {
+            _ = try await table.settle(published: rows, failed: [], now: Timestamp.milliseconds())
+        } catch {
+            marks.add(rows, within: configuration.markInterval)
+            throw error
+        }
     }
 
     /// Compares every stream this outbox published to with what it published, on one connection;
@@ -170,6 +222,7 @@ public struct OutboxRelay: Service {
                 !(try await client.command(["XRANGE", stream, id.description, id.description]).orThrow().array ?? []).isEmpty
             }
             try await table.reopen(missing)
+            outbox.handoff.suspend()  // re-opened rows are older than those being handed over
             republishedCounter.increment(by: missing.count)
             logger.warning(
                 "redis lost entries of a stream: publishing them again",
@@ -201,7 +254,8 @@ public struct OutboxRelay: Service {
         try await table.prune(publishedBefore: Timestamp.milliseconds() - configuration.retention.milliseconds)
     }
 
-    /// Events committed but not on their stream yet, and events set aside: `/health` shows both.
+    /// Events committed and not yet marked published (not on their stream yet, or gone out within the
+    /// last `markInterval`), and events set aside: `/health` shows both.
     public func counts() async throws -> (backlog: Int, setAside: Int) {
         try await table.counts()
     }

@@ -6,10 +6,16 @@ struct OutboxTable: Sendable {
     let database: any DatabaseWriter
 
     /// Claims up to `limit` unpublished rows, in order, for `relay` until `leaseEnd`: rows nobody
-    /// holds, whose lease ran out, or that this relay held already (a restart under the same name).
-    func claim(_ limit: Int, for relay: String, now: Int64, leaseEnd: Int64) async throws -> [OutboxRecord] {
+    /// holds, whose lease ran out, or that this relay held already (a restart under the same name,
+    /// rows claimed for it as they were inserted). Rows `handoff` holds are not claimed again: if it
+    /// holds any, they are the batch. A claim that finds less than a batch resumes the hand-off when
+    /// it commits: every row committed after it is then newer than the rows it took.
+    func claim(_ limit: Int, for relay: String, now: Int64, leaseEnd: Int64, handoff: OutboxHandoff) async throws -> [OutboxRecord] {
         try await bookkeeping { db in
-            try OutboxRecord.fetchAll(
+            // On the writer, between commits: nothing can be handed over meanwhile.
+            let handed = handoff.take(limit)
+            guard handed.isEmpty else { return handed }
+            let rows = try OutboxRecord.fetchAll(
                 db,
                 sql: """
                     UPDATE outbox SET claimedBy = ?, claimedUntil = ?
@@ -21,8 +27,9 @@ struct OutboxTable: Sendable {
                     RETURNING *
                     """,
                 arguments: [relay, leaseEnd, now, relay, limit])
+            if rows.count < limit { db.afterNextTransaction(onCommit: { _ in handoff.resume() }) }
+            return rows.sorted { ($0.sequence ?? 0) < ($1.sequence ?? 0) }
         }
-        .sorted { ($0.sequence ?? 0) < ($1.sequence ?? 0) }
     }
 
     /// Records what became of a claimed batch: published rows with their entry ids; failed rows

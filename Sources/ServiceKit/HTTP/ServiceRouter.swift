@@ -132,7 +132,8 @@ public struct Health: ResponseCodable, Equatable, Sendable {
     public var status: String
     public var consumer: String?
     public var events: ConsumerStats.Snapshot?
-    /// Events committed but not yet on their stream; nil for a service without an outbox.
+    /// Events committed and not yet marked published: those not on their stream yet, and those that
+    /// went out in the last `markInterval` (50 ms); nil for a service without an outbox.
     public var outboxBacklog: Int?
     /// Events that can never be published (too large, refused): set aside with their error.
     public var outboxSetAside: Int?
