@@ -7,8 +7,9 @@ import Synchronization
 ///
 /// hiredis calls block the calling thread for as long as the network or a `BLOCK` timeout takes.
 /// Doing that on Swift's cooperative pool (two threads on a two-core machine) would stall every task
-/// in the process, so each client runs its connection on a one-thread `NIOThreadPool` of its own:
-/// commands from many tasks queue up there and run one at a time, in order.
+/// in the process, so each client runs its connection on a thread of its own (``ConnectionThread``):
+/// commands from many tasks queue up there and run one at a time, in order. A task that prefers
+/// that thread as its executor (``executor``; a consumer, a relay) runs there and calls inline.
 ///
 /// When the connection breaks, the next call reconnects; consecutive failed connects wait an
 /// exponential backoff first, so a Redis that is down is not hammered. Run the client in the `ServiceGroup` before the services that use
@@ -21,7 +22,7 @@ public final class RedisClient: Service, Sendable {
     }
 
     public let endpoint: RedisEndpoint
-    private let thread: NIOThreadPool
+    private let thread: ConnectionThread
     private let logger: Logger
     private let backoff: Backoff
     private let state = Mutex(State.open(failedConnects: 0))
@@ -34,13 +35,17 @@ public final class RedisClient: Service, Sendable {
         backoff: Backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))
     ) {
         self.endpoint = endpoint
-        self.thread = NIOThreadPool(numberOfThreads: 1)
+        self.thread = ConnectionThread(name: "redis \(endpoint.port)")
         self.logger = logger
         self.backoff = backoff
-        thread.start()
     }
 
-    deinit { thread.shutdownGracefully { _ in } }
+    deinit { thread.stop() }
+
+    /// The connection's thread as a task executor: a task that talks mostly to this client runs
+    /// its code there with `withTaskExecutorPreference(client.executor)`, and its calls to this
+    /// client then run inline, with no hop to the thread and back.
+    public var executor: any TaskExecutor { thread }
 
     /// Waits for the graceful shutdown of the service group, then closes the connection.
     public func run() async throws {
@@ -57,7 +62,7 @@ public final class RedisClient: Service, Sendable {
         }
         if failedConnects > 0 { try await Task.sleep(for: backoff.delay(attempt: failedConnects)) }
         do {
-            let result = try await thread.runIfActive { [self] in
+            let onThread: @Sendable () throws -> T = { [self] in
                 let connection = try self.connection ?? self.connect()
                 self.connection = connection
                 do {
@@ -68,6 +73,7 @@ public final class RedisClient: Service, Sendable {
                     throw error
                 }
             }
+            let result = try await thread.isCurrent ? onThread() : thread.run(onThread)
             if failedConnects > 0 {
                 state.withLock { if case .open = $0 { $0 = .open(failedConnects: 0) } }
                 logger.info("redis connection restored", metadata: ["redis": "\(endpoint)"])
@@ -149,10 +155,10 @@ public final class RedisClient: Service, Sendable {
             return false
         }
         guard wasOpen else { return }
-        thread.submit { [self] _ in
+        thread.submit { [self] in
             self.connection?.close()
             self.connection = nil
         }
-        thread.shutdownGracefully { _ in }
+        thread.stop()
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 
 /// One synchronous hiredis connection.
 ///
-/// Every call blocks the calling thread, so a connection lives on its own ``DedicatedThread``
+/// Every call blocks the calling thread, so a connection lives on its own ``ConnectionThread``
 /// (see ``RedisClient``) and is never touched from Swift's cooperative pool. It is not thread-safe:
 /// one thread at a time.
 public final class RedisConnection {

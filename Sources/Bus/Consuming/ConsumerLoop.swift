@@ -120,7 +120,11 @@ struct ConsumerLoop {
             let sent = acknowledger.waiting
             acknowledger.forgetAll()
             let (reader, acknowledgements) = (self.reader, acknowledger.commands(for: sent))
-            async let next = reader.read(waitingAtMost: .zero, after: acknowledgements)
+            // Off the connection's thread, which this task prefers: a read run inline there would
+            // hold the thread until Redis answered, and the handler with it.
+            async let next = withTaskExecutorPreference(globalConcurrentExecutor) {
+                try await reader.read(waitingAtMost: .zero, after: acknowledgements)
+            }
             // If handling throws, `next` is cancelled: what it read stays pending here and is claimed again later.
             try await process(batch)
             do {

@@ -97,7 +97,9 @@ public struct StreamConsumer: Service {
 
     public func run() async throws {
         var loop = ConsumerLoop(configuration: configuration, client: client, logger: logger, stats: stats, handler: handler)
-        await loop.run()
+        // On the connection's thread: reads and acknowledgements run inline, not a hop there and
+        // back (two thread wake-ups per batch at low load); the handler's own awaits resume there.
+        await withTaskExecutorPreference(client.executor) { await loop.run() }
     }
 }
 

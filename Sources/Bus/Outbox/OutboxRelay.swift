@@ -80,45 +80,48 @@ public struct OutboxRelay: Service {
         var check = LossCheck()
         var marks = PublishedMarks()
         var nextPoll = ContinuousClock.now
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                do {
-                    if check.isDue(now: .now) {
-                        try await mark(&marks)  // the check reads what the table says went out
-                        try await checkForLoss(&check)
+        // On the connection's thread: each publish runs inline, not a hop there and back.
+        await withTaskExecutorPreference(client.executor) {
+            await withGracefulShutdownHandler {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    do {
+                        if check.isDue(now: .now) {
+                            try await mark(&marks)  // the check reads what the table says went out
+                            try await checkForLoss(&check)
+                        }
+                        // The table is read when the hand-off is suspended and every `pollInterval` (rows of
+                        // other processes, or left by a crashed relay); else the hand-off has every new row.
+                        let polling = !outbox.handoff.isActive || ContinuousClock.now >= nextPoll
+                        if polling { nextPoll = .now + configuration.pollInterval }
+                        let published = try await publishBatch(&check, &marks, claimingFromTable: polling)
+                        if marks.isDue(now: .now, batchSize: configuration.batchSize) { try await mark(&marks) }
+                        if ContinuousClock.now >= nextPrune {
+                            try await prune()
+                            nextPrune = .now + configuration.pruneInterval
+                        }
+                        if published < configuration.batchSize {
+                            let deadline = [nextPoll, check.nextCheck, marks.due].compactMap { $0 }.min() ?? nextPoll
+                            await outbox.signal.wait(timeout: max(.zero, deadline - .now))
+                        }
+                    } catch RedisError.connectionChanged {
+                        check.verifiedSerial = nil  // check the new connection's Redis at once, before publishing on it
+                        continue
+                    } catch let error as RedisError where error.isConnectionProblem {
+                        continue  // RedisClient waits its backoff before the next attempt.
+                    } catch is CancellationError {
+                        break
+                    } catch {
+                        logger.error("outbox relay failed, retrying", metadata: ["error": "\(error)"])
+                        try? await Task.sleep(for: .seconds(1))
                     }
-                    // The table is read when the hand-off is suspended and every `pollInterval` (rows of
-                    // other processes, or left by a crashed relay); else the hand-off has every new row.
-                    let polling = !outbox.handoff.isActive || ContinuousClock.now >= nextPoll
-                    if polling { nextPoll = .now + configuration.pollInterval }
-                    let published = try await publishBatch(&check, &marks, claimingFromTable: polling)
-                    if marks.isDue(now: .now, batchSize: configuration.batchSize) { try await mark(&marks) }
-                    if ContinuousClock.now >= nextPrune {
-                        try await prune()
-                        nextPrune = .now + configuration.pruneInterval
-                    }
-                    if published < configuration.batchSize {
-                        let deadline = [nextPoll, check.nextCheck, marks.due].compactMap { $0 }.min() ?? nextPoll
-                        await outbox.signal.wait(timeout: max(.zero, deadline - .now))
-                    }
-                } catch RedisError.connectionChanged {
-                    check.verifiedSerial = nil  // check the new connection's Redis at once, before publishing on it
-                    continue
-                } catch let error as RedisError where error.isConnectionProblem {
-                    continue  // RedisClient waits its backoff before the next attempt.
-                } catch is CancellationError {
-                    break
-                } catch {
-                    logger.error("outbox relay failed, retrying", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: .seconds(1))
                 }
+            } onGracefulShutdown: {
+                outbox.signal.wake()
             }
-        } onGracefulShutdown: {
-            outbox.signal.wake()
+            // Whatever was committed before shutdown goes out now if Redis is there; else the next start sends it.
+            if check.verifiedSerial != nil { _ = try? await publishBatch(&check, &marks, claimingFromTable: !outbox.handoff.isActive) }
+            try? await mark(&marks)
         }
-        // Whatever was committed before shutdown goes out now if Redis is there; else the next start sends it.
-        if check.verifiedSerial != nil { _ = try? await publishBatch(&check, &marks, claimingFromTable: !outbox.handoff.isActive) }
-        try? await mark(&marks)
         logger.info("outbox relay stopped", metadata: ["relay": "\(name)"])
     }
 

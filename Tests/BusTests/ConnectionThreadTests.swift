@@ -1,0 +1,67 @@
+import Bus
+import Foundation
+import Redis
+import Synchronization
+import TestSupport
+import XCTest
+
+/// A client's connection thread as the executor of the tasks that mostly talk to it.
+final class ConnectionThreadTests: RedisTestCase {
+    /// The connection's thread, as a number to compare.
+    private func connectionThread(of client: RedisClient) async throws -> UInt {
+        try await client.withConnection { _ in UInt(pthread_self()) }
+    }
+
+    func testATaskPreferringTheClientsExecutorRunsOnTheConnectionsThread() async throws {
+        let client = client(redis)
+        let connection = try await connectionThread(of: client)
+        let (inTask, inCall) = try await withTaskExecutorPreference(client.executor) {
+            let before = UInt(pthread_self())
+            _ = try await client.command(["PING"])
+            return (before, UInt(pthread_self()))
+        }
+        XCTAssertEqual(inTask, connection, "the task's own code runs on the connection's thread")
+        XCTAssertEqual(inCall, connection, "and is back there after its call")
+        let elsewhere = UInt(pthread_self())
+        XCTAssertNotEqual(elsewhere, connection, "a task that does not prefer it runs on the pool")
+    }
+
+    func testAConsumersHandlerRunsOnItsConnectionsThread() async throws {
+        let client = client(redis)
+        let connection = try await connectionThread(of: client)
+        let threads = Mutex<[UInt]>([])
+        let consumer = StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client, logger: .test("c")) { _ in
+            threads.withLock { $0.append(UInt(pthread_self())) }
+        }
+        let services = RunningServices([consumer])
+        try await StreamPublisher(client: BusTests.client(redis)).publish((0..<3).map { try makeEvent($0) })
+        let done = await eventually { drained(self.redis, group: "g") }
+        await services.stop()
+        XCTAssertTrue(done)
+        XCTAssertEqual(threads.withLock { $0 }, [connection, connection, connection])
+    }
+
+    /// Once its client is closed, the thread is gone: a task that still prefers it finishes on the
+    /// global executor instead of waiting forever.
+    func testATaskPreferringAClosedClientsExecutorStillFinishes() async throws {
+        let client = client(redis)
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let result = Mutex<Int?>(nil)
+        let task = Task {
+            await withTaskExecutorPreference(client.executor) {
+                var sum = 0
+                for await number in stream { sum += number }
+                result.withLock { $0 = sum }
+            }
+        }
+        continuation.yield(1)
+        client.close()
+        _ = try? await client.command(["PING"])  // refused: the thread has stopped
+        continuation.yield(2)
+        continuation.finish()
+        let finished = await eventually { result.withLock { $0 } != nil }
+        XCTAssertTrue(finished, "the task ran on after its executor's thread stopped")
+        XCTAssertEqual(result.withLock { $0 }, 3)
+        task.cancel()
+    }
+}
