@@ -23,8 +23,13 @@ public enum LookupApplication {
         var runtime = ServiceRuntime(options: options)
         let views = RentalViewStore(pool: runtime.redisClientPool(size: 4))
         let stats = ConsumerStats(group: ConsumerGroups.lookup)
+        // The consumer writes the views through its own connection, on whose thread it runs: each
+        // batch's pipeline then runs inline, not a hop to another connection's thread and back.
+        let consumerClient = runtime.redisClient()
+        let applier = RentalViewStore(pool: RedisClientPool(clients: [consumerClient]))
         runtime.consumer(
-            group: ConsumerGroups.lookup, streams: Streams.all, stats: stats, batchHandler: ViewEventHandler(views: views).handle)
+            group: ConsumerGroups.lookup, streams: Streams.all, stats: stats, client: consumerClient,
+            batchHandler: ViewEventHandler(views: applier).handle)
         let trimmer = runtime.streamTrimmer()
         let health = HealthSources(
             consumer: options.consumerName, stats: stats, trimmer: trimmer,

@@ -13,6 +13,12 @@ public final class RedisClientPool: Service, Sendable {
         clients = (0..<size).map { _ in RedisClient(endpoint: endpoint, logger: logger) }
     }
 
+    /// A pool of clients made elsewhere, which closes them too.
+    public init(clients: [RedisClient]) {
+        precondition(!clients.isEmpty)
+        self.clients = clients
+    }
+
     /// The next client, round-robin.
     public var client: RedisClient {
         clients[next.add(1, ordering: .relaxed).oldValue % clients.count]

@@ -44,14 +44,18 @@ public struct ServiceRuntime {
         return relay
     }
 
-    /// A consumer of `streams` in the group `group` with this process's consumer name.
+    /// A consumer of `streams` in the group `group` with this process's consumer name, on `client`
+    /// (from ``redisClient()``; by default a client of its own). A handler that writes to Redis
+    /// does best through the consumer's client: the consumer runs on that connection's thread, so
+    /// those writes run inline too.
     public mutating func consumer(
-        group: String, streams: [String], stats: ConsumerStats, batchHandler: @escaping StreamConsumer.BatchHandler
+        group: String, streams: [String], stats: ConsumerStats, client: RedisClient? = nil,
+        batchHandler: @escaping StreamConsumer.BatchHandler
     ) {
         writtenStreams += streams.map { DeadLetter.stream(for: $0, group: group) }
         let consumer = StreamConsumer(
             configuration: StreamConsumer.Configuration(streams: streams, group: group, consumer: options.consumerName),
-            client: redisClient(), logger: options.logger, stats: stats, batchHandler: batchHandler)
+            client: client ?? redisClient(), logger: options.logger, stats: stats, batchHandler: batchHandler)
         services.append(consumer)
     }
 
