@@ -59,6 +59,26 @@ final class ServiceKitTests: XCTestCase {
         XCTAssertEqual(children, ["one", "two"])
     }
 
+    /// Events of types with no route are acknowledged without a transaction on the writer.
+    func testABatchOfEventsWithNoRouteTakesNoTransaction() async throws {
+        let database = try database()
+        let statements = Mutex<[String]>([])
+        try await database.writeWithoutTransaction { db in db.trace { event in statements.withLock { $0.append("\(event)") } } }
+        var routes = EventRoutes(group: "test", database: database)
+        routes.on(BookRegistered.self) { _, _, _ in }
+        let unrouted = try (0..<2).map { _ in
+            try DeliveryScheduled(facts: DeliveryFacts(deliveryId: "d-1", rentalId: "r-1", customerId: "alice")).received()
+        }
+        for batch in [[unrouted[0]], unrouted] {
+            let outcomes = await routes.batchHandler(batch)
+            XCTAssertEqual(outcomes.map { $0 == nil }, batch.map { _ in true }, "acknowledged")
+        }
+        XCTAssertEqual(statements.withLock { $0 }, [], "no transaction, not even an empty one")
+        let routed = try BookRegistered(bookId: UUID().uuidString, title: "Dune", author: "Herbert", copies: 1).received()
+        _ = await routes.batchHandler([routed])
+        XCTAssertTrue(statements.withLock { $0 }.contains { $0.hasPrefix("BEGIN") }, "a routed event is applied in a transaction")
+    }
+
     func testHousekeepingPrunesInboxIdsAndIdempotencyKeys() async throws {
         let database = try database()
         try await database.write { db in
