@@ -5,6 +5,7 @@ import GRDB
 import Hummingbird
 import HummingbirdTesting
 import Identity
+import Redis
 import ServiceKit
 import ServiceTestSupport
 import Synchronization
@@ -77,6 +78,28 @@ final class ServiceKitTests: XCTestCase {
         let routed = try BookRegistered(bookId: UUID().uuidString, title: "Dune", author: "Herbert", copies: 1).received()
         _ = await routes.batchHandler([routed])
         XCTAssertTrue(statements.withLock { $0 }.contains { $0.hasPrefix("BEGIN") }, "a routed event is applied in a transaction")
+    }
+
+    /// A consumer's routes write on the consumer's own thread (its connection's): GRDB's idle writer
+    /// queue runs a synchronous write on its caller, with no hop to the writer's thread and back.
+    func testAConsumersRoutesWriteOnTheConsumersOwnThread() async throws {
+        let redis = try await RedisServer()
+        let database = try database()
+        let client = RedisClient(endpoint: redis.endpoint, logger: .test("c"))
+        let connectionThread = try await client.withConnection { _ in UInt(pthread_self()) }
+        let writers = Mutex<[UInt]>([])
+        var routes = EventRoutes(group: "test", database: database)
+        routes.on(BookRegistered.self) { _, _, _ in writers.withLock { $0.append(UInt(pthread_self())) } }
+        var configuration = StreamConsumer.Configuration(streams: ["rental-events"], group: "test", consumer: "c")
+        configuration.blockTimeout = .milliseconds(100)
+        let consumer = StreamConsumer(configuration: configuration, client: client, logger: .test("c"), batchHandler: routes.batchHandler)
+        let services = RunningServices([consumer])
+        let event = try BookRegistered(bookId: UUID().uuidString, title: "Dune", author: "Herbert", copies: 1).outgoing()
+        try await StreamPublisher(client: RedisClient(endpoint: redis.endpoint, logger: .test("p"))).publish(event)
+        let applied = await eventually { !writers.withLock { $0 }.isEmpty }
+        await services.stop()
+        XCTAssertTrue(applied)
+        XCTAssertEqual(writers.withLock { $0 }, [connectionThread])
     }
 
     func testHousekeepingPrunesInboxIdsAndIdempotencyKeys() async throws {

@@ -39,6 +39,20 @@ public struct EventRoutes: Sendable {
         try route(envelope, db)
     }
 
+    /// `change` in a write transaction. On the consumer's own thread it waits for the writer there
+    /// (``StreamConsumer/handlerMayBlock``): GRDB's writer queue, when idle, then runs the
+    /// transaction on this very thread, instead of a hop to the writer's thread and one back per
+    /// batch. Elsewhere it awaits the writer without blocking.
+    private func write<T: Sendable>(_ change: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        if StreamConsumer.handlerMayBlock { return try Self.writeBlocking(database, change) }
+        return try await database.write(change)
+    }
+
+    /// GRDB's synchronous write: an async context would pick its async overload.
+    private static func writeBlocking<T>(_ database: any DatabaseWriter, _ change: (Database) throws -> T) throws -> T {
+        try database.write(change)
+    }
+
     /// The consumer's batch handler: the batch in one transaction, a savepoint per event. When the
     /// transaction fails as a whole for a reason of the event's own making, each event is tried again
     /// in a transaction of its own, so that only the guilty one counts a failed attempt.
@@ -51,10 +65,10 @@ public struct EventRoutes: Sendable {
             do {
                 if events.count == 1 {
                     // Alone, the transaction is the event's savepoint.
-                    try await database.write { db in try apply(events[0].envelope, in: db) }
+                    try await write { db in try apply(events[0].envelope, in: db) }
                     return [nil]
                 }
-                return try await database.write { db in
+                return try await write { db in
                     events.map { event -> (any Error)? in
                         do {
                             try db.inSavepoint {
@@ -73,7 +87,7 @@ public struct EventRoutes: Sendable {
                 var outcomes: [(any Error)?] = []
                 for event in events {
                     do {
-                        try await database.write { db in try apply(event.envelope, in: db) }
+                        try await write { db in try apply(event.envelope, in: db) }
                         outcomes.append(nil)
                     } catch {
                         outcomes.append(error)
