@@ -100,7 +100,7 @@ public struct OutboxRelay: Service {
                             nextPrune = .now + configuration.pruneInterval
                         }
                         if published < configuration.batchSize {
-                            let deadline = [nextPoll, check.nextCheck, marks.due].compactMap { $0 }.min() ?? nextPoll
+                            let deadline = min(nextPoll, check.nextCheck, marks.due ?? nextPoll)
                             await outbox.signal.wait(timeout: max(.zero, deadline - .now))
                         }
                     } catch RedisError.connectionChanged {

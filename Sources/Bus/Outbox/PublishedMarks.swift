@@ -7,7 +7,8 @@ import Redis
 /// own commits queued behind it. The rows stay claimed by the relay meanwhile, so no other relay takes
 /// them; if this one dies first, they go out again once their lease ends, which consumers absorb.
 struct PublishedMarks {
-    private(set) var rows: [(sequence: Int64, id: StreamID)] = []
+    /// (sequence, entry id), as ``OutboxTable/settle(published:failed:now:)`` takes them.
+    private(set) var rows: [(Int64, StreamID)] = []
     /// When the oldest row waiting must be marked.
     private(set) var due: ContinuousClock.Instant?
 
@@ -16,7 +17,7 @@ struct PublishedMarks {
     mutating func add(_ published: [(Int64, StreamID)], within interval: Duration) {
         guard !published.isEmpty else { return }
         if rows.isEmpty { due = .now + interval }
-        rows += published.map { (sequence: $0.0, id: $0.1) }
+        rows += published
     }
 
     /// Whether to mark them now: the oldest has waited its interval, or a batch is waiting.
@@ -31,6 +32,6 @@ struct PublishedMarks {
             rows.removeAll()
             due = nil
         }
-        return rows.map { ($0.sequence, $0.id) }
+        return rows
     }
 }
