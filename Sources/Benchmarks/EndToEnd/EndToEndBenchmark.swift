@@ -40,6 +40,11 @@ struct EndToEndBenchmark: AsyncParsableCommand {
     @Option(help: "The bookdelivery executable (default: beside this one).") var executable: String?
     @Option(help: "Starts per process for exec → ready (the median is reported).") var readySamples = 5
     @Option(help: "Where to write the JSON report.") var json = ".benchmarks/e2e.json"
+    @Option(
+        help: ArgumentHelp(
+            "Where to write every fixed-rate answer as CSV: phase, route, intended ms, latency ms, status.",
+            discussion: "Intended times count from each phase's start: slow answers that come in clusters, or at a period, show it."))
+    var trace: String?
 
     func run() async throws {
         let rates = self.rates.isEmpty ? [500.0, 1000] : self.rates
@@ -53,7 +58,12 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         }
         var report = Report(durability: durability, cores: ProcessInfo.processInfo.activeProcessorCount)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let generator = LoadGenerator(loop: group.next())
+        let generator = LoadGenerator(loop: group.next(), tracing: trace != nil)
+        if let trace {
+            guard FileManager.default.createFile(atPath: trace, contents: Data("phase,route,intended_ms,latency_ms,status\n".utf8)) else {
+                throw ValidationError("cannot write --trace file \(trace)")
+            }
+        }
 
         // The limits, on this machine, now.
         progress("baselines …")
@@ -161,6 +171,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
                 return results
             }
             _ = try await system.waitForConsumers()
+            if let trace { try Self.append(results.trace, phase: "\(Int(rate))/s \(viaGateway ? "gateway" : "direct")", to: trace) }
             let agesAfter = eventAges(system)
             let orders = results.count(Workload.orderRoute)
             report.fixedRates.append(
@@ -191,6 +202,19 @@ struct EndToEndBenchmark: AsyncParsableCommand {
     }
 
     // MARK: Parts
+
+    private static func append(_ answers: [TracedAnswer], phase: String, to path: String) throws {
+        var csv = ""
+        for answer in answers {
+            let intended = String(format: "%.3f", Double(answer.intendedMicros) / 1000)
+            let latency = String(format: "%.3f", Double(answer.latencyMicros) / 1000)
+            csv += "\(phase),\(answer.route),\(intended),\(latency),\(answer.status)\n"
+        }
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? file.close() }
+        try file.seekToEnd()
+        try file.write(contentsOf: Data(csv.utf8))
+    }
 
     /// The bare server's requests per second with the saturation phases' connections.
     private func bareServerRate(generator: LoadGenerator) async throws -> Double {

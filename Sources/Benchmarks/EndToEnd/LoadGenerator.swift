@@ -20,17 +20,28 @@ struct PlannedRequest: @unchecked Sendable {  // built and used on the generator
     var onAnswer: ((_ status: Int, _ body: ByteBuffer) -> Void)?
 }
 
-/// What one phase saw: a latency histogram (µs) and status counts per route.
+/// What one phase saw: a latency histogram (µs) and status counts per route, and with tracing on
+/// every answer in the order they came.
 struct PhaseResults {
     var latencies: [String: Histogram<UInt64>] = [:]
     var statuses: [String: [Int: Int]] = [:]
     var elapsed: Duration = .zero
+    var trace: [TracedAnswer] = []
 
     func count(_ route: String, _ accept: (Int) -> Bool = { (200..<300).contains($0) }) -> Int {
         (statuses[route] ?? [:]).filter { accept($0.key) }.map(\.value).reduce(0, +)
     }
 
     var failures: [String: [Int: Int]] { statuses.mapValues { $0.filter { !(200..<300).contains($0.key) } }.filter { !$0.value.isEmpty } }
+}
+
+/// One answer as `--trace` writes it: when its request should have gone out (from the phase's
+/// start), how long it took from then, and its status.
+struct TracedAnswer {
+    var route: String
+    var intendedMicros: Int64
+    var latencyMicros: UInt64
+    var status: Int
 }
 
 /// An HTTP/1.1 load generator on one NIO event loop: keep-alive connections per port, one request in
@@ -44,9 +55,14 @@ final class LoadGenerator: @unchecked Sendable {
     let loop: any EventLoop
     private var pools: [Int: Pool] = [:]
     private var results = PhaseResults()
+    /// Whether phases keep every answer in `PhaseResults.trace` (`--trace`).
+    private let tracing: Bool
+    /// The current open-loop phase's start, from which traced times count.
+    private var phaseStart = NIODeadline.now()
 
-    init(loop: any EventLoop) {
+    init(loop: any EventLoop, tracing: Bool = false) {
         self.loop = loop
+        self.tracing = tracing
     }
 
     /// Opens `count` connections to `port` on 127.0.0.1 (more than once adds more).
@@ -100,6 +116,7 @@ final class LoadGenerator: @unchecked Sendable {
             self.results = PhaseResults()
             let done = self.loop.makePromise(of: PhaseResults.self)
             let start = NIODeadline.now() + .milliseconds(20)
+            self.phaseStart = start
             var index = 0
             func intended(_ index: Int) -> NIODeadline { start + .nanoseconds(Int64(Double(index) * interval)) }
             func tick() {
@@ -231,6 +248,12 @@ final class LoadGenerator: @unchecked Sendable {
         results.latencies[request.route, default: Histogram(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)]
             .record(micros)
         results.statuses[request.route, default: [:]][status, default: 0] += 1
+        if tracing {
+            results.trace.append(
+                TracedAnswer(
+                    route: request.route, intendedMicros: (request.intended - phaseStart).nanoseconds / 1000, latencyMicros: micros,
+                    status: status))
+        }
         if let pool = pools[request.port] {
             if let connection, connection.channel.isActive {
                 if pool.waitingStart < pool.waiting.count {
