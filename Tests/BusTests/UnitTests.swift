@@ -101,6 +101,20 @@ final class UnitTests: XCTestCase {
         canceled.cancel()
         _ = await canceled.value
         XCTAssertEqual(signal.waiterCount, 0, "a cancelled wait leaves nothing behind")
+
+        // Without a timeout: only a wake or a cancel ends it.
+        signal.wake()
+        await signal.wait()  // the remembered wake
+        let untimed = Task { await signal.wait() }
+        let parked = await eventually { signal.waiterCount == 1 }
+        XCTAssertTrue(parked, "with nothing remembered, it waits")
+        signal.wake()
+        await untimed.value
+        let stopped = Task { await signal.wait() }
+        _ = await eventually { signal.waiterCount == 1 }
+        stopped.cancel()
+        await stopped.value
+        XCTAssertEqual(signal.waiterCount, 0)
     }
 }
 

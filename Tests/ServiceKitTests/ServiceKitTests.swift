@@ -147,7 +147,8 @@ final class ServiceKitTests: XCTestCase {
         XCTAssertTrue(copied, "the file holds the rows: \((try? fileBytes()) ?? 0) bytes")
         let raised = try await eventually { try await writerThreshold() == WALCheckpointer.backstopPages }
         XCTAssertTrue(raised, "the writer checkpoints itself only past the backstop while the checkpointer runs")
-        // The writer goes on while it runs, and what it writes reaches the file too.
+        // The writer goes on while it runs, and what it writes reaches the file too: its commit
+        // wakes the checkpointer, which otherwise waits.
         try await database.write { db in
             for _ in 0..<250 { try db.execute(sql: "INSERT INTO pages VALUES (randomblob(8000))") }
         }

@@ -56,6 +56,10 @@ public final class WakeSignal: Sendable {
     }
 
     /// Returns on a wake or when the task is cancelled.
+    public func wait() async {
+        await waitForWake()
+    }
+
     private func waitForWake() async {
         let id = state.withLock { state -> UInt64 in
             defer { state.nextWaiter += 1 }
