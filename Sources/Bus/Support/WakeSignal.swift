@@ -42,7 +42,7 @@ public final class WakeSignal: Sendable {
     public func wait(timeout: Duration) async -> WaitResult {
         await withTaskGroup(of: WaitResult.self) { group in
             group.addTask {
-                await self.waitForWake()
+                await self.wait()
                 return .woken
             }
             group.addTask {
@@ -57,10 +57,6 @@ public final class WakeSignal: Sendable {
 
     /// Returns on a wake or when the task is cancelled.
     public func wait() async {
-        await waitForWake()
-    }
-
-    private func waitForWake() async {
         let id = state.withLock { state -> UInt64 in
             defer { state.nextWaiter += 1 }
             return state.nextWaiter

@@ -16,10 +16,10 @@ import ServiceLifecycle
 ///
 /// Small steps, because a checkpoint still holds up the commits that coincide with it: its writes
 /// and its fsync of the database file share the disk with each commit's fsync of the log, and the
-/// more pages it copies, the longer. Every 100 ms, the `POST /rentals` answers that took over 3 ms
-/// at 500 orders/s came in clusters with a period of 104 ms (100 ms plus the checkpoint's own time:
-/// the phase of 238 such answers out of 7,500 concentrated with a resultant of 0.6 at that period,
-/// with `benchmark e2e --trace`). Measured (500 orders/s straight to the services, p99 of
+/// more pages it copies, the longer. With a checkpoint every 100 ms, the `POST /rentals` answers
+/// that took over 3 ms at 500 orders/s came in clusters with a period of 104 ms (100 ms plus the
+/// checkpoint's own time: the phase of 238 such answers out of 7,500 concentrated with a resultant
+/// of 0.6 at that period, with `benchmark e2e --trace`). Measured (500 orders/s straight to the services, p99 of
 /// `POST /rentals`): every 1 s 6.4 and 6.7 ms; every 100 ms 4.4–4.8 ms; 50 ms 3.2 ms; 30 ms 2.5–3.0 ms;
 /// 10 ms 2.8 and 3.2 ms. The interval counts from the first commit after a checkpoint, so an idle
 /// service does not wake for it.
