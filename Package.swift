@@ -45,11 +45,14 @@ let package = Package(
         ),
         // Event payloads, statuses, stream and group names: what the services agree on. No dependencies.
         .target(name: "Contracts"),
+        // The values every layer mints: UUIDv7 ids, the canonical text of a UUID, ISO-8601 times in
+        // milliseconds. Foundation only.
+        .target(name: "Primitives"),
         // Messaging over Redis Streams: envelope, publisher, outbox, inbox, consumer stages, admin.
         .target(
             name: "Bus",
             dependencies: [
-                "Redis",
+                "Primitives", "Redis",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -73,16 +76,16 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        .target(name: "RentalService", dependencies: ["ServiceKit"] + serviceDependencies),
-        .target(name: "DeliveryService", dependencies: ["ServiceKit"] + serviceDependencies),
-        .target(name: "LookupService", dependencies: ["ServiceKit"] + serviceDependencies),
-        .target(name: "NotifierService", dependencies: ["ServiceKit"] + serviceDependencies),
+        .target(name: "RentalService", dependencies: ["ServiceKit"] + serviceDependencies, path: "Sources/Rental"),
+        .target(name: "DeliveryService", dependencies: ["ServiceKit"] + serviceDependencies, path: "Sources/Delivery"),
+        .target(name: "LookupService", dependencies: ["ServiceKit"] + serviceDependencies, path: "Sources/Lookup"),
+        .target(name: "NotifierService", dependencies: ["ServiceKit"] + serviceDependencies, path: "Sources/Notifier"),
         // The one public entry point: routes to pools of instances with rate limits, load shedding,
         // circuit breakers and fallbacks.
         .target(
             name: "Gateway",
             dependencies: [
-                "Bus", "Contracts", "Identity", "Redis", "ServiceKit",
+                "Bus", "Contracts", "Identity", "Primitives", "Redis", "ServiceKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -107,14 +110,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            exclude: ["LinkOrder.txt"],
             linkerSettings: releaseLinkerSettings
         ),
         // `benchmark e2e` (the system end to end, next to its parts' limits) and `benchmark bus`.
         .executableTarget(
             name: "Benchmarks",
             dependencies: [
-                "Bus", "Redis", "ProcessSupport", "Contracts", "Identity", "ServiceKit",
+                "Bus", "Redis", "ProcessSupport", "Contracts", "Identity", "Primitives", "ServiceKit",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -135,11 +137,11 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
-        .testTarget(name: "BusTests", dependencies: ["Bus", "Redis", "TestSupport"]),
+        .testTarget(name: "BusTests", dependencies: ["Bus", "Primitives", "Redis", "TestSupport"]),
         .target(
             name: "ServiceTestSupport",
             dependencies: [
-                "TestSupport", "ServiceKit", "Contracts",
+                "TestSupport", "ServiceKit", "Contracts", "Primitives",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/ServiceTestSupport"
@@ -147,7 +149,8 @@ let package = Package(
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity"]),
         .testTarget(
-            name: "GatewayTests", dependencies: ["Gateway", "Redis", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
+            name: "GatewayTests",
+            dependencies: ["Contracts", "Gateway", "Redis", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ServiceTestSupport"]),
         .testTarget(name: "RentalServiceTests", dependencies: ["RentalService", "ServiceTestSupport"]),
         .testTarget(name: "DeliveryServiceTests", dependencies: ["DeliveryService", "ServiceTestSupport"]),
@@ -171,7 +174,7 @@ let package = Package(
 /// What every service target uses.
 var serviceDependencies: [Target.Dependency] {
     [
-        "Bus", "Contracts", "Identity", "Redis",
+        "Bus", "Contracts", "Identity", "Primitives", "Redis",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),
@@ -185,12 +188,12 @@ var serviceDependencies: [Target.Dependency] {
 ///   the loader reads at every start and that then stay resident in every process;
 /// - exports no symbols (swiftc asks for `--export-dynamic`): the 54,000 exported ones took 3 MB
 ///   of symbol tables, which the loader's lookups touched in every process, and nothing looks them up;
-/// - places first, together, the functions the processes run (`LinkOrder.txt`, made by
-///   `scripts/link-order`): the kernel maps code 64 KB around each page touched, so scattered they
+/// - places first, together, the functions the processes run (`scripts/link-order.txt`, made
+///   by `scripts/link-order`): the kernel maps code 64 KB around each page touched, so scattered they
 ///   kept ~16 MB of the 33 MB of code resident in each process. This takes effect when the code is
 ///   compiled with `-Xswiftc -Xfrontend -Xswiftc -function-sections` (scripts/release-build).
 var releaseLinkerSettings: [LinkerSetting] {
-    let order = Context.packageDirectory + "/Sources/BookDeliveryCLI/LinkOrder.txt"
+    let order = Context.packageDirectory + "/scripts/link-order.txt"
     let flags = [
         "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
         "-Xlinker", "--symbol-ordering-file=\(order)", "-Xlinker", "--no-warn-symbol-ordering",

@@ -55,12 +55,12 @@ public enum GatewayApplication {
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
                 body: ResponseBody(byteBuffer: StaticFiles.openAPI))
         }
-        router.get("/live") { _, _ in Liveness(service: name, status: "live") }
+        router.get("/live") { _, _ in ProbeAnswer(service: name, status: "live") }
         router.get("/ready") { _, _ in
             guard !configuration.readiness.isDraining else {
                 throw APIError(.serviceUnavailable, "not ready: draining", headers: [.retryAfter: "1"])
             }
-            return Liveness(service: name, status: "ready")
+            return ProbeAnswer(service: name, status: "ready")
         }
         router.get("/health") { _, _ in
             GatewayHealth(

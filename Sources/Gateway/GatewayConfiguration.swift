@@ -19,7 +19,7 @@ public struct GatewayConfiguration: Sendable {
     /// How long a request over the limit may wait for a slot before it is turned away.
     public var concurrencyWait: Duration
     public var breaker: CircuitBreaker.Settings
-    /// How often each instance's `/health` is asked.
+    /// How often each instance's `/ready` is asked.
     public var healthInterval: Duration
     /// Set on SIGTERM: the gateway's `/ready` answers 503 while it drains.
     public let readiness = Readiness()

@@ -68,13 +68,14 @@ struct PublicAPI: Sendable {
         }
     }
 
-    func exchange(_ call: Call) async -> Answer {
+    /// Serves `call` by the public route table, or by `table` (the web app's own routes).
+    func exchange(_ call: Call, through table: RouteTable? = nil) async -> Answer {
         let start = ContinuousClock.now
         let requestId = Self.requestId(of: call.headers)
         var routeName = "unmatched"
         var answer: Answer
         do {
-            answer = try await serve(call, requestId: requestId, routeName: &routeName)
+            answer = try await serve(call, table: table ?? self.table, requestId: requestId, routeName: &routeName)
         } catch let error as APIError {
             answer = Self.answer(for: error)
         } catch {
@@ -92,7 +93,7 @@ struct PublicAPI: Sendable {
         return Answer(status: error.status, headers: headers, body: ByteBuffer(bytes: body))
     }
 
-    private func serve(_ call: Call, requestId: String, routeName: inout String) async throws -> Answer {
+    private func serve(_ call: Call, table: RouteTable, requestId: String, routeName: inout String) async throws -> Answer {
         let (route, parameters): (Route, [String])
         switch table.match(call.method, Substring(call.path)) {
         case .notFound:

@@ -21,7 +21,7 @@ public struct Caller: Sendable, Equatable, CustomStringConvertible {
 
     /// Who every request is when a service runs with `--no-auth`: an admin, so that tests and
     /// benchmarks reach everything.
-    public static let unauthenticated = Caller(subject: "no-auth", role: .admin)
+    public static let noAuthAdmin = Caller(subject: "no-auth", role: .admin)
 
     public var description: String { "\(role.rawValue) \(subject)" }
 }

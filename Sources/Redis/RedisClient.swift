@@ -47,6 +47,9 @@ public final class RedisClient: Service, Sendable {
     /// client then run inline, with no hop to the thread and back.
     public var executor: any TaskExecutor { thread }
 
+    /// Whether the caller runs on this connection's thread (see ``ConsumerThread`` in Bus).
+    public var isOnItsThread: Bool { thread.isCurrent }
+
     /// Waits for the graceful shutdown of the service group, then closes the connection.
     public func run() async throws {
         try? await gracefulShutdown()

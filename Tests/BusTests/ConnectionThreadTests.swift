@@ -64,4 +64,39 @@ final class ConnectionThreadTests: RedisTestCase {
         XCTAssertEqual(result.withLock { $0 }, 3)
         task.cancel()
     }
+
+    /// The thread rule, checked (``ConsumerThread``): a handler blocks on its consumer's thread; one
+    /// that moved itself off it is refused, loudly (the consumer pauses with the rule's name as the
+    /// reason, the entry stays pending), instead of blocking a shared thread.
+    func testAHandlerMayBlockOnlyOnItsConsumersThread() async throws {
+        let blocked = Mutex<Int>(0)
+        let leaves = Mutex<Bool>(false)
+        let consumer = StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c")) { _ in
+            let thread = try XCTUnwrap(ConsumerThread.current, "a consumer's handler has its thread")
+            if leaves.withLock({ $0 }) {
+                try await withTaskExecutorPreference(globalConcurrentExecutor) {
+                    try thread.block { blocked.withLock { $0 += 1 } }
+                }
+            } else {
+                try thread.block { blocked.withLock { $0 += 1 } }
+            }
+        }
+        let services = RunningServices([consumer])
+        try await StreamPublisher(client: BusTests.client(redis)).publish(try makeEvent(1))
+        let handled = await eventually { drained(self.redis, group: "g") }
+        XCTAssertTrue(handled, "on its thread the handler blocks, and the entry is acknowledged")
+        XCTAssertEqual(blocked.withLock { $0 }, 1)
+
+        leaves.withLock { $0 = true }
+        try await StreamPublisher(client: BusTests.client(redis)).publish(try makeEvent(2))
+        let refused = await eventually { consumer.stats.snapshot.pauseReason != nil }
+        await services.stop()
+        XCTAssertTrue(refused, "off its thread the handler is refused")
+        XCTAssertTrue(consumer.stats.snapshot.pauseReason?.contains("the rule in ConsumerThread is broken") ?? false)
+        XCTAssertEqual(blocked.withLock { $0 }, 1, "nothing ran off the thread")
+        let pending = try redis.command(["XPENDING", "test-events", "g"]).array?.first?.int
+        XCTAssertEqual(pending, 1, "the entry is held, not acknowledged nor dead-lettered")
+        XCTAssertEqual(try redis.command(["XLEN", DeadLetter.stream(for: "test-events", group: "g")]), .integer(0))
+        XCTAssertNil(ConsumerThread.current, "outside a handler there is none")
+    }
 }

@@ -150,6 +150,35 @@ final class FailureHandlingTests: RedisTestCase {
         XCTAssertEqual(report.deadLetters.map(\.length), [0])
     }
 
+    func testDeadLetterReplayHandsTheGroupsOwnDeadLettersToItsHandlerAndDeletesWhatItHandled() async throws {
+        let deadLetters = DeadLetter.stream(for: "test-events", group: "g")
+        let events = try (0..<3).map { try makeEvent($0) }
+        for (index, event) in events.enumerated() {
+            _ = try redis.command(
+                ["XADD", deadLetters, "*"] + event.envelope.fields + ["dead.entryId", "\(index + 1)-0", "dead.error", "broken"])
+        }
+        let seen = Seen()
+        let replay = DeadLetterReplay(group: "g", streams: ["test-events"], client: client(redis)) { received in
+            for event in received { await seen.add(event) }
+            // The second still fails: it stays, the others go.
+            return received.map { $0.envelope.id == events[1].envelope.id ? TestSupportError("still broken") : nil }
+        }
+        let outcome = try await replay.replay(stream: "test-events")
+        XCTAssertEqual(outcome?.replayed, 2)
+        XCTAssertEqual(outcome?.failed, 1)
+        XCTAssertTrue(outcome?.firstError?.contains("still broken") ?? false, "\(String(describing: outcome))")
+        let handedOver = await seen.entries.map(\.envelope.id)
+        XCTAssertEqual(handedOver, events.map(\.envelope.id), "the original envelopes, without the dead-letter fields")
+        let entryIds = await seen.entries.map(\.entryId)
+        XCTAssertEqual(entryIds, ["1-0", "2-0", "3-0"], "each as its original entry")
+        let left = try redis.command(["XRANGE", deadLetters, "-", "+"]).array ?? []
+        XCTAssertEqual(left.count, 1)
+        XCTAssertEqual(left.first?.array?[1].hash["id"], events[1].envelope.id)
+        XCTAssertEqual(try redis.command(["XLEN", "test-events"]), .integer(0), "nothing is written to the source stream")
+        let foreign = try await replay.replay(stream: "other-events")
+        XCTAssertNil(foreign, "another stream's dead letters are not this group's")
+    }
+
     func testRedisKilledAndRestartedLosesNothingAcknowledgedAndConsumerResumes() async throws {
         let redis = try await RedisServer(appendOnly: true, appendFsync: "always")
         self.redis = redis

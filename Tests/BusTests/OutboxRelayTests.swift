@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import GRDB
+import Primitives
 import Redis
 import Synchronization
 import TestSupport

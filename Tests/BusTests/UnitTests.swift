@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Primitives
 import Redis
 import TestSupport
 import XCTest
@@ -97,7 +98,8 @@ final class UnitTests: XCTestCase {
         XCTAssertEqual(signal.waiterCount, 0)
 
         let canceled = Task { await signal.wait(timeout: .seconds(5)) }
-        _ = await eventually { signal.waiterCount == 1 }
+        let waitingToBeCanceled = await eventually { signal.waiterCount == 1 }
+        XCTAssertTrue(waitingToBeCanceled, "the wait to cancel has begun")
         canceled.cancel()
         _ = await canceled.value
         XCTAssertEqual(signal.waiterCount, 0, "a cancelled wait leaves nothing behind")
@@ -111,7 +113,8 @@ final class UnitTests: XCTestCase {
         signal.wake()
         await untimed.value
         let stopped = Task { await signal.wait() }
-        _ = await eventually { signal.waiterCount == 1 }
+        let waitingToBeStopped = await eventually { signal.waiterCount == 1 }
+        XCTAssertTrue(waitingToBeStopped, "the untimed wait to cancel has begun")
         stopped.cancel()
         await stopped.value
         XCTAssertEqual(signal.waiterCount, 0)

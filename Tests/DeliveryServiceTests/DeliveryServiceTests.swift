@@ -16,10 +16,12 @@ final class DeliveryServiceTests: XCTestCase {
 
     override func setUp() async throws {
         store = try DeliveryStore.open(path: try temporaryDatabasePath("delivery"))
-        routes = RentalEventRoutes(store: store).routes
+        routes = DeliveryEventHandler(store: store).routes
     }
 
-    private var router: Router<ServiceRequestContext> { DeliveryApplication.buildRouter(store: store, authentication: .disabled) }
+    private var router: Router<ServiceRequestContext> {
+        DeliveryApplication.buildRouter(store: store, wiring: ServiceWiring(authentication: .disabled))
+    }
 
     private func order(_ rentalId: String = UUID().uuidString.lowercased()) throws -> ReceivedEvent {
         try RentalOrdered(rentalId: rentalId, customerId: "alice", bookId: "b-1", bookTitle: "Dune", address: "1 Main St").received()

@@ -30,15 +30,24 @@ final class DenyByDefaultTests: XCTestCase {
         // Lookup's Redis is never reached: every request here stops at authentication or is public.
         let pool = RedisClientPool(endpoint: RedisEndpoint(port: 1), size: 1, logger: Logger(label: "test"))
         let routers: [(String, Router<ServiceRequestContext>)] = [
-            ("rental", RentalApplication.buildRouter(store: try RentalStore.open(path: path("rental")), authentication: authentication)),
+            (
+                "rental",
+                RentalApplication.buildRouter(
+                    store: try RentalStore.open(path: path("rental")), wiring: ServiceWiring(authentication: authentication))
+            ),
             (
                 "delivery",
-                DeliveryApplication.buildRouter(store: try DeliveryStore.open(path: path("delivery")), authentication: authentication)
+                DeliveryApplication.buildRouter(
+                    store: try DeliveryStore.open(path: path("delivery")), wiring: ServiceWiring(authentication: authentication))
             ),
-            ("lookup", LookupApplication.buildRouter(views: RentalViewStore(pool: pool), authentication: authentication)),
+            (
+                "lookup",
+                LookupApplication.buildRouter(views: RentalViewStore(pool: pool), wiring: ServiceWiring(authentication: authentication))
+            ),
             (
                 "notifier",
-                NotifierApplication.buildRouter(store: try AlertStore.open(path: path("notifier")), authentication: authentication)
+                NotifierApplication.buildRouter(
+                    store: try AlertStore.open(path: path("notifier")), wiring: ServiceWiring(authentication: authentication))
             ),
         ]
         var checked = 0

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import ProcessSupport
 import TestSupport
@@ -12,7 +13,7 @@ import TestSupport
 /// The four services as real `bookdelivery` processes on free loopback ports, with a private
 /// redis-server and SQLite files in a temporary directory.
 final class ServiceCluster: @unchecked Sendable {
-    static let services = ["rental", "delivery", "lookup", "notifier"]
+    static let services = ServiceNames.all
 
     let redis: RedisServer
     let directory: URL

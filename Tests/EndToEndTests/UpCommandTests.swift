@@ -70,6 +70,22 @@ final class UpCommandTests: XCTestCase {
             try refused("gateway", ["HSET", "lookup:rental:x", "status", "returned"]).hasPrefix("NOPERM"),
             "it reads views, never writes them")
         XCTAssertEqual(try refused("operator", ["MULTI"]), "allowed", "a re-drive moves an entry in one MULTI")
+        // The public process writes no stream: a gateway taken over cannot forge an event nor
+        // delete one; the web app's re-drive goes to the service that owns the dead letters.
+        for command in [
+            ["XADD", "rental-events", "*", "type", "Forged"], ["XADD", "delivery-events", "*", "type", "Forged"],
+            ["XDEL", "rental-events", "1-1"], ["XADD", "rental-events:dead:notifier", "*", "type", "Forged"], ["MULTI"],
+        ] {
+            let answer = try refused("gateway", command)
+            XCTAssertTrue(answer.hasPrefix("NOPERM"), "gateway: \(command.prefix(2)) answered \(answer)")
+        }
+        XCTAssertEqual(try refused("gateway", ["XRANGE", "rental-events:dead:notifier", "-", "+"]), "allowed", "the operator's page reads")
+        XCTAssertEqual(
+            try refused("notifier", ["XDEL", "rental-events:dead:notifier", "1-1"]), "allowed",
+            "a service deletes its replayed dead letters")
+        XCTAssertTrue(
+            try refused("notifier", ["XDEL", "rental-events:dead:delivery", "1-1"]).hasPrefix("NOPERM"), "only its own")
+        XCTAssertTrue(try refused("notifier", ["XDEL", "rental-events", "1-1"]).hasPrefix("NOPERM"), "never an event stream")
         for user in ["rental", "delivery", "lookup", "notifier", "operator", "gateway", "admin"] {
             let file = secrets.appendingPathComponent("\(user).password")
             let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import Gateway
@@ -84,12 +85,19 @@ final class GatewayUnitTests: XCTestCase {
         let third = await limiter.acquire()
         XCTAssertFalse(third, "no slot came free")
         XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(30), "it waited its short while")
-        async let waiting = limiter.acquire()
-        try? await Task.sleep(for: .milliseconds(5))
-        limiter.release()
+
+        // A slot freed while one waits: with a wait long enough that only the release can end it.
+        let patient = ConcurrencyLimiter(limit: 1, maximumWait: .seconds(60))
+        let held = await patient.acquire()
+        XCTAssertTrue(held)
+        async let waiting = patient.acquire()
+        let queued = await eventually { patient.waiting == 1 }
+        XCTAssertTrue(queued, "the second caller waits for a slot")
+        patient.release()
         let granted = await waiting
         XCTAssertTrue(granted, "a slot freed while waiting goes to the waiter")
-        XCTAssertEqual(limiter.inFlight, 2)
+        XCTAssertEqual(patient.inFlight, 1, "handed over, not freed and taken again")
+        XCTAssertEqual(patient.waiting, 0)
     }
 
     func testTheRouteTable() {

@@ -1,3 +1,4 @@
+import Contracts
 import Logging
 import Redis
 import TestSupport
@@ -14,7 +15,7 @@ final class LiveChangesTests: XCTestCase {
         let live = LiveChanges(client: RedisClient(endpoint: redis.endpoint, logger: logger), logger: logger)
         let writer = try RedisConnection(endpoint: redis.endpoint)
         func change(_ rentalId: String) throws {
-            _ = try writer.command(["XADD", LiveChanges.stream, "*", "rentalId", rentalId, "customerId", "alice"]).orThrow()
+            _ = try writer.command(["XADD", Streams.lookupChanges, "*", "rentalId", rentalId, "customerId", "alice"]).orThrow()
         }
 
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -70,7 +71,8 @@ final class WebAppUnitTests: XCTestCase {
         func rental(_ status: String, _ delivery: String) -> RentalsModel.Rental {
             RentalsModel.rental(
                 APIRentalView(
-                    rentalId: "r", bookId: "b", bookTitle: "책", status: status, deliveryStatus: delivery,
+                    rentalId: "r", bookId: "b", bookTitle: "책", status: RentalStatus(rawValue: status)!,
+                    deliveryStatus: ViewDeliveryStatus(rawValue: delivery)!,
                     updatedAt: "2026-11-22T00:37:01.650Z"),
                 actionKey: "k")
         }

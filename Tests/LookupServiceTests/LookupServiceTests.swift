@@ -2,6 +2,7 @@ import Bus
 import Contracts
 import Foundation
 import HummingbirdTesting
+import Primitives
 import Redis
 import ServiceKit
 import ServiceTestSupport
@@ -76,15 +77,15 @@ final class LookupServiceTests: XCTestCase {
         try await apply(events[0], events[1])
         let client = RedisClient(endpoint: redis.endpoint, logger: .test("changes"))
         defer { client.close() }
-        var changes = try await client.range(of: RentalViewStore.changesStream, count: 100)
+        var changes = try await client.range(of: Streams.lookupChanges, count: 100)
         XCTAssertEqual(changes.count, 2, "ordered, then scheduled")
         XCTAssertEqual(changes.last?.fields?["rentalId"], "r-live")
         XCTAssertEqual(changes.last?.fields?["customerId"], "carol")
         try await apply(events[1], events[0])
-        changes = try await client.range(of: RentalViewStore.changesStream, count: 100)
+        changes = try await client.range(of: Streams.lookupChanges, count: 100)
         XCTAssertEqual(changes.count, 2, "a duplicate and a late order change nothing, so announce nothing")
         try await apply(events[2])
-        changes = try await client.range(of: RentalViewStore.changesStream, count: 100)
+        changes = try await client.range(of: Streams.lookupChanges, count: 100)
         XCTAssertEqual(changes.count, 3, "the delivery started")
     }
 
@@ -114,7 +115,7 @@ final class LookupServiceTests: XCTestCase {
                 events.map { OutgoingEvent(stream: $0.type.hasPrefix("Rental") ? Streams.rental : Streams.delivery, envelope: $0) })
             for event in events { try await apply(event) }
         }
-        try await withClient(LookupApplication.buildRouter(views: views, authentication: .disabled)) { client in
+        try await withClient(LookupApplication.buildRouter(views: views, wiring: ServiceWiring(authentication: .disabled))) { client in
             let list = try await client.call(.get, "/customers/alice/rentals", as: [RentalViewResponse].self)
             XCTAssertEqual(list.map(\.rentalId), [second, first], "newest order first")
             XCTAssertEqual(list.first?.deliveryStatus, "ready")
@@ -182,7 +183,7 @@ extension LookupServiceTests {
             let orderedAt = index < 3 ? sameMoment : sameMoment.addingTimeInterval(Double(index) * 10)
             try await apply(try lifecycle(rentalId: "r-\(index)", orderedAt: orderedAt)[0])
         }
-        try await withClient(LookupApplication.buildRouter(views: views, authentication: .disabled)) { client in
+        try await withClient(LookupApplication.buildRouter(views: views, wiring: ServiceWiring(authentication: .disabled))) { client in
             var seen: [String] = []
             var next: String? = "/customers/alice/rentals?limit=2"
             var pages = 0

@@ -15,7 +15,7 @@ final class NotifierServiceTests: XCTestCase {
 
     override func setUp() async throws {
         store = try AlertStore.open(path: try temporaryDatabasePath("notifier"))
-        handler = AlertEventRoutes(store: store, logger: .test("notifier")).routes
+        handler = NotifierEventHandler(store: store, logger: .test("notifier")).routes
     }
 
     func testEveryNewBookAndStatusChangeMakesExactlyOneAlert() async throws {
@@ -31,7 +31,7 @@ final class NotifierServiceTests: XCTestCase {
         try await handler.handle(started.redelivered)
         try await handler.handle(try DeliveryCompleted(facts: facts).received())
 
-        try await withClient(NotifierApplication.buildRouter(store: store, authentication: .disabled)) { client in
+        try await withClient(NotifierApplication.buildRouter(store: store, wiring: ServiceWiring(authentication: .disabled))) { client in
             let alerts = try await client.call(.get, "/alerts", as: [AlertResponse].self)
             XCTAssertEqual(alerts.map(\.kind), ["rental_status", "rental_status", "rental_status", "new_book"], "newest first")
             XCTAssertTrue(alerts.last?.message.contains("Dune") ?? false)

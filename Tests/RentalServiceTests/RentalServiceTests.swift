@@ -18,8 +18,10 @@ final class RentalServiceTests: XCTestCase {
         store = try RentalStore.open(path: try temporaryDatabasePath("rental"))
     }
 
-    private var router: Router<ServiceRequestContext> { RentalApplication.buildRouter(store: store, authentication: .disabled) }
-    private var routes: EventRoutes { DeliveryEventRoutes(store: store).routes }
+    private var router: Router<ServiceRequestContext> {
+        RentalApplication.buildRouter(store: store, wiring: ServiceWiring(authentication: .disabled))
+    }
+    private var routes: EventRoutes { RentalEventHandler(store: store).routes }
 
     private func available(_ bookId: String) async throws -> Int {
         try await store.book(id: bookId).available

@@ -5,6 +5,7 @@ import GRDB
 import Hummingbird
 import HummingbirdTesting
 import Identity
+import Primitives
 import Redis
 import ServiceKit
 import ServiceTestSupport
@@ -171,7 +172,7 @@ final class ServiceKitTests: XCTestCase {
         router.middlewares.add(JSONErrorMiddleware())
         router.post("/effects") { request, _ in
             let body = try await request.collectBody()
-            return try await writes.respond(to: request, by: .unauthenticated, body: body, status: .created) { db -> [String: Int] in
+            return try await writes.respond(to: request, by: .noAuthAdmin, body: body, status: .created) { db -> [String: Int] in
                 try db.execute(sql: "INSERT INTO effects VALUES (1)")
                 return ["effects": try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM effects") ?? 0]
             }

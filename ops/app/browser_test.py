@@ -84,6 +84,8 @@ class Browser:
             identifier = field.get_attribute("id")
             assert identifier and self.all("label[for='%s']" % identifier), "field %r on %s has a label" % (field.get_attribute("name"), label)
         assert not self.all("pre, .stacktrace") and self.find("body").text.strip(), "never a blank page"
+        low = self.driver.execute_script(CONTRAST_CHECK)
+        assert not low, "text below WCAG AA contrast (4.5:1) on %s: %s" % (label, low)
         self.shots += 1
         driver.save_screenshot(os.path.join(self.artifacts, "%s-%02d-%s.png" % (self.name, self.shots, label)))
 
@@ -105,6 +107,34 @@ class Browser:
 
     def quit(self):
         self.driver.quit()
+
+
+# Every visible piece of text, buttons' and their parts' included, against the background it is
+# drawn on (the nearest ancestor with one, the text's own colour blended onto it when translucent):
+# the WCAG 2 contrast ratio, at least 4.5:1 (AA for normal text). Returns what falls short.
+CONTRAST_CHECK = """
+const parse = c => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+  const p = m[1].split(',').map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+const background = e => { for (; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
+  if (c && c[3] > 0) return c; } return [255, 255, 255, 1]; };
+const channel = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+const luminance = c => 0.2126 * channel(c[0]) + 0.7152 * channel(c[1]) + 0.0722 * channel(c[2]);
+const low = [];
+for (const e of document.querySelectorAll('body *')) {
+  if (!e.getClientRects().length || e.closest('[disabled], .skip')) continue;
+  const text = [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+  if (!text) continue;
+  const style = getComputedStyle(e);
+  if (style.visibility === 'hidden') continue;
+  const back = background(e); let fore = parse(style.color);
+  const alpha = fore[3] * Number(style.opacity);
+  fore = [0, 1, 2].map(i => fore[i] * alpha + back[i] * (1 - alpha));
+  const [a, b] = [luminance(fore), luminance(back)].sort((x, y) => y - x);
+  const ratio = (a + 0.05) / (b + 0.05);
+  if (ratio < 4.5) low.push(e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' "' + text.slice(0, 30) + '" ' + ratio.toFixed(2));
+}
+return low;
+"""
 
 
 def explain_live(system, browser, rental_id):

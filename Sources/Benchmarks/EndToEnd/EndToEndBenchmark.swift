@@ -1,11 +1,13 @@
 import ArgumentParser
 import Bus
+import Contracts
 import Foundation
 import Histogram
 import Identity
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Primitives
 import ProcessSupport
 import Redis
 
@@ -91,7 +93,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
     }
 
     private func measure(system: SystemUnderTest, generator: LoadGenerator, rates: [Double], report: inout Report) async throws {
-        let services = ["rental", "delivery", "lookup", "notifier"]
+        let services = ServiceNames.all
         for service in services + ["gateway"] {
             let process = try await system.start(service)
             report.readyMilliseconds[service] = process.readyAfter / .milliseconds(1)

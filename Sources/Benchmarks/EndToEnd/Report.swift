@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Histogram
 
@@ -28,7 +29,7 @@ struct Report: Encodable {
     }
 
     func print() {
-        let services = ["rental", "delivery", "lookup", "notifier", "gateway"]
+        let services = ServiceNames.all + ["gateway"]
         Swift.print(
             "\nbookdelivery end to end: release build (Swift runtime \(swiftRuntime)), \(cores) cores, durability \(durability), \(date)")
         Swift.print("\nlimits of the parts, same machine, same run")

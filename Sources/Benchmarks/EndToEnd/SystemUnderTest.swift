@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import Identity
 import Logging
+import Primitives
 import ProcessSupport
 import Redis
 
@@ -53,7 +54,7 @@ final class SystemUnderTest: @unchecked Sendable {
         let port = try TCPPort.free()
         var arguments = [service, "--port", String(port), "--keys", keys.path, "--drain", "0"]
         if service == "gateway" {
-            for upstream in ["rental", "delivery", "lookup", "notifier"] {
+            for upstream in ServiceNames.all {
                 arguments += ["--\(upstream)", "http://127.0.0.1:\(processes[upstream]!.port)"]
             }
         } else {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Bus
 import Foundation
 import GRDB
+import Primitives
 import ProcessSupport
 import Redis
 import ServiceKit

@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import Primitives
 import Synchronization
 
 /// What one consumer did and whether it is paused, for `/health` and operators. Each count is also a

@@ -98,16 +98,12 @@ public struct StreamConsumer: Service {
     public func run() async throws {
         var loop = ConsumerLoop(configuration: configuration, client: client, logger: logger, stats: stats, handler: handler)
         // On the connection's thread: reads and acknowledgements run inline, not a hop there and
-        // back (two thread wake-ups per batch at low load); the handler's own awaits resume there.
-        await Self.$handlerMayBlock.withValue(true) {
+        // back (two thread wake-ups per batch at low load); the handler's own awaits resume there,
+        // and it may block there, checked (``ConsumerThread``).
+        await ConsumerThread.$current.withValue(ConsumerThread(client: client)) {
             await withTaskExecutorPreference(client.executor) { await loop.run() }
         }
     }
-
-    /// True while a handler runs on its consumer's own thread, where a blocking call (a synchronous
-    /// SQLite write, say) holds up only that consumer and saves the hop to another thread and back;
-    /// false on Swift's cooperative pool, where it would hold up every task of the process.
-    @TaskLocal public static var handlerMayBlock = false
 }
 
 extension StreamConsumer: CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 import Redis
 
 /// The wire form of every event: the fields of one stream entry, laid out so that

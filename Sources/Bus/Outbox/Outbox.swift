@@ -1,4 +1,5 @@
 import GRDB
+import Primitives
 import Redis
 
 /// The transactional outbox: a service calls ``append(_:in:)`` inside the very transaction that

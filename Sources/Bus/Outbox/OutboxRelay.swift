@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import Metrics
+import Primitives
 import Redis
 import ServiceLifecycle
 

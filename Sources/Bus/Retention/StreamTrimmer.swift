@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import Primitives
 import Redis
 import ServiceLifecycle
 import Synchronization

@@ -1,4 +1,5 @@
 import GRDB
+import Primitives
 
 /// The idempotent-consumer inbox: a handler that writes SQLite records the event id in the same
 /// transaction as its effects. A redelivered event finds its id there and changes nothing.

@@ -30,6 +30,8 @@ public final class ConcurrencyLimiter: Sendable {
     }
 
     public var inFlight: Int { state.withLock { $0.inFlight } }
+    /// Requests waiting for a slot now.
+    public var waiting: Int { state.withLock { $0.waiters.count } }
 
     /// Takes a slot; false when none came free in time. A true must be paired with ``release()``.
     public func acquire() async -> Bool {

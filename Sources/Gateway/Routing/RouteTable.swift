@@ -76,6 +76,13 @@ struct RouteTable: Sendable {
         read(["alerts"], .notifier),
     ])
 
+    /// Routes only the web app calls, on a signed-in admin's behalf; never matched for a client
+    /// (the public table has none of them, so `/dead-letters/…` answers 404 there). Re-driving a
+    /// group's dead letters goes to the service that owns the group (``DeadLetterReplay``): the
+    /// gateway itself may not write a stream.
+    static let webApp = RouteTable(
+        routes: Upstream.allCases.map { upstream in write(["dead-letters", upstream.rawValue, "{}", "redrive"], upstream) })
+
     private static func read(_ segments: [String], _ upstream: Upstream, isPublic: Bool = false, fallback: Route.Fallback = .none) -> Route
     {
         Route(

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Logging
 import Redis
@@ -35,7 +36,6 @@ final class LiveChanges: Service, Sendable {
         case closed
     }
 
-    static let stream = "lookup:changes"
     static let heartbeatInterval: Duration = .seconds(15)
     /// Bounds what a slow page may fall behind: it only needs the newest changes to read again.
     static let bufferedSignals = 64
@@ -131,11 +131,11 @@ final class LiveChanges: Service, Sendable {
                 if after.isEmpty {
                     // Start after the newest change: pages rendered before subscribe since "", and
                     // hear that they may have missed some.
-                    let newest = try await client.command(["XREVRANGE", Self.stream, "+", "-", "COUNT", "1"]).orThrow()
-                    after = StreamEntry.parseList(stream: Self.stream, newest).first?.id ?? "0-0"
+                    let newest = try await client.command(["XREVRANGE", Streams.lookupChanges, "+", "-", "COUNT", "1"]).orThrow()
+                    after = StreamEntry.parseList(stream: Streams.lookupChanges, newest).first?.id ?? "0-0"
                     broadcast(nil, position: after)
                 }
-                let read = ["XREAD", "COUNT", "200", "BLOCK", "1000", "STREAMS", Self.stream, after]
+                let read = ["XREAD", "COUNT", "200", "BLOCK", "1000", "STREAMS", Streams.lookupChanges, after]
                 let reply = try await client.command(read, blocking: .seconds(1))
                 failures = 0
                 for entry in StreamEntry.parseRead(try reply.orThrow()) {
@@ -147,7 +147,7 @@ final class LiveChanges: Service, Sendable {
                 }
             } catch {
                 failures += 1
-                if failures == 1 { logger.warning("live changes: cannot read \(Self.stream): \(error)") }
+                if failures == 1 { logger.warning("live changes: cannot read \(Streams.lookupChanges): \(error)") }
                 // The client backs off its reconnects; a page that misses changes reads again on reconnect.
                 try? await Task.sleep(for: .milliseconds(200))
             }

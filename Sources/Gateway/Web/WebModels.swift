@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Identity
 
@@ -19,10 +20,45 @@ struct APIRentalView: Decodable {
     var rentalId: String
     var bookId: String?
     var bookTitle: String?
-    var status: String
-    var deliveryStatus: String
+    var status: RentalStatus
+    var deliveryStatus: ViewDeliveryStatus
     var updatedAt: String?
     var fallback: Bool?
+}
+
+/// A rental view's delivery status: Delivery's, or what a view says before and without it.
+enum ViewDeliveryStatus: Decodable, Equatable {
+    case known(DeliveryStatus)
+    /// Ordered, and Delivery has not scheduled it yet.
+    case pending
+    /// The gateway's fallback to Rental's record: only Lookup knows it.
+    case unknown
+
+    init?(rawValue: String) {
+        switch rawValue {
+        case "pending": self = .pending
+        case "unknown": self = .unknown
+        default:
+            guard let status = DeliveryStatus(rawValue: rawValue) else { return nil }
+            self = .known(status)
+        }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let status = Self(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "delivery status \(text)"))
+        }
+        self = status
+    }
+
+    var rawValue: String {
+        switch self {
+        case .known(let status): status.rawValue
+        case .pending: "pending"
+        case .unknown: "unknown"
+        }
+    }
 }
 
 struct APIDelivery: Decodable {
@@ -30,8 +66,9 @@ struct APIDelivery: Decodable {
     var rentalId: String
     var customerId: String
     var bookId: String
+    var bookTitle: String?
     var address: String
-    var status: String
+    var status: DeliveryStatus
 }
 
 struct APIAlert: Decodable {
@@ -46,6 +83,9 @@ func readableTime(_ timestamp: String?) -> String {
     guard let timestamp, timestamp.count >= 16 else { return timestamp ?? "" }
     return timestamp.prefix(10) + " " + timestamp.dropFirst(11).prefix(5) + " UTC"
 }
+
+/// What a page's template is rendered from (Mustache reads its stored properties by name).
+protocol PageModel {}
 
 // MARK: - The layout
 
@@ -93,7 +133,7 @@ struct ProblemModel: Error {
 
 // MARK: - Pages
 
-struct SignInModel {
+struct SignInModel: PageModel {
     struct Identity {
         var subject: String
         var role: String
@@ -104,7 +144,7 @@ struct SignInModel {
     var identities: [Identity]
 }
 
-struct BooksModel {
+struct BooksModel: PageModel {
     struct Book {
         var id: String
         var title: String
@@ -131,13 +171,13 @@ struct BooksModel {
     var idempotencyKey: String
 }
 
-struct BookModel {
+struct BookModel: PageModel {
     var book: APIBook
     var address: String?
     var idempotencyKey: String
 }
 
-struct RentalsModel {
+struct RentalsModel: PageModel {
     struct Rental {
         var rentalId: String
         var bookTitle: String
@@ -159,36 +199,48 @@ struct RentalsModel {
     var hasRentals: Bool
     var fallback: Bool
 
-    static let statusTexts = [
-        "ordered": "Ordered", "cancel_requested": "Cancellation requested", "delivering": "Out for delivery",
-        "delivered": "Delivered", "returned": "Returned", "canceled": "Canceled",
-    ]
-    static let deliveryTexts = [
-        "pending": "Pending — being scheduled", "ready": "Ready — waiting for a courier", "started": "Started — the courier is on the way",
-        "delivered": "Delivered", "canceled": "Canceled", "unknown": "Unknown just now",
-    ]
+    static func text(of status: RentalStatus) -> String {
+        switch status {
+        case .ordered: "Ordered"
+        case .cancelRequested: "Cancellation requested"
+        case .delivering: "Out for delivery"
+        case .delivered: "Delivered"
+        case .returned: "Returned"
+        case .canceled: "Canceled"
+        }
+    }
+
+    static func text(of status: ViewDeliveryStatus) -> String {
+        switch status {
+        case .pending: "Pending — being scheduled"
+        case .known(.ready): "Ready — waiting for a courier"
+        case .known(.started): "Started — the courier is on the way"
+        case .known(.delivered): "Delivered"
+        case .known(.canceled): "Canceled"
+        case .unknown: "Unknown just now"
+        }
+    }
 
     /// What a customer may do with a rental, and why not: cancel until the delivery has started,
     /// return once delivered (the rules Rental enforces; the page only offers what it would accept).
     static func rental(_ view: APIRentalView, actionKey: String) -> Rental {
-        let started = view.status == "delivering" || view.deliveryStatus == "started"
+        let started = view.status == .delivering || view.deliveryStatus == .known(.started)
         var closed: String?
         if started {
             closed = "The delivery has started, so this rental can no longer be canceled."
-        } else if view.status == "cancel_requested" {
+        } else if view.status == .cancelRequested {
             closed = "Cancellation requested: waiting for the delivery to be called off."
         }
         return Rental(
-            rentalId: view.rentalId, bookTitle: view.bookTitle ?? "Book \(view.bookId?.prefix(8) ?? "")", status: view.status,
-            deliveryStatus: view.deliveryStatus, statusText: statusTexts[view.status] ?? view.status,
-            deliveryText: deliveryTexts[view.deliveryStatus] ?? view.deliveryStatus, updatedAt: view.updatedAt ?? "",
-            updatedAtText: readableTime(view.updatedAt),
-            canCancel: view.status == "ordered" && !started && view.deliveryStatus != "delivered", canReturn: view.status == "delivered",
-            cancelClosed: closed, actionKey: actionKey)
+            rentalId: view.rentalId, bookTitle: view.bookTitle ?? "Book \(view.bookId?.prefix(8) ?? "")", status: view.status.rawValue,
+            deliveryStatus: view.deliveryStatus.rawValue, statusText: text(of: view.status), deliveryText: text(of: view.deliveryStatus),
+            updatedAt: view.updatedAt ?? "", updatedAtText: readableTime(view.updatedAt),
+            canCancel: view.status == .ordered && !started && view.deliveryStatus != .known(.delivered),
+            canReturn: view.status == .delivered, cancelClosed: closed, actionKey: actionKey)
     }
 }
 
-struct DeliveriesModel {
+struct DeliveriesModel: PageModel {
     struct Delivery {
         var id: String
         var bookTitle: String
@@ -205,7 +257,7 @@ struct DeliveriesModel {
     var hasDeliveries: Bool
 }
 
-struct AlertsModel {
+struct AlertsModel: PageModel {
     struct Alert {
         var kind: String
         var customerId: String?
@@ -220,7 +272,7 @@ struct AlertsModel {
     var nextHref: String?
 }
 
-struct OperationsModel {
+struct OperationsModel: PageModel {
     struct GroupRow {
         var stream: String
         var length: Int

@@ -10,7 +10,7 @@ public enum Authentication: Sendable {
     /// The caller a request's `Authorization` header names: nil without one; a 401 for anything
     /// but a bearer token that verifies.
     public func caller(authorization: String?) async throws -> Caller? {
-        guard case .tokens(let verifier) = self else { return .unauthenticated }
+        guard case .tokens(let verifier) = self else { return .noAuthAdmin }
         guard let authorization else { return nil }
         // On every request: bytes, not Characters (a token is ASCII; grapheme breaking and
         // Foundation's trimming were a few percent of a read).

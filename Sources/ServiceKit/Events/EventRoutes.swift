@@ -39,12 +39,12 @@ public struct EventRoutes: Sendable {
         try route(envelope, db)
     }
 
-    /// `change` in a write transaction. On the consumer's own thread it waits for the writer there
-    /// (``StreamConsumer/handlerMayBlock``): GRDB's writer queue, when idle, then runs the
-    /// transaction on this very thread, instead of a hop to the writer's thread and one back per
-    /// batch. Elsewhere it awaits the writer without blocking.
+    /// `change` in a write transaction. In a consumer's handler it waits for the writer on the
+    /// consumer's own thread, checked (``ConsumerThread``): GRDB's writer queue, when idle, then
+    /// runs the transaction on this very thread, instead of a hop to the writer's thread and one
+    /// back per batch. Elsewhere (an HTTP request's replay of dead letters, a test) it awaits.
     private func write<T: Sendable>(_ change: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        if StreamConsumer.handlerMayBlock { return try Self.writeBlocking(database, change) }
+        if let thread = ConsumerThread.current { return try thread.block { try Self.writeBlocking(database, change) } }
         return try await database.write(change)
     }
 

@@ -38,11 +38,16 @@ public struct PageRequest: Sendable {
         self.after = after
     }
 
-    public init(_ request: Request, defaultLimit: Int = 100) throws {
+    /// The page `request` asks for. `isOwnCursor` says whether a cursor has the shape of the list's
+    /// own (a number where the list sorts by one, say), so that the store below gets only those and
+    /// a forged one is a 400 here.
+    public init(_ request: Request, defaultLimit: Int = 100, isOwnCursor: (PageCursor) -> Bool = { _ in true }) throws {
         let query = request.uri.queryParameters
         limit = try Validate.limit(query.get("limit"), default: defaultLimit, maximum: Self.maximumLimit)
         after = try query.get("cursor").map { text in
-            guard let cursor = PageCursor(encoded: text) else { throw APIError.badRequest("'cursor' is not one this API gave out") }
+            guard let cursor = PageCursor(encoded: text), isOwnCursor(cursor) else {
+                throw APIError.badRequest("'cursor' is not one this API gave out")
+            }
             return cursor
         }
     }

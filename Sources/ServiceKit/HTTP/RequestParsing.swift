@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Hummingbird
+import Primitives
 
 extension Request {
     /// The whole body, up to `maxSize` bytes (413 beyond).

@@ -6,22 +6,33 @@ import Identity
 /// The router every service is built on: JSON errors, 405 with `Allow` for a known path asked with
 /// another method, `GET /metrics` (Prometheus), and `GET /health`, which also says what this
 /// process's consumer and outbox relay are doing (so an operator, or the fault harness, sees each
-/// consumer's share and any backlog). `addRoutes` adds the service's own routes; every request
-/// carries its verified caller (``AuthenticationMiddleware``), and each route says who may use it.
+/// consumer's share and any backlog), and an admin's `POST /dead-letters/{group}/{stream}/redrive`
+/// (``DeadLetterReplay``; 404 in a service without that group). `addRoutes` adds the service's own
+/// routes; every request carries its verified caller (``AuthenticationMiddleware``), and each route
+/// says who may use it.
 public func makeServiceRouter(
-    service: String, authentication: Authentication, health: HealthSources = HealthSources(),
-    addRoutes: (Router<ServiceRequestContext>) -> Void
+    service: String, wiring: ServiceWiring, addRoutes: (Router<ServiceRequestContext>) -> Void
 ) -> Router<ServiceRequestContext> {
+    let (health, deadLetters) = (wiring.health, wiring.deadLetters)
     ServiceMetrics.bootstrap()
     let router = Router(context: ServiceRequestContext.self)
     ServiceMetrics.addRoutes(to: router)
     router.middlewares.add(JSONErrorMiddleware())
     let methodNotAllowed = MethodNotAllowedMiddleware<ServiceRequestContext>()
     router.middlewares.add(methodNotAllowed)
-    router.middlewares.add(AuthenticationMiddleware(authentication))
+    router.middlewares.add(AuthenticationMiddleware(wiring.authentication))
     router.get("/health") { _, _ in await health.report(service: service) }
-    router.get("/live") { _, _ in Liveness(service: service, status: "live") }
+    router.get("/live") { _, _ in ProbeAnswer(service: service, status: "live") }
     router.get("/ready") { _, _ in try await health.readiness(service: service) }
+    router.post("/dead-letters/{group}/{stream}/redrive") { _, context in
+        _ = try context.require(.admin)
+        let group = try Validate.text(context.parameters.get("group"), "group", maxLength: 100)
+        let stream = try Validate.text(context.parameters.get("stream"), "stream", maxLength: 200)
+        guard let deadLetters, deadLetters.group == group, let outcome = try await deadLetters.replay(stream: stream) else {
+            throw APIError.notFound("no dead letters of group \(group) on \(stream) here")
+        }
+        return outcome
+    }
     addRoutes(router)
     methodNotAllowed.learn(router)
     return router
@@ -101,8 +112,9 @@ public struct HealthSources: Sendable {
     }
 }
 
-/// The body of `GET /live`: the process answers; it depends on nothing else.
-public struct Liveness: ResponseCodable, Sendable {
+/// The body of `GET /live` (the process answers; it depends on nothing else), and of the
+/// gateway's `GET /ready`.
+public struct ProbeAnswer: ResponseCodable, Sendable {
     public var service: String
     public var status: String
 
@@ -141,3 +153,5 @@ public struct Health: ResponseCodable, Equatable, Sendable {
     /// have been unread by some group.
     public var capTrimmed: [String: Int]?
 }
+
+extension DeadLetterReplay.Outcome: ResponseEncodable {}

@@ -11,15 +11,19 @@ import Identity
 ///   adds entries (`XADD`, also inside the dead-letter script) and trims only in a selector limited
 ///   to its own stream and its own dead-letter streams: Rental cannot write `delivery-events`;
 /// - only Lookup has `lookup:*`;
+/// - each service may delete entries (`XDEL`) only from its own dead-letter streams: what it handled
+///   when an admin had them replayed (``DeadLetterReplay``);
 /// - `operator` reads everything and re-drives dead letters (`XADD` + `XDEL` in one `MULTI`), for
 ///   `streams` and `dead-letters`;
-/// - `gateway` may do what `operator` may, for the operator's page, and follow Lookup's changes
-///   (`XREAD` of `lookup:changes`) for the live pages;
+/// - `gateway` only reads: what the operator's page shows, and Lookup's changes (`XREAD` of
+///   `lookup:changes`) for the live pages. It writes no stream: the public process, if taken
+///   over, cannot forge an event. The web app's re-drive is an admin's request it passes to the
+///   service that owns the dead letters.
 /// - only `admin` has `@all` (FLUSHALL, CONFIG, ACL …).
 ///
 /// Passwords are stored as SHA-256 hashes (`#…`), so the ACL file holds no secret.
 public enum RedisUsers {
-    public static let services = ["rental", "delivery", "lookup", "notifier"]
+    public static let services = ServiceNames.all
     public static let all = services + ["operator", "gateway", "admin"]
 
     /// The ACL rules of `user`, without its password.
@@ -30,18 +34,19 @@ public enum RedisUsers {
         case "operator":
             return operatorRules
         case "gateway":
-            return operatorRules + " +xread"
+            return readRules + " +xread"
         default:
             return serviceRules(user)
         }
     }
 
-    private static let operatorRules =
-        "resetchannels ~* -@all +ping +scan +type +xlen +xinfo +xrange +xrevrange +xpending +hgetall +xadd +xdel +multi +exec"
+    /// Reading every key's streams and counters.
+    private static let readRules = "resetchannels ~* -@all +ping +scan +type +xlen +xinfo +xrange +xrevrange +xpending +hgetall"
+    private static let operatorRules = readRules + " +xadd +xdel +multi +exec"
 
     private static func serviceRules(_ service: String) -> String {
         let read = ConsumerGroups.streams[service] ?? []
-        let written = [Streams.rental, Streams.delivery].filter { $0.hasPrefix(service + "-") }
+        let written = Streams.ownedBy[service].map { [$0] } ?? []
         let deadLetters = read.map { DeadLetter.stream(for: $0, group: service) }
         let counters = [RetentionPolicy.capTrimmedKey, OutboxRelay.setAsideKey]
         // Root: consume, inspect and count; keys: what the group reads, its own streams and counters.
@@ -51,7 +56,9 @@ public enum RedisUsers {
         // Selector: add and trim entries, only in the streams this service writes.
         let writable = (written + deadLetters).map { "~\($0)" }.joined(separator: " ")
         rules += " (+xadd +xtrim \(writable))"
-        if service == "lookup" {
+        // Selector: delete replayed dead letters, only in its own dead-letter streams.
+        rules += " (+xdel \(deadLetters.map { "~\($0)" }.joined(separator: " ")))"
+        if service == ServiceNames.lookup {
             rules += " (+hget +hgetall +hmget +hset +zadd +zrange +zcount +zrem +unlink +xadd +eval ~lookup:*)"
         }
         return rules

@@ -14,6 +14,8 @@ public struct ServiceRuntime {
     public private(set) var services: [any Service] = []
     /// The streams this process writes and so trims: its outbox's, and its consumers' dead letters.
     private var writtenStreams: [String] = []
+    /// The consumer's dead letters, handed to its handler again on an admin's request.
+    public private(set) var deadLetters: DeadLetterReplay?
 
     public init(options: ServiceOptions) {
         self.options = options
@@ -53,10 +55,14 @@ public struct ServiceRuntime {
         batchHandler: @escaping StreamConsumer.BatchHandler
     ) {
         writtenStreams += streams.map { DeadLetter.stream(for: $0, group: group) }
+        let client = client ?? redisClient()
         let consumer = StreamConsumer(
             configuration: StreamConsumer.Configuration(streams: streams, group: group, consumer: options.consumerName),
-            client: client ?? redisClient(), logger: options.logger, stats: stats, batchHandler: batchHandler)
+            client: client, logger: options.logger, stats: stats, batchHandler: batchHandler)
         services.append(consumer)
+        // A replay runs on an HTTP request's task, through a client of its own: the consumer's
+        // connection thread belongs to the consumer.
+        deadLetters = DeadLetterReplay(group: group, streams: streams, client: redisClient(), handler: batchHandler)
     }
 
     /// Prunes the service database's inbox ids and idempotency keys now and then, and checkpoints

@@ -1,6 +1,7 @@
 import Bus
 import GRDB
 import Logging
+import Primitives
 import ServiceLifecycle
 
 /// Prunes what a service database keeps only for a while: inbox ids (7 days: longer than any event

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 import Redis
 
 /// Stage "dead-letter": copies entries the group gives up on to `<stream>:dead:<group>` and

@@ -1,0 +1,42 @@
+import Bus
+import Contracts
+import Logging
+import ServiceKit
+
+/// The routes of Notifier's consumer of both streams (group `notifier`): an alert per event that
+/// concerns customers, logged once it is kept.
+struct NotifierEventHandler: Sendable {
+    /// Every event a customer hears about (not DeliveryScheduled: nothing changes for them).
+    static let types: [any DomainEvent.Type] = [
+        BookRegistered.self, RentalOrdered.self, RentalCancelRequested.self, RentalReturned.self,
+        DeliveryStarted.self, DeliveryCompleted.self, DeliveryCanceled.self, DeliveryCancelRejected.self,
+    ]
+    let store: AlertStore
+    let logger: Logger
+
+    var routes: EventRoutes {
+        var routes = EventRoutes(group: ConsumerGroups.notifier, database: store.database)
+        let (store, logger) = (self.store, self.logger)
+        func route<Event: DomainEvent>(_: Event.Type) {
+            routes.on(Event.self) { event, envelope, db in
+                guard let alert = Alert.make(for: event, eventId: envelope.id, at: envelope.occurredAt), try store.keep(alert, in: db)
+                else {
+                    return
+                }
+                db.afterNextTransaction(onCommit: { _ in
+                    // The message may hold an address: only at debug level.
+                    let metadata: Logger.Metadata = [
+                        "kind": "\(alert.kind.rawValue)", "customer": "\(alert.customerId ?? "all")", "rental": "\(alert.rentalId ?? "-")",
+                    ]
+                    logger.info("alert", metadata: metadata)
+                    logger.debug("alert message", metadata: metadata.merging(["message": "\(alert.message)"]) { $1 })
+                })
+            }
+        }
+        for type in Self.types { route(type) }
+        return routes
+    }
+
+    /// What the consumer calls: ``routes``, a batch at a time.
+    var batchHandler: StreamConsumer.BatchHandler { routes.batchHandler }
+}
