@@ -1,6 +1,7 @@
 import Bus
 import Contracts
 import Foundation
+import GRDB
 import Hummingbird
 import HummingbirdTesting
 import ServiceKit
@@ -46,6 +47,7 @@ final class DeliveryServiceTests: XCTestCase {
         XCTAssertEqual(delivery.status, .ready)
         XCTAssertEqual(delivery.address, "1 Main St")
         XCTAssertEqual([delivery.rentalId, delivery.customerId, delivery.bookId], [rentalId, "alice", "b-1"], "every column written")
+        XCTAssertEqual(delivery.bookTitle, "Dune", "the title the order carried is kept")
         XCTAssertFalse(delivery.createdAt.isEmpty)
         XCTAssertEqual(delivery.createdAt, delivery.updatedAt)
         let events = try await outboxEvents(in: store.database)
@@ -107,10 +109,13 @@ final class DeliveryServiceTests: XCTestCase {
     func testCancelRequestOvertakingTheOrderStillEndsCanceled() async throws {
         let rentalId = UUID().uuidString.lowercased()
         try await routes.handle(try cancelRequest(rentalId))
+        let beforeTheOrder = try await delivery(of: rentalId)
+        XCTAssertNil(beforeTheOrder.bookTitle, "a cancel request does not carry the title")
         try await routes.handle(try order(rentalId))
         let delivery = try await delivery(of: rentalId)
         XCTAssertEqual(delivery.status, .canceled)
         XCTAssertEqual(delivery.address, "1 Main St", "the late order still fills in the address")
+        XCTAssertEqual(delivery.bookTitle, "Dune", "and the title")
         let events = try await outboxEvents(in: store.database)
         XCTAssertEqual(events.map(\.type), ["DeliveryCanceled"])
     }
@@ -127,6 +132,37 @@ final class DeliveryServiceTests: XCTestCase {
         XCTAssertEqual(all.count, 2, "the two good orders, once each")
         let inboxed = try await store.database.read { try String.fetchAll($0, sql: "SELECT eventId FROM inbox") }
         XCTAssertFalse(inboxed.contains(envelope.id), "the failed event is not marked handled, so its retry can succeed")
+    }
+
+    /// `delivery-v2` on a database of `delivery-v1`: its deliveries show no title (unknown), new
+    /// ones do, and the API says so by leaving `bookTitle` out.
+    func testADeliveryFromBeforeTitlesWereKeptHasNoneAndNewOnesHaveTheirs() async throws {
+        let path = try temporaryDatabasePath("delivery-v1")
+        let old = try DatabaseQueue(path: path)
+        try DeliveryDatabase.migrator.migrate(old, upTo: "delivery-v1")
+        let oldId = UUID().uuidString.lowercased()
+        try await old.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO deliveries (id, rentalId, customerId, bookId, address, status, createdAt, updatedAt)
+                    VALUES (?, ?, 'alice', 'b-0', 'x', 'ready', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')
+                    """, arguments: [oldId, UUID().uuidString.lowercased()])
+        }
+        try old.close()
+        store = try DeliveryStore.open(path: path)
+        routes = DeliveryEventHandler(store: store).routes
+        let ordered = try order()
+        try await routes.handle(ordered)
+        let newRentalId = try ordered.envelope.payload(as: RentalOrdered.self).rentalId
+        try await withClient(router) { client in
+            let response = try await client.execute(uri: "/deliveries/\(oldId)", method: .get)
+            XCTAssertEqual(response.status, .ok)
+            let fields = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]
+            XCTAssertNil(fields?["bookTitle"], "unknown: left out")
+            XCTAssertEqual(fields?["bookId"] as? String, "b-0")
+            let new = try await client.call(.get, "/deliveries?rentalId=\(newRentalId)", as: [DeliveryResponse].self)
+            XCTAssertEqual(new.map(\.bookTitle), ["Dune"])
+        }
     }
 
     func testHealth() async throws {

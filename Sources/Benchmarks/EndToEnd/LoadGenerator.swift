@@ -4,46 +4,6 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// One request for the generator: where it goes, what it is, and what to do with the answer.
-struct PlannedRequest: @unchecked Sendable {  // built and used on the generator's loop
-    /// For the report, e.g. `POST /rentals`.
-    var route: String
-    var port: Int
-    var method: HTTPMethod
-    var path: String
-    var headers: HTTPHeaders
-    var body: ByteBuffer?
-    /// When the request should have gone out: latencies count from here, so a request that waited
-    /// for a free connection (because the system fell behind) counts its wait. Coordinated
-    /// omission, corrected.
-    var intended: NIODeadline
-    var onAnswer: ((_ status: Int, _ body: ByteBuffer) -> Void)?
-}
-
-/// What one phase saw: a latency histogram (µs) and status counts per route, and with tracing on
-/// every answer in the order they came.
-struct PhaseResults {
-    var latencies: [String: Histogram<UInt64>] = [:]
-    var statuses: [String: [Int: Int]] = [:]
-    var elapsed: Duration = .zero
-    var trace: [TracedAnswer] = []
-
-    func count(_ route: String, _ accept: (Int) -> Bool = { (200..<300).contains($0) }) -> Int {
-        (statuses[route] ?? [:]).filter { accept($0.key) }.map(\.value).reduce(0, +)
-    }
-
-    var failures: [String: [Int: Int]] { statuses.mapValues { $0.filter { !(200..<300).contains($0.key) } }.filter { !$0.value.isEmpty } }
-}
-
-/// One answer as `--trace` writes it: when its request should have gone out (from the phase's
-/// start), how long it took from then, and its status.
-struct TracedAnswer {
-    var route: String
-    var intendedMicros: Int64
-    var latencyMicros: UInt64
-    var status: Int
-}
-
 /// An HTTP/1.1 load generator on one NIO event loop: keep-alive connections per port, one request in
 /// flight per connection, requests beyond that queue (counting their wait). Everything it owns is
 /// touched only on `loop`, hence `@unchecked Sendable`.
@@ -238,12 +198,12 @@ final class LoadGenerator: @unchecked Sendable {
     }
 
     /// A connection closed: it takes no more requests.
-    fileprivate func closed(_ connection: Connection) {
+    func closed(_ connection: Connection) {
         pools[connection.port]?.idle.removeAll { $0 === connection }
     }
 
     /// An answer (or a failed connection, status 0) for the request in flight on `connection`.
-    fileprivate func answered(_ request: PlannedRequest, status: Int, body: ByteBuffer, on connection: Connection?) {
+    func answered(_ request: PlannedRequest, status: Int, body: ByteBuffer, on connection: Connection?) {
         let micros = UInt64(max(0, (NIODeadline.now() - request.intended).nanoseconds / 1000))
         results.latencies[request.route, default: Histogram(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)]
             .record(micros)
@@ -278,43 +238,5 @@ final class LoadGenerator: @unchecked Sendable {
             idleCallbacks = []
             for callback in callbacks { callback() }
         }
-    }
-}
-
-/// Reads one answer at a time on a connection and hands it to the generator.
-final class AnswerHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPClientResponsePart
-
-    weak var generator: LoadGenerator?
-    var connection: LoadGenerator.Connection?
-    var pending: PlannedRequest?
-    private var status = 0
-    private var body = ByteBuffer()
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            status = Int(head.status.code)
-            body.clear()
-        case .body(var part):
-            body.writeBuffer(&part)
-        case .end:
-            guard let request = pending else { return }
-            pending = nil
-            generator?.answered(request, status: status, body: body, on: connection)
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if let connection { generator?.closed(connection) }
-        if let request = pending {
-            pending = nil
-            generator?.answered(request, status: 0, body: ByteBuffer(), on: nil)
-        }
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
     }
 }
