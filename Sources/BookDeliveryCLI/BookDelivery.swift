@@ -1,6 +1,10 @@
 import ArgumentParser
 import CMallocArenas
+import DeliveryService
 import Foundation
+import LookupService
+import NotifierService
+import RentalService
 
 /// `bookdelivery`: one executable for every service and the operator's tools.
 @main
@@ -11,7 +15,8 @@ struct BookDelivery: AsyncParsableCommand {
         discussion:
             "Run one service per process; run a service several times (same --db, distinct --consumer and --port) to scale its event consumers out. `up` starts everything for a local try-out.",
         subcommands: [
-            RentalCommand.self, DeliveryCommand.self, LookupCommand.self, NotifierCommand.self,
+            ServiceCommand<RentalApplication>.self, ServiceCommand<DeliveryApplication>.self, LookupCommand.self,
+            ServiceCommand<NotifierApplication>.self,
             GatewayCommand.self, UpCommand.self, KeysCommand.self, TokenCommand.self, RedisUsersCommand.self, ConfigCommand.self,
             StreamsCommand.self, DeadLettersCommand.self, ContractsCommand.self,
         ])

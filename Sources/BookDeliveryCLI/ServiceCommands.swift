@@ -6,33 +6,30 @@ import NotifierService
 import RentalService
 import ServiceKit
 
-struct RentalCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rental", abstract: "Run Rental: books and rentals (port 8081).")
+/// `bookdelivery rental`, `delivery`, `notifier`: one command for every service, from its
+/// ``ServiceDefinition``.
+struct ServiceCommand<Service: ServiceDefinition>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: Service.name, abstract: "Run \(Service.summary) (port \(Service.defaultPort)).")
+    }
+
     @OptionGroup var options: ServiceCommandOptions
 
     func run() async throws {
-        let options = try await options.resolve(service: RentalApplication.name, defaultPort: RentalApplication.defaultPort)
+        try await Self.serve(options.resolve(service: Service.name, defaultPort: Service.defaultPort))
+    }
+
+    /// Serves until SIGTERM or SIGINT, draining first (``DrainGate``).
+    static func serve(_ options: ServiceOptions) async throws {
         try await DrainGate.run(
-            RentalApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger
-        )
+            Service.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger)
     }
 }
 
-struct DeliveryCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "delivery", abstract: "Run Delivery: one delivery per rental (port 8082).")
-    @OptionGroup var options: ServiceCommandOptions
-
-    func run() async throws {
-        let options = try await options.resolve(service: DeliveryApplication.name, defaultPort: DeliveryApplication.defaultPort)
-        try await DrainGate.run(
-            DeliveryApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain,
-            logger: options.logger)
-    }
-}
-
+/// `bookdelivery lookup`: a service command, and `--rebuild`.
 struct LookupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "lookup", abstract: "Run Lookup: customers' rental views in Redis (port 8083).")
+        commandName: LookupApplication.name, abstract: "Run \(LookupApplication.summary) (port \(LookupApplication.defaultPort)).")
     @OptionGroup var options: ServiceCommandOptions
     @Flag(help: "Rebuild the views from the streams (those whose order the streams still hold), then exit.") var rebuild = false
 
@@ -43,30 +40,14 @@ struct LookupCommand: AsyncParsableCommand {
             print(try await LookupApplication.rebuild(options: options).summary)
             return
         }
-        try await DrainGate.run(
-            LookupApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger
-        )
+        try await ServiceCommand<LookupApplication>.serve(options)
     }
 }
 
-struct NotifierCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "notifier", abstract: "Run Notifier: alerts for customers (port 8084).")
-    @OptionGroup var options: ServiceCommandOptions
-
-    func run() async throws {
-        let options = try await options.resolve(service: NotifierApplication.name, defaultPort: NotifierApplication.defaultPort)
-        try await DrainGate.run(
-            NotifierApplication.buildApplication(options: options), readiness: options.readiness, drain: options.drain,
-            logger: options.logger)
-    }
-}
-
-/// The four services with their names and default ports, for `up`.
+/// The four services, for `up` and `config`.
 enum Services {
-    static let all: [(name: String, port: Int)] = [
-        (RentalApplication.name, RentalApplication.defaultPort),
-        (DeliveryApplication.name, DeliveryApplication.defaultPort),
-        (LookupApplication.name, LookupApplication.defaultPort),
-        (NotifierApplication.name, NotifierApplication.defaultPort),
+    static let definitions: [any ServiceDefinition.Type] = [
+        RentalApplication.self, DeliveryApplication.self, LookupApplication.self, NotifierApplication.self,
     ]
+    static let all: [(name: String, port: Int)] = definitions.map { ($0.name, $0.defaultPort) }
 }

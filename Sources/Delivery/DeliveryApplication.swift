@@ -4,8 +4,9 @@ import Hummingbird
 import ServiceKit
 
 /// Delivery: one free delivery per rental, on port 8082.
-public enum DeliveryApplication {
+public enum DeliveryApplication: ServiceDefinition {
     public static let name = ServiceNames.delivery
+    public static let summary = "Delivery: one delivery per rental"
     public static let defaultPort = 8082
 
     public static func buildRouter(store: DeliveryStore, wiring: ServiceWiring) -> Router<ServiceRequestContext> {

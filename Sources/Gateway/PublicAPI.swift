@@ -99,8 +99,7 @@ struct PublicAPI: Sendable {
         case .notFound:
             throw APIError.notFound("no such resource")
         case .methodNotAllowed(let allowed):
-            let allow = Set(allowed.map(\.rawValue) + (allowed.contains(.get) ? ["HEAD"] : [])).sorted().joined(separator: ", ")
-            throw APIError(.methodNotAllowed, "\(call.method.rawValue) is not allowed here; allowed: \(allow)", headers: [.allow: allow])
+            throw APIError.methodNotAllowed(call.method, allowed: allowed)
         case .route(let matched, let values):
             (route, parameters) = (matched, values)
         }

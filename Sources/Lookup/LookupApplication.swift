@@ -6,8 +6,9 @@ import ServiceKit
 
 /// Lookup: the customers' read views (CQRS), on port 8083. Fed by events only: it never calls
 /// another service nor reads another service's database.
-public enum LookupApplication {
+public enum LookupApplication: ServiceDefinition {
     public static let name = ServiceNames.lookup
+    public static let summary = "Lookup: customers' rental views in Redis"
     public static let defaultPort = 8083
 
     public static func buildRouter(views: RentalViewStore, wiring: ServiceWiring) -> Router<ServiceRequestContext> {

@@ -5,8 +5,9 @@ import Logging
 import ServiceKit
 
 /// Notifier: alerts for customers, on port 8084.
-public enum NotifierApplication {
+public enum NotifierApplication: ServiceDefinition {
     public static let name = ServiceNames.notifier
+    public static let summary = "Notifier: alerts for customers"
     public static let defaultPort = 8084
     /// The event types Notifier makes an alert of.
     public static var alertTypes: [String] { NotifierEventHandler.types.map { $0.type } }

@@ -4,8 +4,9 @@ import Hummingbird
 import ServiceKit
 
 /// Rental: the book catalogue and the customers' rentals, on port 8081.
-public enum RentalApplication {
+public enum RentalApplication: ServiceDefinition {
     public static let name = ServiceNames.rental
+    public static let summary = "Rental: books and rentals"
     public static let defaultPort = 8081
 
     /// The HTTP routes over `store`; tests use it with `app.test(.router)`.

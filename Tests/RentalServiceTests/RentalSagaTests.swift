@@ -7,6 +7,7 @@ import HummingbirdTesting
 import ServiceKit
 import ServiceTestSupport
 import XCTest
+
 @testable import RentalService
 
 /// The saga as Rental lives it: cancel requests, Delivery's answers, returns, events in any order.

@@ -17,15 +17,13 @@ extension Delivery: FetchableRecord, PersistableRecord {
 extension DeliveryStatus: DatabaseValueConvertible {}
 
 extension Delivery {
-    /// Inserts the delivery through a statement compiled once per connection, for the hot path of
-    /// a new order (GRDB's `insert` encodes through Codable and builds its SQL on every call).
+    /// Inserts the delivery on a new order's hot path (``GRDB/Database/insertRow(into:_:)``).
     func insertRow(_ db: Database) throws {
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO deliveries (id, rentalId, customerId, bookId, bookTitle, address, status, createdAt, updatedAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        )
-        .execute(arguments: [id, rentalId, customerId, bookId, bookTitle, address, status, createdAt, updatedAt])
+        try db.insertRow(
+            into: Self.databaseTableName,
+            [
+                "id": id, "rentalId": rentalId, "customerId": customerId, "bookId": bookId, "bookTitle": bookTitle,
+                "address": address, "status": status, "createdAt": createdAt, "updatedAt": updatedAt,
+            ])
     }
 }

@@ -16,12 +16,13 @@ extension Rental: FetchableRecord, PersistableRecord {
 extension RentalStatus: DatabaseValueConvertible {}
 
 extension Rental {
-    /// Inserts the rental through a statement compiled once per connection, for the order's hot
-    /// path (GRDB's `insert` encodes through Codable and builds its SQL on every call).
+    /// Inserts the rental on the order's hot path (``GRDB/Database/insertRow(into:_:)``).
     func insertRow(_ db: Database) throws {
-        try db.cachedStatement(
-            sql: "INSERT INTO rentals (id, customerId, bookId, address, status, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        )
-        .execute(arguments: [id, customerId, bookId, address, status, createdAt, updatedAt])
+        try db.insertRow(
+            into: Self.databaseTableName,
+            [
+                "id": id, "customerId": customerId, "bookId": bookId, "address": address, "status": status,
+                "createdAt": createdAt, "updatedAt": updatedAt,
+            ])
     }
 }

@@ -22,6 +22,16 @@ public struct APIError: Error, HTTPResponseError, Equatable, CustomStringConvert
     public static func notFound(_ message: String) -> APIError { APIError(.notFound, message) }
     public static func conflict(_ message: String) -> APIError { APIError(.conflict, message) }
 
+    /// 405 for a known path asked with `method`, with `Allow` listing `allowed` (and `HEAD` with a
+    /// `GET`, which Hummingbird answers for every GET route): a service's routes and the gateway's
+    /// table say it alike.
+    public static func methodNotAllowed(_ method: HTTPRequest.Method, allowed: some Sequence<HTTPRequest.Method>) -> APIError {
+        var methods = Set(allowed.map(\.rawValue))
+        if methods.contains(HTTPRequest.Method.get.rawValue) { methods.insert(HTTPRequest.Method.head.rawValue) }
+        let allow = methods.sorted().joined(separator: ", ")
+        return APIError(.methodNotAllowed, "\(method.rawValue) is not allowed here; allowed: \(allow)", headers: [.allow: allow])
+    }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = try JSONEncoder().encode(["error": message])
         var headers = self.headers

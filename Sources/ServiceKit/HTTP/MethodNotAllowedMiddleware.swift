@@ -15,7 +15,6 @@ public final class MethodNotAllowedMiddleware<Context: RequestContext>: RouterMi
         var table: [String: Set<HTTPRequest.Method>] = [:]
         for route in router.routes {
             table[route.path.description, default: []].insert(route.method)
-            if route.method == .get { table[route.path.description, default: []].insert(.head) }  // Hummingbird answers HEAD for every GET
         }
         routes.withLock { $0 = table.map { (Self.segments($0.key), $0.value) } }
     }
@@ -25,9 +24,10 @@ public final class MethodNotAllowedMiddleware<Context: RequestContext>: RouterMi
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             let allowed = allowedMethods(for: request.uri.path)
-            guard !allowed.isEmpty, !allowed.contains(request.method) else { throw error }
-            let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
-            throw APIError(.methodNotAllowed, "\(request.method.rawValue) is not allowed here; allowed: \(allow)", headers: [.allow: allow])
+            guard !allowed.isEmpty, !allowed.contains(request.method), !(request.method == .head && allowed.contains(.get)) else {
+                throw error
+            }
+            throw APIError.methodNotAllowed(request.method, allowed: allowed)
         }
     }
 
