@@ -56,7 +56,7 @@ final class OutboxHandoff: TransactionObserver, Sendable {
 
     /// Called by ``Outbox/append(_:in:)`` on the writer for each row it inserted with a claim.
     func inserted(_ row: OutboxRecord) {
-        state.withLock { $0.inserted[row.sequence ?? 0] = row }
+        state.withLock { $0.inserted[row.sequence] = row }
     }
 
     /// Up to `limit` handed rows, oldest first.

@@ -8,8 +8,9 @@ import Redis
 public struct OutboxRecord: Decodable, Sendable, Equatable, FetchableRecord, TableRecord {
     public static let databaseTableName = "outbox"
 
-    /// Insertion order; the relay publishes in this order.
-    public var sequence: Int64?
+    /// Insertion order (the table's row id, so a row read back always has one); the relay
+    /// publishes in this order.
+    public var sequence: Int64
     public var stream: String
     public var eventId: String
     public var type: String

@@ -26,6 +26,31 @@ import ServiceLifecycle
 ///
 /// A row that can never go out (larger than `maxEventBytes`, or refused `setAsideAfter` times with
 /// an error reply such as `NOPERM`) is set aside with its error, counted, and the rows after it go on.
+///
+/// Where the rows come from (``OutboxHandoff``): two states, the table always the truth.
+///
+/// ```
+///                  a claim that finds less than a batch
+///                  (resumed on the writer, as it commits)
+///   ┌───────────────────────┐ ─────────────────────────▶ ┌───────────────────────┐
+///   │ SUSPENDED             │                            │ ACTIVE                │
+///   │ rows claimed from the │                            │ rows handed over as   │
+///   │ table, in order       │ ◀───────────────────────── │ they commit, in order │
+///   └───────────────────────┘  start, queue overflow     └───────────────────────┘
+///                              (Redis away), a batch not       │ and, every pollInterval,
+///                              wholly out, rows re-opened      │ a claim from the table
+///                              by a loss check                 ▼ (other processes' rows)
+/// ```
+///
+/// One row's life: inserted, claimed for this relay in the same transaction → published (`XADD`) →
+/// marked published (within `markInterval`; until then its claim keeps other relays off) → pruned
+/// after `retention`. A loss check that finds the row's entry gone re-opens it (unpublished again);
+/// an error reply counts a failure, and `setAsideAfter` of them set it aside. The loop's clocks
+/// (poll, prune, and the sleep until the next poll, loss check or mark) are ``RelaySchedule``.
+///
+/// The relay's own bookkeeping (claims, marks) commits with `synchronous = NORMAL`, set and restored
+/// around each of its transactions on the shared writer (``OutboxTable``): a lost mark only means a
+/// row goes out twice, which consumers absorb, and the service's next commit syncs it anyway.
 public struct OutboxRelay: Service {
     public struct Configuration: Sendable {
         public var batchSize = 500
@@ -77,10 +102,9 @@ public struct OutboxRelay: Service {
 
     public func run() async throws {
         logger.info("outbox relay started", metadata: ["relay": "\(name)"])
-        var nextPrune = ContinuousClock.now
+        var schedule = RelaySchedule(pollInterval: configuration.pollInterval, pruneInterval: configuration.pruneInterval, now: .now)
         var check = LossCheck()
         var marks = PublishedMarks()
-        var nextPoll = ContinuousClock.now
         // On the connection's thread: each publish runs inline, not a hop there and back.
         await withTaskExecutorPreference(client.executor) {
             await withGracefulShutdownHandler {
@@ -90,18 +114,12 @@ public struct OutboxRelay: Service {
                             try await mark(&marks)  // the check reads what the table says went out
                             try await checkForLoss(&check)
                         }
-                        // The table is read when the hand-off is suspended and every `pollInterval` (rows of
-                        // other processes, or left by a crashed relay); else the hand-off has every new row.
-                        let polling = !outbox.handoff.isActive || ContinuousClock.now >= nextPoll
-                        if polling { nextPoll = .now + configuration.pollInterval }
+                        let polling = schedule.takePoll(now: .now, handoffActive: outbox.handoff.isActive)
                         let published = try await publishBatch(&check, &marks, claimingFromTable: polling)
                         if marks.isDue(now: .now, batchSize: configuration.batchSize) { try await mark(&marks) }
-                        if ContinuousClock.now >= nextPrune {
-                            try await prune()
-                            nextPrune = .now + configuration.pruneInterval
-                        }
+                        if schedule.takePrune(now: .now) { try await prune() }
                         if published < configuration.batchSize {
-                            let deadline = min(nextPoll, check.nextCheck, marks.due ?? nextPoll)
+                            let deadline = schedule.sleepUntil(lossCheck: check.nextCheck, marksDue: marks.due)
                             await outbox.signal.wait(timeout: max(.zero, deadline - .now))
                         }
                     } catch RedisError.connectionChanged {
@@ -151,19 +169,19 @@ public struct OutboxRelay: Service {
         }
         var published: [(Int64, StreamID)] = []
         var failed = oversized.map { row in
-            (row.sequence ?? 0, "the event takes \(row.size) bytes, more than the \(configuration.maxEventBytes) allowed", 1)
+            (row.sequence, "the event takes \(row.size) bytes, more than the \(configuration.maxEventBytes) allowed", 1)
         }
         var refusedForNow: [Int64] = []
         for (row, result) in zip(sendable, results) {
             switch result {
             case .success(let text):
                 guard let id = StreamID(text) else {
-                    failed.append((row.sequence ?? 0, "XADD gave an entry id that is not one: \(text)", configuration.setAsideAfter))
+                    failed.append((row.sequence, "XADD gave an entry id that is not one: \(text)", configuration.setAsideAfter))
                     continue
                 }
-                published.append((row.sequence ?? 0, id))
-            case .failure(let error) where error.isTemporaryRefusal: refusedForNow.append(row.sequence ?? 0)
-            case .failure(let error): failed.append((row.sequence ?? 0, "\(error)", configuration.setAsideAfter))
+                published.append((row.sequence, id))
+            case .failure(let error) where error.isTemporaryRefusal: refusedForNow.append(row.sequence)
+            case .failure(let error): failed.append((row.sequence, "\(error)", configuration.setAsideAfter))
             }
         }
         var setAside: [Int64] = []
@@ -174,7 +192,7 @@ public struct OutboxRelay: Service {
             try await table.release(refusedForNow)
         }
         publishedCounter.increment(by: published.count)
-        let streams = Dictionary(uniqueKeysWithValues: rows.map { ($0.sequence ?? 0, $0.stream) })
+        let streams = Dictionary(uniqueKeysWithValues: rows.map { ($0.sequence, $0.stream) })
         check.recordPublished(published.map { (streams[$0.0] ?? "", $0.1) })
         if !setAside.isEmpty { await report(setAside: setAside, rows: rows) }
         if !refusedForNow.isEmpty || !failed.isEmpty {
@@ -240,7 +258,7 @@ public struct OutboxRelay: Service {
     }
 
     private func report(setAside: [Int64], rows: [OutboxRecord]) async {
-        let bySequence = Dictionary(uniqueKeysWithValues: rows.map { ($0.sequence ?? 0, $0) })
+        let bySequence = Dictionary(uniqueKeysWithValues: rows.map { ($0.sequence, $0) })
         for sequence in setAside {
             guard let row = bySequence[sequence] else { continue }
             Counter(label: "bus_outbox_set_aside_total", dimensions: [("stream", row.stream)]).increment()

@@ -28,7 +28,7 @@ struct OutboxTable: Sendable {
                     """,
                 arguments: [relay, leaseEnd, now, relay, limit])
             if rows.count < limit { db.afterNextTransaction(onCommit: { _ in handoff.resume() }) }
-            return rows.sorted { ($0.sequence ?? 0) < ($1.sequence ?? 0) }
+            return rows.sorted { $0.sequence < $1.sequence }
         }
     }
 
