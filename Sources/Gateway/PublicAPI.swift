@@ -25,7 +25,7 @@ struct PublicAPI: Sendable {
     /// The web app's pages and files.
     static let webPrefix = "/app/"
 
-    static let requestIdHeader = HTTPField.Name("X-Request-Id")!
+    static let requestIdHeader = RequestID.header
     static let fallbackHeader = HTTPField.Name("X-Fallback")!
     static let staleHeader = HTTPField.Name("X-Stale")!
     static let rateLimitHeader = HTTPField.Name("RateLimit")!
@@ -258,9 +258,6 @@ struct PublicAPI: Sendable {
     /// The client's `X-Request-Id` when it is a sensible one (1 to 128 visible ASCII characters),
     /// else a new one.
     static func requestId(of headers: HTTPFields) -> String {
-        if let id = headers[requestIdHeader], (1...128).contains(id.utf8.count), id.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
-            return id
-        }
-        return UUID().uuidString.lowercased()
+        RequestID.accepted(headers[requestIdHeader]) ?? UUID().uuidString.lowercased()
     }
 }

@@ -36,10 +36,20 @@ final class UnitTests: XCTestCase {
     }
 
     func testCausedEventsKeepTheCorrelation() throws {
-        let cause = try EventEnvelope(type: "RentalOrdered", key: "r-1", payload: ["a": 1])
+        let cause = try EventEnvelope(type: "RentalOrdered", key: "r-1", payload: ["a": 1], requestId: "req-1")
         let effect = try EventEnvelope(type: "DeliveryScheduled", key: "r-1", payload: ["b": 2], causedBy: cause)
         XCTAssertEqual(effect.correlationId, cause.correlationId)
         XCTAssertEqual(effect.causationId, cause.id)
+        XCTAssertEqual(effect.requestId, "req-1", "the request that started the flow, carried on")
+    }
+
+    func testTheRequestIdTravelsAsAFieldOnlyWhenThereIsOne() throws {
+        let with = try EventEnvelope(type: "RentalOrdered", key: "r-1", payload: ["a": 1], requestId: "req-1")
+        XCTAssertEqual(Array(with.fields.suffix(2)), ["requestId", "req-1"])
+        XCTAssertEqual(try EventEnvelope(fieldList: with.fields), with)
+        let without = try EventEnvelope(type: "RentalOrdered", key: "r-1", payload: ["a": 1])
+        XCTAssertFalse(without.fields.contains("requestId"), "no empty field on every entry")
+        XCTAssertEqual(try EventEnvelope(fieldList: without.fields).requestId, "")
     }
 
     func testDeadLetterNames() {

@@ -25,7 +25,11 @@ final class DeliveryServiceTests: XCTestCase {
     }
 
     private func order(_ rentalId: String = UUID().uuidString.lowercased()) throws -> ReceivedEvent {
-        try RentalOrdered(rentalId: rentalId, customerId: "alice", bookId: "b-1", bookTitle: "Dune", address: "1 Main St").received()
+        let order = try RentalOrdered(rentalId: rentalId, customerId: "alice", bookId: "b-1", bookTitle: "Dune", address: "1 Main St")
+            .received()
+        var envelope = order.envelope
+        envelope.requestId = "req-\(rentalId.prefix(8))"
+        return ReceivedEvent(envelope: envelope, stream: order.stream, entryId: order.entryId, attempt: order.attempt)
     }
 
     private func cancelRequest(_ rentalId: String) throws -> ReceivedEvent {
@@ -54,6 +58,7 @@ final class DeliveryServiceTests: XCTestCase {
         XCTAssertEqual(events.map(\.type), ["DeliveryScheduled"])
         XCTAssertEqual(events[0].causationId, ordered.envelope.id, "caused by the order")
         XCTAssertEqual(events[0].correlationId, ordered.envelope.correlationId)
+        XCTAssertEqual(events[0].requestId, ordered.envelope.requestId, "the request that placed the order, carried on")
     }
 
     func testStartAndCompleteThroughHTTP() async throws {

@@ -35,7 +35,10 @@ final class EndToEndTests: XCTestCase {
 
     func testTheWholeJourney() async throws {
         let book = try await registerBook(copies: 2)
-        let rental = try await order(book.id)
+        let (status, rental) = try await cluster.request(
+            "rental", "POST", "/rentals", body: ["customerId": "alice", "bookId": book.id, "address": "1 Main St"],
+            headers: ["X-Request-Id": "journey-1"], as: RentalResponse.self)
+        XCTAssertEqual(status, 201)
 
         // Lookup shows it, fed only by events.
         let shown = await eventually {
@@ -43,6 +46,15 @@ final class EndToEndTests: XCTestCase {
             return views?.first?.deliveryStatus == "ready"
         }
         XCTAssertTrue(shown, "Lookup shows the rental with its delivery ready")
+        // The request's id, in the order's event and in the delivery's that it caused.
+        for stream in Streams.all {
+            let entries = try cluster.redis.command(["XRANGE", stream, "-", "+"]).array ?? []
+            let ids = entries.compactMap { $0.array?[1].hash }.filter { $0["key"] == rental.id }.map {
+                "\($0["type"] ?? ""):\($0["requestId"] ?? "")"
+            }
+            XCTAssertTrue(
+                ids.contains(stream == Streams.rental ? "RentalOrdered:journey-1" : "DeliveryScheduled:journey-1"), "\(stream): \(ids)")
+        }
         let foundDelivery = try await delivery(of: rental.id)
         let deliveryId = try XCTUnwrap(foundDelivery?.id)
 

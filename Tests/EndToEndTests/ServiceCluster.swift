@@ -203,10 +203,12 @@ final class ServiceCluster: @unchecked Sendable {
 
     /// Sends `body` as JSON and decodes the answer as `T`; returns the status too.
     func request<T: Decodable>(
-        _ service: String, _ method: String, _ path: String, body: [String: any Sendable]? = nil, as _: T.Type = T.self
+        _ service: String, _ method: String, _ path: String, body: [String: any Sendable]? = nil, headers: [String: String] = [:],
+        as _: T.Type = T.self
     ) async throws -> (status: Int, body: T) {
         var request = URLRequest(url: url(service, path))
         request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let body {
             request.httpBody = try JSONSerialization.data(withJSONObject: body)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")

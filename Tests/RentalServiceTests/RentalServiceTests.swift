@@ -78,6 +78,35 @@ final class RentalServiceTests: XCTestCase {
         }
     }
 
+    /// `X-Request-Id` reaches the events the request causes, through group commit (whose
+    /// transaction runs on the writer's queue, not in the request's task), and comes back.
+    func testTheRequestIdIsCarriedIntoTheEventsItCausesAndAnswered() async throws {
+        let book = try await store.registerBook(title: "Dune", author: "Herbert", copies: 3)
+        try await withClient(router) { client in
+            let order = #"{"customerId":"alice","bookId":"\#(book.id)","address":"1 Main St"}"#
+            let answers = try await withThrowingTaskGroup(of: String?.self) { group in
+                for index in 0..<3 {
+                    group.addTask {
+                        let response = try await client.execute(
+                            uri: "/rentals", method: .post, headers: [.contentType: "application/json", RequestID.header: "req-\(index)"],
+                            body: ByteBuffer(string: order))
+                        XCTAssertEqual(response.status, .created)
+                        return response.headers[RequestID.header]
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            XCTAssertEqual(Set(answers.compactMap { $0 }), ["req-0", "req-1", "req-2"], "each answer carries its own")
+            let refused = try await client.execute(
+                uri: "/books/\(book.id)", method: .get, headers: [RequestID.header: String(repeating: "x", count: 200)])
+            XCTAssertNil(refused.headers[RequestID.header], "an id that is not a sensible one is not taken")
+        }
+        let ordered = try await outboxEvents(in: store.database).filter { $0.type == "RentalOrdered" }
+        XCTAssertEqual(Set(ordered.map(\.requestId)), ["req-0", "req-1", "req-2"], "each order's event carries its request's id")
+        let registered = try await outboxEvents(in: store.database).filter { $0.type == "BookRegistered" }
+        XCTAssertEqual(registered.map(\.requestId), [""], "a change made outside a request has none")
+    }
+
     func testOrderingReservesACopyAndIsRefusedWhenNoneIsLeft() async throws {
         let book = try await store.registerBook(title: "Dune", author: "Herbert", copies: 2)
         try await withClient(router) { client in

@@ -170,7 +170,7 @@ struct ConsumerLoop {
                     "handler failed, will retry",
                     metadata: [
                         "stream": "\(attempt.entry.stream)", "entry": "\(attempt.entry.id)", "attempt": "\(attempt.number)",
-                        "error": "\(error.map { "\($0)" } ?? "")",
+                        "error": "\(error.map { "\($0)" } ?? "")", "request_id": "\(attempt.entry.value(of: "requestId") ?? "")",
                     ])
             case .deadLetter(let reason):
                 deadLetters.append(DeadLetterer.Item(attempt: attempt, reason: reason))
@@ -199,6 +199,7 @@ struct ConsumerLoop {
                 metadata: [
                     "stream": "\(item.attempt.entry.stream)", "entry": "\(item.attempt.entry.id)",
                     "attempts": "\(item.attempt.number)", "error": "\(item.reason)",
+                    "request_id": "\(item.attempt.entry.value(of: "requestId") ?? "")",
                 ])
         }
     }

@@ -14,6 +14,7 @@ import Redis
 /// | `correlationId` | the id shared by every event of one business flow |
 /// | `causationId` | the id of the event that caused this one, empty for a user's command |
 /// | `data` | the payload, a JSON object |
+/// | `requestId` | the `X-Request-Id` of the request that started the flow; left out when there was none |
 public struct EventEnvelope: Sendable, Equatable, Codable {
     public var id: String
     public var type: String
@@ -22,10 +23,12 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
     public var correlationId: String
     public var causationId: String
     public var data: String
+    /// Empty when the flow did not start with a request that had one.
+    public var requestId: String
 
     public init(
         id: String = UUIDv7.string(), type: String, key: String, occurredAt: Date = Date(),
-        correlationId: String? = nil, causationId: String = "", data: String
+        correlationId: String? = nil, causationId: String = "", data: String, requestId: String = ""
     ) {
         self.id = id
         self.type = type
@@ -34,32 +37,37 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
         self.correlationId = correlationId ?? key
         self.causationId = causationId
         self.data = data
+        self.requestId = requestId
     }
 
     /// An event whose payload is `payload` encoded as JSON.
     public init<Payload: Encodable>(
         type: String, key: String, payload: Payload, occurredAt: Date = Date(),
-        correlationId: String? = nil, causationId: String = ""
+        correlationId: String? = nil, causationId: String = "", requestId: String = ""
     ) throws {
         let json = try JSONEncoder.events.encode(payload)
         self.init(
             type: type, key: key, occurredAt: occurredAt, correlationId: correlationId,
-            causationId: causationId, data: String(decoding: json, as: UTF8.self))
+            causationId: causationId, data: String(decoding: json, as: UTF8.self), requestId: requestId)
     }
 
-    /// An event caused by `cause`: same correlation id, causation id pointing at it.
+    /// An event caused by `cause`: same correlation id and request id, causation id pointing at it.
     public init<Payload: Encodable>(type: String, key: String, payload: Payload, causedBy cause: EventEnvelope) throws {
-        try self.init(type: type, key: key, payload: payload, correlationId: cause.correlationId, causationId: cause.id)
+        try self.init(
+            type: type, key: key, payload: payload, correlationId: cause.correlationId, causationId: cause.id, requestId: cause.requestId)
     }
 
-    public static let fieldNames = ["id", "type", "key", "occurredAt", "correlationId", "causationId", "data"]
+    public static let fieldNames = ["id", "type", "key", "occurredAt", "correlationId", "causationId", "data", "requestId"]
 
-    /// Field/value pairs in a fixed order, ready to follow `XADD stream *`.
+    /// Field/value pairs in a fixed order, ready to follow `XADD stream *` (`requestId` only when
+    /// there is one).
     public var fields: [String] {
-        [
+        var fields = [
             "id", id, "type", type, "key", key, "occurredAt", occurredAt,
             "correlationId", correlationId, "causationId", causationId, "data", data,
         ]
+        if !requestId.isEmpty { fields += ["requestId", requestId] }
+        return fields
     }
 
     /// Reads an envelope back from a stream entry's fields. Throws for an entry that is not one of ours.
@@ -87,6 +95,7 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
         guard data.utf8.first == UInt8(ascii: "{") else { throw .invalidField("data", "not a JSON object") }
         correlationId = field("correlationId") ?? key
         causationId = field("causationId") ?? ""
+        requestId = field("requestId") ?? ""
     }
 
     /// Decodes `data` into the event's payload type.

@@ -34,7 +34,7 @@ public struct Outbox: Sendable {
                 OutboxRecord(
                     sequence: db.lastInsertedRowID, stream: event.stream, eventId: envelope.id, type: envelope.type, key: envelope.key,
                     occurredAt: envelope.occurredAt, correlationId: envelope.correlationId, causationId: envelope.causationId,
-                    data: envelope.data, claimedBy: claimant.relay, claimedUntil: leaseEnd, failures: 0))
+                    data: envelope.data, requestId: envelope.requestId, claimedBy: claimant.relay, claimedUntil: leaseEnd, failures: 0))
         }
     }
 
@@ -49,7 +49,7 @@ public struct Outbox: Sendable {
             [
                 "stream": event.stream, "eventId": envelope.id, "type": envelope.type, "key": envelope.key,
                 "occurredAt": envelope.occurredAt, "correlationId": envelope.correlationId, "causationId": envelope.causationId,
-                "data": envelope.data, "claimedBy": relay, "claimedUntil": leaseEnd,
+                "data": envelope.data, "requestId": envelope.requestId, "claimedBy": relay, "claimedUntil": leaseEnd,
             ])
     }
 }

@@ -19,6 +19,8 @@ public struct OutboxRecord: Decodable, Sendable, Equatable, FetchableRecord, Tab
     public var correlationId: String
     public var causationId: String
     public var data: String
+    /// The envelope's `requestId`; empty for none.
+    public var requestId: String
     /// The relay that is publishing the row, and until when (ms since 1970) its claim holds.
     public var claimedBy: String?
     public var claimedUntil: Int64?
@@ -36,19 +38,22 @@ public struct OutboxRecord: Decodable, Sendable, Equatable, FetchableRecord, Tab
             stream: stream,
             envelope: EventEnvelope(
                 id: eventId, type: type, key: key, occurredAt: occurredAt,
-                correlationId: correlationId, causationId: causationId, data: data))
+                correlationId: correlationId, causationId: causationId, data: data, requestId: requestId))
     }
 
     /// The bytes the event takes on the wire, near enough: its fields' text.
     var size: Int {
         eventId.utf8.count + type.utf8.count + key.utf8.count + occurredAt.utf8.count + correlationId.utf8.count + causationId.utf8.count
-            + data.utf8.count
+            + data.utf8.count + requestId.utf8.count
     }
 }
 
 extension EventEnvelope {
     /// Rebuilds an envelope from stored fields without re-formatting the timestamp.
-    init(id: String, type: String, key: String, occurredAt: String, correlationId: String, causationId: String, data: String) {
+    init(
+        id: String, type: String, key: String, occurredAt: String, correlationId: String, causationId: String, data: String,
+        requestId: String
+    ) {
         self.id = id
         self.type = type
         self.key = key
@@ -56,5 +61,6 @@ extension EventEnvelope {
         self.correlationId = correlationId
         self.causationId = causationId
         self.data = data
+        self.requestId = requestId
     }
 }

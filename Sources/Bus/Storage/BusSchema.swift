@@ -49,6 +49,10 @@ public enum BusSchema {
                     CREATE INDEX outbox_published_stream ON outbox(stream, sequence) WHERE publishedId IS NOT NULL;
                     """)
         }
-        // The next change to these tables goes into a "bus-v3" migration registered here.
+        migrator.registerMigration("bus-v3") { db in
+            // The request that started the flow (`X-Request-Id`), carried in the envelope.
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN requestId TEXT NOT NULL DEFAULT ''")
+        }
+        // The next change to these tables goes into a "bus-v4" migration registered here.
     }
 }

@@ -27,6 +27,7 @@ struct NotifierEventHandler: Sendable {
                     // The message may hold an address: only at debug level.
                     let metadata: Logger.Metadata = [
                         "kind": "\(alert.kind.rawValue)", "customer": "\(alert.customerId ?? "all")", "rental": "\(alert.rentalId ?? "-")",
+                        "request_id": "\(envelope.requestId)",
                     ]
                     logger.info("alert", metadata: metadata)
                     logger.debug("alert message", metadata: metadata.merging(["message": "\(alert.message)"]) { $1 })

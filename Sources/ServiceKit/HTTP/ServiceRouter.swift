@@ -17,6 +17,7 @@ public func makeServiceRouter(
     ServiceMetrics.bootstrap()
     let router = Router(context: ServiceRequestContext.self)
     ServiceMetrics.addRoutes(to: router)
+    router.middlewares.add(RequestIDMiddleware())  // outermost: the error log lines carry it too
     router.middlewares.add(JSONErrorMiddleware())
     let methodNotAllowed = MethodNotAllowedMiddleware<ServiceRequestContext>()
     router.middlewares.add(methodNotAllowed)

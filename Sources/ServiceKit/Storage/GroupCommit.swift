@@ -45,10 +45,12 @@ public final class GroupCommit: Sendable {
     /// Applies `change` in a transaction shared with the writes handed in meanwhile; returns its
     /// output once that transaction has committed.
     public func write<Output: Sendable>(_ change: @escaping @Sendable (Database) throws -> Output) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
+        // The change runs on the writer's queue, not in this task: it takes the request's id along.
+        let requestId = RequestID.current
+        return try await withCheckedThrowingContinuation { continuation in
             let write = Write(
                 run: { db in
-                    let output = try change(db)
+                    let output = try RequestID.$current.withValue(requestId) { try change(db) }
                     return { commitError in
                         if let commitError { continuation.resume(throwing: commitError) } else { continuation.resume(returning: output) }
                     }
