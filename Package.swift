@@ -108,6 +108,8 @@ let package = Package(
                 "Bus", "Contracts", "Redis", "ServiceKit", "ProcessSupport",
                 "RentalService", "DeliveryService", "LookupService", "NotifierService", "Gateway", "Identity", "CMallocArenas",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // `up`'s probes of its parts, `ctl` (HTTP over up's Unix socket) and `load`.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             linkerSettings: releaseLinkerSettings

@@ -17,7 +17,8 @@ struct BookDelivery: AsyncParsableCommand {
         subcommands: [
             ServiceCommand<RentalApplication>.self, ServiceCommand<DeliveryApplication>.self, LookupCommand.self,
             ServiceCommand<NotifierApplication>.self,
-            GatewayCommand.self, UpCommand.self, KeysCommand.self, TokenCommand.self, RedisUsersCommand.self, ConfigCommand.self,
+            GatewayCommand.self, UpCommand.self, CtlCommand.self, KeysCommand.self, TokenCommand.self, RedisUsersCommand.self,
+            ConfigCommand.self,
             StreamsCommand.self, DeadLettersCommand.self, ContractsCommand.self,
         ])
 

@@ -28,6 +28,11 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Delivery's instances (env DELIVERY_URLS).") var delivery: String?
     @Option(help: "Lookup's instances (env LOOKUP_URLS).") var lookup: String?
     @Option(help: "Notifier's instances (env NOTIFIER_URLS).") var notifier: String?
+    @Option(
+        help: """
+            A JSON file of instances per pool, {"rental": ["http://127.0.0.1:8081"], ...}, read again whenever it changes             (instances added or removed while the gateway runs). Pools it names need no --rental etc.
+            """)
+    var instancesFile: String?
     @OptionGroup var auth: AuthOptions
     @OptionGroup var drain: DrainOption
     @Option(
@@ -63,10 +68,18 @@ struct GatewayCommand: AsyncParsableCommand {
         let port = port ?? environment["PORT"].flatMap(Int.init) ?? GatewayApplication.defaultPort
         guard (1...65535).contains(port) else { throw ValidationError("--port must be from 1 to 65535") }
         var pools: [Upstream: [URL]] = [:]
+        let file = instancesFile.map(InstancesFile.init)
+        if let file {
+            do { pools = try file.read() } catch { throw ValidationError("--instances-file \(file.path): \(error)") }
+        }
         for (upstream, flag) in [(Upstream.rental, rental), (.delivery, delivery), (.lookup, lookup), (.notifier, notifier)] {
             let variable = "\(upstream.rawValue.uppercased())_URLS"
             guard let list = flag ?? environment[variable] else {
-                throw ValidationError("--\(upstream.rawValue) (or \(variable)) is required: the URLs of its instances")
+                guard pools[upstream] != nil else {
+                    throw ValidationError(
+                        "--\(upstream.rawValue) (or \(variable), or --instances-file) is required: the URLs of its instances")
+                }
+                continue
             }
             pools[upstream] = try Self.urls(list, option: "--\(upstream.rawValue)")
         }
@@ -81,6 +94,7 @@ struct GatewayCommand: AsyncParsableCommand {
             authentication: try await auth.authentication(logger: logger), rateLimit: rate, burst: burst, concurrencyLimit: concurrency,
             logger: logger)
         configuration.drain = try drain.duration()
+        configuration.instancesFile = file
         if let url = redis ?? environment["REDIS_URL"] {
             var endpoint = try RedisOption.endpoint(flag: url)
             if let password = try redisPassword.password() { endpoint.password = password }
@@ -102,12 +116,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let urls = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !urls.isEmpty else { throw ValidationError("\(option) needs at least one URL") }
         return try urls.map { text in
-            guard let url = URL(string: text.hasSuffix("/") ? String(text.dropLast()) : text), url.scheme == "http", url.host != nil,
-                url.path.isEmpty, url.query == nil
-            else {
-                throw ValidationError("\(option): '\(text)' is not an instance URL such as http://127.0.0.1:8081")
-            }
-            return url
+            do { return try InstancesFile.instanceURL(text, option: option) } catch { throw ValidationError("\(error)") }
         }
     }
 }

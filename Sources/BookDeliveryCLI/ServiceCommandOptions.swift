@@ -34,6 +34,12 @@ struct ServiceCommandOptions: ParsableArguments {
             "Hard cap on a stream's length: past it the oldest entries go even if unread, loudly; 0 for none (env STREAM_CAP; default 5000000)."
     )
     var streamCap: Int?
+    @Option(
+        help: """
+            /live answers 503 once an event loop, the consumer's or the relay's loop has made no progress for this long, \
+            e.g. 10s (env LIVE_TIMEOUT; default 10s). Waiting for Redis or the disk is progress.
+            """)
+    var liveTimeout: String?
 
     /// The options; `serving` false for a run that answers no HTTP (`lookup --rebuild`), which
     /// needs no keys.
@@ -53,11 +59,18 @@ struct ServiceCommandOptions: ParsableArguments {
         logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         logger[metadataKey: "consumer"] = "\(consumerName)"
         let authentication = serving ? try await auth.authentication(logger: logger) : .disabled
-        return ServiceOptions(
+        var options = ServiceOptions(
             host: host ?? environment["HOST"] ?? "127.0.0.1", port: port, redis: endpoint,
             databasePath: databasePath, consumerName: consumerName, retention: try retention(environment),
             storage: StorageOptions(durability: try durability(environment), groupCommit: !noGroupCommit), authentication: authentication,
             drain: try drain.duration(), logger: logger)
+        if let text = liveTimeout ?? environment["LIVE_TIMEOUT"] {
+            guard let timeout = DurationText.parse(text), timeout >= .seconds(1) else {
+                throw ValidationError("--live-timeout takes a duration of 1s or more, such as 10s")
+            }
+            options.liveTimeout = timeout
+        }
+        return options
     }
 
     private func durability(_ environment: [String: String]) throws -> StorageOptions.Durability {

@@ -55,7 +55,7 @@ public enum GatewayApplication {
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
                 body: ResponseBody(byteBuffer: StaticFiles.openAPI))
         }
-        router.get("/live") { _, _ in ProbeAnswer(service: name, status: "live") }
+        router.get("/live") { _, _ in try configuration.live.answer(service: name) }
         router.get("/ready") { _, _ in
             guard !configuration.readiness.isDraining else {
                 throw APIError(.serviceUnavailable, "not ready: draining", headers: [.retryAfter: "1"])
@@ -71,7 +71,8 @@ public enum GatewayApplication {
                             upstream.rawValue,
                             GatewayHealth.Pool(
                                 instances: pool.instances.count, ready: pool.readyCount, breaker: pool.breaker.state.rawValue,
-                                inFlight: pool.limiter.inFlight)
+                                inFlight: pool.limiter.inFlight,
+                                members: pool.readiness.map { .init(url: $0.instance.absoluteString, ready: $0.ready) })
                         )
                     }))
         }
@@ -86,8 +87,9 @@ public enum GatewayApplication {
         let upstreamClient = UpstreamClient(connectionsPerInstance: configuration.concurrencyLimit)
         let pools = makePools(configuration)
         let checker = HealthChecker(
-            pools: Array(pools.values), client: upstreamClient.client, interval: configuration.healthInterval, logger: configuration.logger)
-        var services: [any Service] = [upstreamClient, checker]
+            pools: Array(pools.values), client: upstreamClient.client, interval: configuration.healthInterval,
+            instancesFile: configuration.instancesFile, logger: configuration.logger)
+        var services: [any Service] = [upstreamClient, checker, EventLoopBeat(watch: configuration.live)]
         var live: LiveChanges?
         var operations: RedisClient?
         if let redis = configuration.redis {
@@ -109,14 +111,21 @@ public enum GatewayApplication {
 }
 
 /// The body of the gateway's `GET /health`.
-struct GatewayHealth: ResponseCodable {
-    struct Pool: Codable {
-        var instances: Int
-        var ready: Int
-        var breaker: String
-        var inFlight: Int
+public struct GatewayHealth: ResponseCodable {
+    public struct Pool: Codable, Sendable {
+        /// One instance and whether the gateway routes to it now.
+        public struct Member: Codable, Sendable {
+            public var url: String
+            public var ready: Bool
+        }
+
+        public var instances: Int
+        public var ready: Int
+        public var breaker: String
+        public var inFlight: Int
+        public var members: [Member]
     }
 
-    var status: String
-    var pools: [String: Pool]
+    public var status: String
+    public var pools: [String: Pool]
 }

@@ -19,10 +19,14 @@ public struct GatewayConfiguration: Sendable {
     /// How long a request over the limit may wait for a slot before it is turned away.
     public var concurrencyWait: Duration
     public var breaker: CircuitBreaker.Settings
-    /// How often each instance's `/ready` is asked.
+    /// How often each instance's `/ready` is asked (and the instances file looked at).
     public var healthInterval: Duration
+    /// Instances that may change while the gateway runs (``InstancesFile``).
+    public var instancesFile: InstancesFile?
     /// Set on SIGTERM: the gateway's `/ready` answers 503 while it drains.
     public let readiness = Readiness()
+    /// The event loops `/live` watches: 503 once one has been stuck for 10 s.
+    public let live = LiveWatch(timeout: .seconds(10))
     /// How long it keeps serving, not-ready, after SIGTERM.
     public var drain: Duration = .seconds(5)
     /// Redis, as the `gateway` user: for the web app's live pages (Lookup's changes) and its

@@ -118,15 +118,27 @@ final class GatewayUnitTests: XCTestCase {
 
 extension GatewayUnitTests {
     func testThePoolPrefersReadyInstancesAndTriesTheOthersWhenNoneIsReady() {
+        let (one, two, three) = (URL(string: "http://127.0.0.1:1")!, URL(string: "http://127.0.0.1:2")!, URL(string: "http://127.0.0.1:3")!)
         let pool = InstancePool(
-            upstream: .rental, instances: [URL(string: "http://127.0.0.1:1")!, URL(string: "http://127.0.0.1:2")!],
-            breaker: CircuitBreaker(settings: .init()), limiter: ConcurrencyLimiter(limit: 1, maximumWait: .zero))
-        pool.setReady(0, false)
-        XCTAssertEqual([pool.pick(excluding: []), pool.pick(excluding: [])], [1, 1], "only the ready one while there is one")
-        pool.setReady(1, false)
+            upstream: .rental, instances: [one, two], breaker: CircuitBreaker(settings: .init()),
+            limiter: ConcurrencyLimiter(limit: 1, maximumWait: .zero))
+        pool.setReady(one, false)
+        XCTAssertEqual([pool.pick(excluding: []), pool.pick(excluding: [])], [two, two], "only the ready one while there is one")
+        pool.setReady(two, false)
         XCTAssertNotNil(pool.pick(excluding: []), "none ready: try one anyway (panic routing)")
-        XCTAssertEqual(pool.pick(excluding: [1]), 0)
-        XCTAssertNil(pool.pick(excluding: [0, 1]), "every instance tried")
+        XCTAssertEqual(pool.pick(excluding: [two]), one)
+        XCTAssertNil(pool.pick(excluding: [one, two]), "every instance tried")
+
+        // Scaled at run time: a kept instance keeps its state, a new one is ready, a removed one is gone.
+        pool.replace(with: [two, three])
+        XCTAssertEqual(pool.instances, [two, three])
+        XCTAssertFalse(pool.isReady(two), "kept, with its state")
+        XCTAssertTrue(pool.isReady(three), "new: ready until its first check")
+        XCTAssertEqual([pool.pick(excluding: []), pool.pick(excluding: [])], [three, three])
+        XCTAssertFalse(pool.setReady(one, true), "a removed instance is not marked")
+        XCTAssertEqual(pool.readyCount, 1)
+        pool.replace(with: [])
+        XCTAssertNil(pool.pick(excluding: []), "no instance at all")
     }
 }
 

@@ -43,6 +43,7 @@ struct ConsumerLoop {
         logger.info("consumer started", metadata: ["streams": "\(reader.streams.joined(separator: ","))"])
         var needsSetup = true
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            stats.progress.turned()
             do {
                 if needsSetup {
                     try await setUp()

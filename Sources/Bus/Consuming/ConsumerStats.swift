@@ -125,6 +125,8 @@ public final class ConsumerStats: Sendable {
     /// few seconds); nil if it never did.
     public var sinceRedisAnswered: Duration? { lastAnswer.withLock { $0.map { .now - $0 } } }
     private let lastAnswer = Mutex<ContinuousClock.Instant?>(nil)
+    /// When the consumer's loop last went round, for `/live`.
+    public let progress = LoopProgress()
 
     public var snapshot: Snapshot { state.withLock { $0 } }
 }

@@ -81,6 +81,8 @@ public struct OutboxRelay: Service {
     private let name: String
     private let configuration: Configuration
     private let logger: Logger
+    /// When the relay's loop last went round, for `/live`.
+    public let progress = LoopProgress()
     private let publishedCounter = Counter(label: "bus_outbox_published_total")
     private let republishedCounter = Counter(label: "bus_outbox_republished_total")
 
@@ -109,6 +111,7 @@ public struct OutboxRelay: Service {
         await withTaskExecutorPreference(client.executor) {
             await withGracefulShutdownHandler {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    progress.turned()
                     do {
                         if check.isDue(now: .now) {
                             try await mark(&marks)  // the check reads what the table says went out

@@ -63,12 +63,12 @@ struct Forwarder: Sendable {
 
     private func attempt(_ outgoing: Outgoing, on pool: InstancePool) async -> Result {
         let deadline = NIODeadline.now() + TimeAmount(outgoing.timeout)
-        var tried: Set<Int> = []
+        var tried: Set<URL> = []
         var repeats = 0  // sends that reached an instance and are tried again elsewhere
         var last: Result = .unavailable(.noInstance, retryAfter: .seconds(1))
-        while let index = pool.pick(excluding: tried) {
-            tried.insert(index)
-            var request = HTTPClientRequest(url: pool.instances[index].absoluteString + outgoing.target)
+        while let instance = pool.pick(excluding: tried) {
+            tried.insert(instance)
+            var request = HTTPClientRequest(url: instance.absoluteString + outgoing.target)
             request.method = outgoing.method
             request.headers = outgoing.headers
             if let body = outgoing.body { request.body = .bytes(body) }
@@ -81,7 +81,7 @@ struct Forwarder: Sendable {
                 repeats += 1
             } catch {
                 if Self.neverReached(error) {
-                    pool.setReady(index, false)  // the health check brings it back
+                    pool.setReady(instance, false)  // the health check brings it back
                     last = .unavailable(.noInstance, retryAfter: .seconds(1))
                     continue
                 }

@@ -11,17 +11,22 @@ struct HealthChecker: Service {
     let pools: [InstancePool]
     let client: HTTPClient
     let interval: Duration
+    /// Looked at before each round: instances added or removed since.
+    var instancesFile: InstancesFile?
     let logger: Logger
 
     func run() async throws {
+        let byUpstream = Dictionary(uniqueKeysWithValues: pools.map { ($0.upstream, $0) })
         // Cancelled at shutdown: the sleep's CancellationError is the end of the loop, not a failure
         // (thrown, it made the gateway exit 1 on every SIGTERM).
         await cancelWhenGracefulShutdown {
+            var seen = instancesFile?.modified()  // read at start already
             while !Task.isCancelled {
+                if let instancesFile { seen = instancesFile.refresh(byUpstream, seen: seen, logger: logger) }
                 await withTaskGroup(of: Void.self) { group in
                     for pool in pools {
-                        for (index, url) in pool.instances.enumerated() {
-                            group.addTask { pool.setReady(index, await check(url), logger: logger) }
+                        for url in pool.instances {
+                            group.addTask { pool.setReady(url, await check(url), logger: logger) }
                         }
                     }
                 }
@@ -45,14 +50,13 @@ struct HealthChecker: Service {
 
 extension InstancePool {
     /// Marks an instance, saying so when that changes its state.
-    func setReady(_ index: Int, _ ready: Bool, logger: Logger) {
-        guard isReady(index) != ready else { return }
-        setReady(index, ready)
+    func setReady(_ instance: URL, _ ready: Bool, logger: Logger) {
+        guard setReady(instance, ready) else { return }
         if ready {
-            logger.info("instance ready again", metadata: ["pool": "\(upstream.rawValue)", "instance": "\(index)"])
+            logger.info("instance ready again", metadata: ["pool": "\(upstream.rawValue)", "instance": "\(instance)"])
         } else {
             logger.warning(
-                "instance not ready: taken out of the round robin", metadata: ["pool": "\(upstream.rawValue)", "instance": "\(index)"])
+                "instance not ready: taken out of the round robin", metadata: ["pool": "\(upstream.rawValue)", "instance": "\(instance)"])
         }
     }
 }

@@ -23,7 +23,7 @@ public func makeServiceRouter(
     router.middlewares.add(methodNotAllowed)
     router.middlewares.add(AuthenticationMiddleware(wiring.authentication))
     router.get("/health") { _, _ in await health.report(service: service) }
-    router.get("/live") { _, _ in ProbeAnswer(service: service, status: "live") }
+    router.get("/live") { _, _ in try health.liveness(service: service) }
     router.get("/ready") { _, _ in try await health.readiness(service: service) }
     router.post("/dead-letters/{group}/{stream}/redrive") { _, context in
         _ = try context.require(.admin)
@@ -49,6 +49,8 @@ public struct HealthSources: Sendable {
     public var draining: Readiness?
     /// Asks the store the service serves from (SQLite, or Redis for Lookup) whether it answers.
     public var storage: (@Sendable () async throws -> Void)?
+    /// The loops `/live` watches; none: `/live` only says the process answers.
+    public var live: LiveWatch?
 
     public init(
         consumer: String? = nil, stats: ConsumerStats? = nil, relay: OutboxRelay? = nil, trimmer: StreamTrimmer? = nil,
@@ -60,6 +62,11 @@ public struct HealthSources: Sendable {
         self.trimmer = trimmer
         self.draining = draining
         self.storage = storage
+    }
+
+    /// `GET /live` (``LiveWatch/answer(service:)``).
+    func liveness(service: String) throws -> ProbeAnswer {
+        try live?.answer(service: service) ?? ProbeAnswer(service: service, status: "live")
     }
 
     /// `GET /ready`: 200 when this process can serve now (not draining, its store answers within

@@ -48,8 +48,9 @@ extension ServiceRuntime {
             ?? database.map { database -> @Sendable () async throws -> Void in
                 { try await database.read { try $0.execute(sql: "SELECT 1") } }
             }
-        let health = HealthSources(
+        var health = HealthSources(
             consumer: options.consumerName, stats: stats, relay: relay, trimmer: trimmer, draining: options.readiness, storage: storage)
+        health.live = live
         let wiring = ServiceWiring(authentication: options.authentication, health: health, deadLetters: deadLetters)
         return application(router: router(wiring), name: name)
     }

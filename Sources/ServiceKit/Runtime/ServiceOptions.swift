@@ -23,6 +23,9 @@ public struct ServiceOptions: Sendable {
     public let readiness = Readiness()
     /// How long a stopping process keeps serving, not-ready, before it stops (`--drain`).
     public var drain: Duration
+    /// How long a loop (an event loop, the consumer's, the relay's) may go without turning before
+    /// `/live` answers 503 (`--live-timeout`).
+    public var liveTimeout: Duration = .seconds(10)
     public var logger: Logger
 
     public init(

@@ -16,10 +16,14 @@ public struct ServiceRuntime {
     private var writtenStreams: [String] = []
     /// The consumer's dead letters, handed to its handler again on an admin's request.
     public private(set) var deadLetters: DeadLetterReplay?
+    /// What `/live` answers from: the event loops, and each consumer and relay added.
+    public let live: LiveWatch
 
     public init(options: ServiceOptions) {
         self.options = options
+        live = LiveWatch(timeout: options.liveTimeout)
         if let watch = ParentWatch.fromEnvironment() { services.append(watch) }
+        services.append(EventLoopBeat(watch: live))
     }
 
     /// A Redis client that the service group closes at shutdown.
@@ -42,6 +46,7 @@ public struct ServiceRuntime {
         let relay = OutboxRelay(
             database: database, outbox: outbox, publisher: StreamPublisher(client: redisClient()),
             name: options.consumerName, logger: options.logger)
+        live.watch("outbox relay", relay.progress)
         services.append(relay)
         return relay
     }
@@ -59,6 +64,7 @@ public struct ServiceRuntime {
         let consumer = StreamConsumer(
             configuration: StreamConsumer.Configuration(streams: streams, group: group, consumer: options.consumerName),
             client: client, logger: options.logger, stats: stats, batchHandler: batchHandler)
+        live.watch("consumer \(group)", stats.progress)
         services.append(consumer)
         // A replay runs on an HTTP request's task, through a client of its own: the consumer's
         // connection thread belongs to the consumer.

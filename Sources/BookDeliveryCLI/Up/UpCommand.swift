@@ -1,0 +1,214 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Gateway
+import Identity
+import Logging
+import ProcessSupport
+import ServiceKit
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `bookdelivery up`: Redis (unless one is given), the four services and the gateway, for a local
+/// try-out, with keys, Redis users and tokens made on the way.
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start everything locally: redis-server, the four services and the gateway on port 8080. Ctrl-C stops it all.",
+        discussion: """
+            On the first run it creates in --data: signing keys (keys/), a Redis user per service with a random password \
+            (secrets/, mode 0600; redis/users.acl), and it prints tokens for customers alice and bob, a courier and an admin.
+            It supervises what it started: a part that exits, or whose /live fails 3 checks in a row, is killed if still \
+            there and restarted (backoff 0.5 s doubling to 30 s); the rest keeps serving. With --restart never, a part \
+            that stops by itself stops everything and `up` fails. `bookdelivery ctl --data DIR` controls it while it runs.
+            """)
+
+    @Option(help: "Use this Redis instead of starting one.") var redis: String?
+    @Option(
+        help: """
+            Port of the redis-server that `up` starts (default 6379, or the next free port from 6380 when 6379 is taken, \
+            e.g. by Debian's own redis-server service).
+            """)
+    var redisPort: Int?
+    @Option(help: "Where Redis and the services keep their data.") var data = "./.data"
+    @Option(
+        name: .customLong("port"),
+        help: "A port instead of the default, as name=port for gateway or a service (repeatable), e.g. --port gateway=9080.")
+    var portOverrides: [String] = []
+    @Option(help: "always: restart a part that exits or whose /live fails; never: stop everything when a part stops by itself.")
+    var restart: Supervisor.RestartPolicy = .always
+    @Option(
+        help: """
+            The gateway's requests per second per customer (0: off; default 50). Raise it, or turn it off, to watch load \
+            shedding and the breakers under load rather than the rate limit.
+            """)
+    var rateLimit: Double = 50
+
+    /// Each service, then the gateway, with the port it gets: its default, or the one given with --port.
+    private func ports() throws -> [(name: String, port: Int)] {
+        let defaults = Services.all + [(GatewayApplication.name, GatewayApplication.defaultPort)]
+        var overrides: [String: Int] = [:]
+        for text in portOverrides {
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, defaults.contains(where: { $0.name == parts[0] }), let port = Int(parts[1]),
+                (1...65535).contains(port)
+            else {
+                throw ValidationError(
+                    "--port takes name=port with a name of \(defaults.map(\.name).joined(separator: ", ")), e.g. gateway=9080")
+            }
+            overrides[parts[0]] = port
+        }
+        let ports = defaults.map { (name: $0.name, port: overrides[$0.name] ?? $0.port) }
+        // One port, one server: the second to bind it would fail to start.
+        let named = ports + (redisPort.map { [(name: "redis", port: $0)] } ?? [])
+        for (index, entry) in named.enumerated() {
+            if let other = named[..<index].first(where: { $0.port == entry.port }) {
+                throw ValidationError("\(other.name) and \(entry.name) were both given port \(entry.port): give each its own")
+            }
+        }
+        return ports
+    }
+
+    /// The asked-for port, which must be free; else 6379, or the first free port after it.
+    private func chooseRedisPort() throws -> Int {
+        if let redisPort {
+            guard !TCPPort.isListening(redisPort) else {
+                throw ValidationError(
+                    "a server already listens on port \(redisPort): use it with --redis redis://127.0.0.1:\(redisPort), or pick another --redis-port"
+                )
+            }
+            return redisPort
+        }
+        guard let port = (6379...6399).first(where: { !TCPPort.isListening($0) }) else {
+            throw ValidationError("ports 6379 to 6399 are all taken: pick one with --redis-port")
+        }
+        if port != 6379 { say("port 6379 is taken (a system redis-server?): starting ours on \(port)") }
+        return port
+    }
+
+    func run() async throws {
+        // Trap Ctrl-C first: a signal that comes while things start must still stop them cleanly.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let all = try ports()
+        let services = all.filter { $0.name != GatewayApplication.name }
+        let gatewayPort = all.first { $0.name == GatewayApplication.name }!.port
+        let dataDirectory = URL(fileURLWithPath: data).standardizedFileURL
+        // Databases, the AOF, keys, secrets and the control socket: only this user may read them.
+        umask(0o077)
+        try Self.makePrivateDirectory(dataDirectory)
+        for entry in all where TCPPort.isListening(entry.port) {
+            throw ValidationError("port \(entry.port) (\(entry.name)) is already in use: is bookdelivery already up?")
+        }
+        guard rateLimit >= 0, rateLimit.isFinite else { throw ValidationError("--rate-limit must be 0 (off) or more") }
+
+        let keys = KeyDirectory(path: dataDirectory.appendingPathComponent("keys").path)
+        if !keys.exists {
+            try keys.create()
+            say("created signing keys in \(keys.path)")
+        }
+        let parts = try await UpParts(
+            redis: redis, redisPort: redis == nil ? try chooseRedisPort() : 0, data: dataDirectory, keys: keys, gatewayRateLimit: rateLimit)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            try await supervise(parts: parts, http: http, services: services, gatewayPort: gatewayPort, keys: keys, signals: signals)
+            try? await http.shutdown()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+    }
+
+    private func supervise(
+        parts: UpParts, http: HTTPClient, services: [(name: String, port: Int)], gatewayPort: Int, keys: KeyDirectory,
+        signals: UnixSignalsSequence
+    ) async throws {
+        let supervisor = Supervisor(
+            launches: parts.launches, policy: restart, instancesFile: parts.instancesFile, gatewayPort: gatewayPort, http: http)
+        do {
+            if let redisPort = parts.redisPort {
+                try await supervisor.startFirst(UpParts.redisName, port: redisPort)
+                say(
+                    "redis-server on 127.0.0.1:\(redisPort) (AOF and users.acl in \(parts.redisDirectory.path); a user per service, default user off)"
+                )
+            }
+            for service in services { try await supervisor.startFirst(service.name, port: service.port) }
+            try await supervisor.startFirst(GatewayApplication.name, port: gatewayPort)
+        } catch {
+            await supervisor.stopAll()
+            throw error
+        }
+        let socket = ControlServer.socketPath(data: data)
+        let control = ServiceGroup(
+            services: [ControlServer.application(supervisor: supervisor, socket: socket, logger: Logger(label: "bookdelivery.up"))],
+            gracefulShutdownSignals: [], logger: Logger(label: "bookdelivery.up"))
+        try await printWelcome(keys: keys, services: services, gatewayPort: gatewayPort, operatorHint: parts.operatorHint)
+
+        // Until Ctrl-C; or, with --restart never, until a part stops by itself: then the rest stop too, and `up` fails.
+        let failure = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                for await _ in signals { break }
+                return nil
+            }
+            group.addTask { await supervisor.watch() }
+            group.addTask {
+                try? await control.run()
+                return nil
+            }
+            let first = await group.next() ?? nil
+            await control.triggerGracefulShutdown()
+            group.cancelAll()
+            return first
+        }
+        unlink(socket)
+        if let failure { say("\(failure) (its log is above): stopping the rest") }
+        await supervisor.stopAll()
+        if let failure { throw UpError(description: "\(failure.split(separator: " ").first ?? "a part") stopped by itself") }
+    }
+
+    private func printWelcome(keys: KeyDirectory, services: [(name: String, port: Int)], gatewayPort: Int, operatorHint: String)
+        async throws
+    {
+        let issuer = try keys.issuer()
+        let lifetime = Duration.seconds(8 * 3600)
+        var tokens: [String] = []
+        for (variable, subject, role) in [
+            ("ALICE", "alice", Role.customer), ("BOB", "bob", .customer), ("COURIER", "courier-1", .courier), ("ADMIN", "admin", .admin),
+        ] {
+            tokens.append("  export \(variable)=\(try await issuer.token(subject: subject, role: role, lifetime: lifetime))")
+        }
+        let lines = services.map { "\($0.name) on \($0.port)" }.joined(separator: ", ")
+        say(
+            """
+
+            bookdelivery is up: http://127.0.0.1:\(gatewayPort)  (the gateway; behind it \(lines))
+            Web app: http://127.0.0.1:\(gatewayPort)/  (demo sign-in: alice, bob, courier-1, admin)   API: http://127.0.0.1:\(gatewayPort)/openapi.json
+            Tokens for customers alice and bob, a courier and an admin (valid 8 h; more with `bookdelivery token --keys \(keys.path)`):
+            \(tokens.joined(separator: "\n"))
+            Try:  curl -s http://127.0.0.1:\(gatewayPort)/books
+            Streams:  \(operatorHint)
+            Control:  bookdelivery ctl status --data \(data)   (stop, start, restart, scale NAME=N, redeploy; a part that fails is restarted)
+            Press Ctrl-C to stop.
+
+            """)
+    }
+
+    static func makePrivateDirectory(_ url: URL) throws {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: url.path)
+    }
+}
+
+struct UpError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Prints and flushes at once, so that our lines keep their place among the services' logs even
+/// when the output goes to a file.
+func say(_ text: String) {
+    print(text)
+    fflush(nil)
+}
