@@ -110,6 +110,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // `up`'s probes of its parts, `ctl` (HTTP over up's Unix socket) and `load`.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // `load`'s latency percentiles.
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             linkerSettings: releaseLinkerSettings

@@ -17,9 +17,10 @@ struct BookDelivery: AsyncParsableCommand {
         subcommands: [
             ServiceCommand<RentalApplication>.self, ServiceCommand<DeliveryApplication>.self, LookupCommand.self,
             ServiceCommand<NotifierApplication>.self,
-            GatewayCommand.self, UpCommand.self, CtlCommand.self, KeysCommand.self, TokenCommand.self, RedisUsersCommand.self,
+            GatewayCommand.self, UpCommand.self, CtlCommand.self, LoadCommand.self, KeysCommand.self, TokenCommand.self,
+            RedisUsersCommand.self,
             ConfigCommand.self,
-            StreamsCommand.self, DeadLettersCommand.self, ContractsCommand.self,
+            StreamsCommand.self, DeadLettersCommand.self, GroupsCommand.self, ContractsCommand.self,
         ])
 
     /// Two malloc arenas before any thread of ours starts. glibc gives each thread that meets a busy

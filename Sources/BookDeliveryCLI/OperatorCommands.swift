@@ -57,6 +57,44 @@ struct DeadLettersCommand: AsyncParsableCommand {
     }
 }
 
+struct GroupsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "groups",
+        abstract: "List the consumer groups, or retire one that no service runs any more (--retire GROUP).",
+        discussion: """
+            Streams are trimmed only below what every group has read, so a group left behind by a retired service keeps \
+            every stream it read at full length until the hard cap removes entries unread. --retire shows what the group \
+            still had (pending, unread) and destroys it on every stream; it refuses while the group has work unless --force.
+            """)
+    @OptionGroup var redis: RedisOption
+    @Option(help: "The group to destroy on every stream, e.g. a retired service's name.") var retire: String?
+    @Flag(help: "Destroy it even though it still has pending or unread entries (nobody will handle them).") var force = false
+
+    func run() async throws {
+        let client = try redis.client()
+        defer { client.close() }
+        guard let retire else {
+            for stream in try await StreamsReport.read(client: client).streams {
+                let groups = stream.groups.map { "\($0.name) (pending \($0.pending), lag \($0.lag.map(String.init) ?? "?"))" }
+                print("\(stream.name): " + (groups.isEmpty ? "no groups" : groups.joined(separator: ", ")))
+            }
+            return
+        }
+        func describe(_ found: [GroupRetirement.Found]) -> String {
+            found.map { "  \($0.stream): \($0.consumers) consumers, \($0.pending) pending, \($0.lag.map(String.init) ?? "?") unread" }
+                .joined(separator: "\n")
+        }
+        switch try await GroupRetirement.retire(retire, client: client, force: force) {
+        case .notFound:
+            throw ValidationError("no stream has a group named '\(retire)'")
+        case .refused(let found):
+            throw CtlError(description: "'\(retire)' still has work:\n\(describe(found))\nnot retired: --force destroys it anyway")
+        case .retired(let found):
+            print("retired '\(retire)', which had:\n\(describe(found))")
+        }
+    }
+}
+
 struct ContractsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contracts",

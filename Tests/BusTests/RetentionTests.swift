@@ -87,4 +87,32 @@ final class RetentionTests: RedisTestCase {
         let nothing = try await client(redis).streamInfo("no-such-stream")
         XCTAssertNil(nothing)
     }
+
+    /// A retired service's group holds the stream back; retiring it lets trimming go on, but only
+    /// once it has no work left, unless forced.
+    func testARetiredGroupIsDestroyedWhenItHasNoWorkLeftOrWhenForcedAndTrimmingGoesOn() async throws {
+        _ = try redis.command(["XGROUP", "CREATE", "test-events", "retired", "0", "MKSTREAM"])
+        _ = try redis.command(["XGROUP", "CREATE", "test-events", "live", "0"])
+        try await StreamPublisher(client: client(redis)).publish((0..<100).map { try makeEvent($0) })
+        try readAndAcknowledge(100, group: "live")
+        let noFloor = RetentionPolicy(minimumAge: .zero, minimumCount: 0, hardCap: nil)
+        let heldBack = try await trimmer(noFloor).trim("test-events")
+        XCTAssertEqual(heldBack.acknowledged, 0, "the retired service's group has read nothing")
+
+        let refused = try await GroupRetirement.retire("retired", client: client(redis), force: false)
+        XCTAssertEqual(
+            refused, .refused([.init(stream: "test-events", consumers: 0, pending: 0, lag: 100)]), "100 unread: not without --force")
+        let retired = try await GroupRetirement.retire("retired", client: client(redis), force: true)
+        guard case .retired(let found) = retired else { return XCTFail("\(retired)") }
+        XCTAssertEqual(found.map(\.stream), ["test-events"])
+        let groups = try redis.command(["XINFO", "GROUPS", "test-events"]).array?.compactMap { $0.hash["name"] }
+        XCTAssertEqual(groups, ["live"], "destroyed, the other group untouched")
+        let trimmed = try await trimmer(noFloor).trim("test-events")
+        XCTAssertGreaterThan(trimmed.acknowledged, 0, "trimming goes on once the group is gone")
+
+        let done = try await GroupRetirement.retire("live", client: client(redis), force: false)
+        guard case .retired = done else { return XCTFail("a group with no work left goes without --force: \(done)") }
+        let missing = try await GroupRetirement.retire("nobody", client: client(redis), force: false)
+        XCTAssertEqual(missing, .notFound)
+    }
 }

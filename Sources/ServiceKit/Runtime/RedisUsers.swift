@@ -13,8 +13,8 @@ import Identity
 /// - only Lookup has `lookup:*`;
 /// - each service may delete entries (`XDEL`) only from its own dead-letter streams: what it handled
 ///   when an admin had them replayed (``DeadLetterReplay``);
-/// - `operator` reads everything and re-drives dead letters (`XADD` + `XDEL` in one `MULTI`), for
-///   `streams` and `dead-letters`;
+/// - `operator` reads everything, re-drives dead letters (`XADD` + `XDEL` in one `MULTI`) and
+///   retires consumer groups (`XGROUP DESTROY`), for `streams`, `dead-letters` and `groups`;
 /// - `gateway` only reads: what the operator's page shows, and Lookup's changes (`XREAD` of
 ///   `lookup:changes`) for the live pages. It writes no stream: the public process, if taken
 ///   over, cannot forge an event. The web app's re-drive is an admin's request it passes to the
@@ -42,7 +42,7 @@ public enum RedisUsers {
 
     /// Reading every key's streams and counters.
     private static let readRules = "resetchannels ~* -@all +ping +scan +type +xlen +xinfo +xrange +xrevrange +xpending +hgetall"
-    private static let operatorRules = readRules + " +xadd +xdel +multi +exec"
+    private static let operatorRules = readRules + " +xadd +xdel +multi +exec +xgroup|destroy"
 
     private static func serviceRules(_ service: String) -> String {
         let read = ConsumerGroups.streams[service] ?? []
