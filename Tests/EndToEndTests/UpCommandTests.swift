@@ -133,8 +133,9 @@ final class UpCommandTests: XCTestCase {
         }
     }
 
-    func testWhenAPartStopsByItselfUpStopsTheRestAndFails() async throws {
-        let started = try await StartedUp.start(prefix: "up-part-stops")
+    /// `--restart never`: as before `up` supervised.
+    func testWithRestartNeverAPartThatStopsByItselfStopsTheRestAndUpFails() async throws {
+        let started = try await StartedUp.start(prefix: "up-part-stops", arguments: ["--restart", "never"])
         defer { started.cleanUp() }
         let (up, ports, redisPort, logPath) = (started.process, started.ports, started.redisPort, started.logPath)
         // The notifier dies (as on a crash): found by its command line, which names its port.
@@ -181,7 +182,7 @@ final class UpCommandTests: XCTestCase {
     }
 
     /// The pid of a process whose command line holds `arguments` in a row.
-    private static func process(withArguments arguments: [String]) -> pid_t? {
+    static func process(withArguments arguments: [String]) -> pid_t? {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for entry in entries {
             guard let pid = pid_t(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
@@ -199,45 +200,5 @@ final class UpCommandTests: XCTestCase {
         let exited = await up.exit(within: .seconds(10))
         XCTAssertTrue(exited)
         XCTAssertNotEqual(up.wait(), 0, "a usage error, before anything starts")
-    }
-}
-
-/// `bookdelivery up` on free ports in a temporary directory, started and waited for until it says
-/// it is up.
-private struct StartedUp {
-    static let names = ["rental", "delivery", "lookup", "notifier", "gateway"]
-
-    let process: ChildProcess
-    let ports: [String: Int]
-    let redisPort: Int
-    let directory: URL
-    var data: URL { directory.appendingPathComponent("data") }
-    var logPath: String { directory.appendingPathComponent("up.log").path }
-
-    static func start(prefix: String) async throws -> StartedUp {
-        let ports = try Dictionary(uniqueKeysWithValues: names.map { ($0, try TCPPort.free()) })
-        let redisPort = try TCPPort.free()
-        let directory = try TemporaryDirectory.make(prefix: prefix)
-        let logPath = directory.appendingPathComponent("up.log").path
-        let process = try ChildProcess(
-            executable: try ServiceCluster.findExecutable(),
-            arguments: ["up", "--redis-port", String(redisPort), "--data", directory.appendingPathComponent("data").path]
-                + names.flatMap { ["--port", "\($0)=\(ports[$0]!)"] },
-            logFile: logPath)
-        let started = StartedUp(process: process, ports: ports, redisPort: redisPort, directory: directory)
-        let printed = await eventually(timeout: .seconds(60)) {
-            ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("Press Ctrl-C")
-        }
-        XCTAssertTrue(printed, "up says it is up")
-        return started
-    }
-
-    /// Kills what is still running and removes the directory.
-    func cleanUp() {
-        if process.isRunning {
-            process.signal(SIGKILL)
-            process.wait()
-        }
-        try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -145,7 +145,7 @@ struct UpCommand: AsyncParsableCommand {
         let control = ServiceGroup(
             services: [ControlServer.application(supervisor: supervisor, socket: socket, logger: Logger(label: "bookdelivery.up"))],
             gracefulShutdownSignals: [], logger: Logger(label: "bookdelivery.up"))
-        try await printWelcome(keys: keys, services: services, gatewayPort: gatewayPort, operatorHint: parts.operatorHint)
+        let welcome = try await welcome(keys: keys, services: services, gatewayPort: gatewayPort, operatorHint: parts.operatorHint)
 
         // Until Ctrl-C; or, with --restart never, until a part stops by itself: then the rest stop too, and `up` fails.
         let failure = await withTaskGroup(of: String?.self) { group in
@@ -158,6 +158,14 @@ struct UpCommand: AsyncParsableCommand {
                 try? await control.run()
                 return nil
             }
+            // Up once `ctl` can reach it too (the socket bound, and made the user's alone).
+            let deadline = ContinuousClock.now + .seconds(10)
+            while (try? FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int) != 0o600,
+                ContinuousClock.now < deadline
+            {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            say(welcome)
             let first = await group.next() ?? nil
             await control.triggerGracefulShutdown()
             group.cancelAll()
@@ -169,8 +177,9 @@ struct UpCommand: AsyncParsableCommand {
         if let failure { throw UpError(description: "\(failure.split(separator: " ").first ?? "a part") stopped by itself") }
     }
 
-    private func printWelcome(keys: KeyDirectory, services: [(name: String, port: Int)], gatewayPort: Int, operatorHint: String)
-        async throws
+    /// What `up` says once everything runs: where, the tokens, how to look and how to control it.
+    private func welcome(keys: KeyDirectory, services: [(name: String, port: Int)], gatewayPort: Int, operatorHint: String)
+        async throws -> String
     {
         let issuer = try keys.issuer()
         let lifetime = Duration.seconds(8 * 3600)
@@ -181,7 +190,7 @@ struct UpCommand: AsyncParsableCommand {
             tokens.append("  export \(variable)=\(try await issuer.token(subject: subject, role: role, lifetime: lifetime))")
         }
         let lines = services.map { "\($0.name) on \($0.port)" }.joined(separator: ", ")
-        say(
+        return
             """
 
             bookdelivery is up: http://127.0.0.1:\(gatewayPort)  (the gateway; behind it \(lines))
@@ -193,7 +202,7 @@ struct UpCommand: AsyncParsableCommand {
             Control:  bookdelivery ctl status --data \(data)   (stop, start, restart, scale NAME=N, redeploy; a part that fails is restarted)
             Press Ctrl-C to stop.
 
-            """)
+            """
     }
 
     static func makePrivateDirectory(_ url: URL) throws {
