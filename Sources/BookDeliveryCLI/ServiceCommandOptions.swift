@@ -14,7 +14,7 @@ struct ServiceCommandOptions: ParsableArguments {
     @OptionGroup var redisPassword: RedisPasswordOption
     @OptionGroup var auth: AuthOptions
     @OptionGroup var drain: DrainOption
-    @Option(help: "SQLite file (env DB_PATH; default ./.data/<service>.sqlite).") var db: String?
+    @Option(help: "SQLite file (env DB_PATH; default <DATA_DIR>/<service>.sqlite, DATA_DIR defaulting to ./.data).") var db: String?
     @Option(
         help: ArgumentHelp(
             "full: a commit waits for the disk, an answered order survives power loss; normal: faster, an OS crash can lose the last commits (env DURABILITY; default full).",
@@ -51,7 +51,7 @@ struct ServiceCommandOptions: ParsableArguments {
         }
         var endpoint = try RedisOption.endpoint(flag: redis)
         if let password = try redisPassword.password() { endpoint.password = password }
-        let databasePath = db ?? environment["DB_PATH"] ?? "./.data/\(service).sqlite"
+        let databasePath = db ?? environment["DB_PATH"] ?? "\(environment["DATA_DIR"] ?? "./.data")/\(service).sqlite"
         let directory = URL(fileURLWithPath: databasePath).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let consumerName = consumer ?? environment["CONSUMER_NAME"] ?? StreamConsumer.Configuration.defaultConsumerName()

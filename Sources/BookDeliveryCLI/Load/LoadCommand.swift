@@ -90,8 +90,8 @@ struct LoadCommand: AsyncParsableCommand {
                 if due > .now { try? await Task.sleep(until: due) }
                 let request = plan.request(index, action: actions[index % actions.count])
                 group.addTask {
-                    let status = await Self.send(request, http: http)
-                    tally.record(status: status, latency: .now - due)
+                    let (status, retryAfter) = await Self.send(request, http: http)
+                    tally.record(status: status, retryAfter: retryAfter, latency: .now - due)
                     return nil
                 }
             }
@@ -102,7 +102,8 @@ struct LoadCommand: AsyncParsableCommand {
             gateway: plan.gateway, offeredRate: rate, durationSeconds: Double(length / .milliseconds(1)) / 1000, requests: all.requests,
             availabilityPercent: all.availability,
             statuses: Dictionary(uniqueKeysWithValues: all.statuses.map { (String($0.key), $0.value) }),
-            rateLimited: all.statuses[429] ?? 0, connectionErrors: all.connectionErrors, p50Ms: all.milliseconds(50),
+            rateLimited: all.statuses[429] ?? 0, retryAfter503: all.retryAfter503, connectionErrors: all.connectionErrors,
+            p50Ms: all.milliseconds(50),
             p99Ms: all.milliseconds(99),
             p999Ms: all.milliseconds(99.9), seconds: seconds)
     }
@@ -130,13 +131,14 @@ struct LoadCommand: AsyncParsableCommand {
         return seconds
     }
 
-    private static func send(_ request: HTTPClientRequest, http: HTTPClient) async -> Int? {
+    /// The answer's status (nil: none) and whether it said when to come back.
+    private static func send(_ request: HTTPClientRequest, http: HTTPClient) async -> (Int?, Bool) {
         do {
             let response = try await http.execute(request, timeout: .seconds(30))
             _ = try await response.body.collect(upTo: 1 << 22)
-            return Int(response.status.code)
+            return (Int(response.status.code), response.headers.contains(name: "Retry-After"))
         } catch {
-            return nil
+            return (nil, false)
         }
     }
 
@@ -147,6 +149,9 @@ struct LoadCommand: AsyncParsableCommand {
                 report.requests, report.availabilityPercent, report.rateLimited))
         print("statuses: \(report.statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
         if report.connectionErrors > 0 { print("connection errors: \(report.connectionErrors)") }
+        if let shed = report.statuses["503"] {
+            print("503 (shed or breaker open): \(shed), of which with Retry-After: \(report.retryAfter503)")
+        }
         print(
             String(
                 format: "latency from each request's due time: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms", report.p50Ms, report.p99Ms,

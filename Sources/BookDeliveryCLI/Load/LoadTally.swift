@@ -10,10 +10,13 @@ final class LoadTally: Sendable {
         var requests = 0
         var statuses: [Int: Int] = [:]
         var connectionErrors = 0
+        /// 503s that said when to come back (`Retry-After`): shed load, an open breaker.
+        var retryAfter503 = 0
         var latencies = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
 
-        mutating func add(status: Int?, microseconds: UInt64) {
+        mutating func add(status: Int?, retryAfter: Bool, microseconds: UInt64) {
             requests += 1
+            if status == 503 && retryAfter { retryAfter503 += 1 }
             if let status { statuses[status, default: 0] += 1 } else { connectionErrors += 1 }
             _ = latencies.record(min(microseconds, 600_000_000))
         }
@@ -27,11 +30,11 @@ final class LoadTally: Sendable {
     private let state = Mutex(State())
 
     /// An answer with `status` (nil: no answer: a connection error or a timeout) after `latency`.
-    func record(status: Int?, latency: Duration) {
+    func record(status: Int?, retryAfter: Bool = false, latency: Duration) {
         let micros = UInt64(max(1, latency / .microseconds(1)))
         state.withLock { state in
-            state.total.add(status: status, microseconds: micros)
-            state.second.add(status: status, microseconds: micros)
+            state.total.add(status: status, retryAfter: retryAfter, microseconds: micros)
+            state.second.add(status: status, retryAfter: retryAfter, microseconds: micros)
         }
     }
 
@@ -84,6 +87,8 @@ struct LoadReport: Codable {
     var availabilityPercent: Double
     var statuses: [String: Int]
     var rateLimited: Int
+    /// 503 answers that carried `Retry-After`.
+    var retryAfter503: Int
     var connectionErrors: Int
     var p50Ms: Double
     var p99Ms: Double

@@ -47,6 +47,7 @@ struct UpCommand: AsyncParsableCommand {
             shedding and the breakers under load rather than the rate limit.
             """)
     var rateLimit: Double = 50
+    @Option(help: "The gateway's requests in flight per pool before it sheds load with 503 (default 64).") var maxConcurrent = 64
 
     /// Each service, then the gateway, with the port it gets: its default, or the one given with --port.
     private func ports() throws -> [(name: String, port: Int)] {
@@ -104,6 +105,7 @@ struct UpCommand: AsyncParsableCommand {
             throw ValidationError("port \(entry.port) (\(entry.name)) is already in use: is bookdelivery already up?")
         }
         guard rateLimit >= 0, rateLimit.isFinite else { throw ValidationError("--rate-limit must be 0 (off) or more") }
+        guard maxConcurrent >= 1 else { throw ValidationError("--max-concurrent must be 1 or more") }
 
         let keys = KeyDirectory(path: dataDirectory.appendingPathComponent("keys").path)
         if !keys.exists {
@@ -111,7 +113,8 @@ struct UpCommand: AsyncParsableCommand {
             say("created signing keys in \(keys.path)")
         }
         let parts = try await UpParts(
-            redis: redis, redisPort: redis == nil ? try chooseRedisPort() : 0, data: dataDirectory, keys: keys, gatewayRateLimit: rateLimit)
+            redis: redis, redisPort: redis == nil ? try chooseRedisPort() : 0, data: dataDirectory, keys: keys,
+            gateway: ["--rate-limit", String(rateLimit), "--max-concurrent", String(maxConcurrent)])
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             try await supervise(parts: parts, http: http, services: services, gatewayPort: gatewayPort, keys: keys, signals: signals)

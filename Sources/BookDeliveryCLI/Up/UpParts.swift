@@ -22,7 +22,8 @@ struct UpParts {
     let instancesFile: String
     let operatorHint: String
 
-    init(redis external: String?, redisPort: Int, data: URL, keys: KeyDirectory, gatewayRateLimit: Double) async throws {
+    /// - Parameter gateway: the gateway's limits, as its flags.
+    init(redis external: String?, redisPort: Int, data: URL, keys: KeyDirectory, gateway limits: [String]) async throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let environment = ProcessInfo.processInfo.environment.merging([ParentWatch.variable: String(getpid())]) { $1 }
         redisDirectory = data.appendingPathComponent("redis")
@@ -69,10 +70,11 @@ struct UpParts {
         let instances = instancesFile
         launches.append(
             PartLaunch(name: GatewayApplication.name, kind: .gateway) { _, port in
-                var arguments = [
-                    "gateway", "--port", String(port), "--keys", keys.path, "--drain", "0", "--instances-file", instances, "--demo",
-                    "--redis", redisURL("gateway"), "--rate-limit", String(gatewayRateLimit),
-                ]
+                var arguments =
+                    [
+                        "gateway", "--port", String(port), "--keys", keys.path, "--drain", "0", "--instances-file", instances, "--demo",
+                        "--redis", redisURL("gateway"),
+                    ] + limits
                 if let file = passwordFile("gateway") { arguments += ["--redis-password-file", file] }
                 return try ChildProcess(executable: executable, arguments: arguments, environment: environment, inheritOutput: true)
             })
