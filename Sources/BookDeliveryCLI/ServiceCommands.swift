@@ -46,8 +46,8 @@ struct LookupCommand: AsyncParsableCommand {
 
 /// The four services, for `up` and `config`.
 enum Services {
-    static let definitions: [any ServiceDefinition.Type] = [
-        RentalApplication.self, DeliveryApplication.self, LookupApplication.self, NotifierApplication.self,
-    ]
+    static var definitions: [any ServiceDefinition.Type] {
+        [RentalApplication.self, DeliveryApplication.self, LookupApplication.self, NotifierApplication.self]
+    }
     static let all: [(name: String, port: Int)] = definitions.map { ($0.name, $0.defaultPort) }
 }

@@ -99,4 +99,23 @@ final class ConnectionThreadTests: RedisTestCase {
         XCTAssertEqual(try redis.command(["XLEN", DeadLetter.stream(for: "test-events", group: "g")]), .integer(0))
         XCTAssertNil(ConsumerThread.current, "outside a handler there is none")
     }
+
+    /// A consumer whose Redis is away is waiting, not wedged: its loop keeps going round, so its
+    /// process stays live (``LoopProgress``, which `/live` reads).
+    func testAConsumerWhoseRedisIsAwayKeepsTurning() async throws {
+        let consumer = StreamConsumer(configuration: .fast(group: "g", consumer: "c"), client: client(redis), logger: .test("c")) { _ in }
+        let services = RunningServices([consumer])
+        let started = await eventually { consumer.stats.snapshot.groupReady }
+        XCTAssertTrue(started)
+        redis.kill()
+        // Watched for 3 s, more than its reconnect backoff's longest wait (0.5 s) several times over.
+        var longest: Duration = .zero
+        let until = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < until {
+            longest = max(longest, consumer.stats.progress.idle())
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        await services.stop()
+        XCTAssertLessThan(longest, .seconds(2), "the loop went round while Redis was away (longest pause \(longest))")
+    }
 }
