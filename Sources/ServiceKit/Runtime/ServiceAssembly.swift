@@ -23,8 +23,8 @@ extension ServiceRuntime {
     /// service's own stream (``Streams/ownedBy``) when it has an outbox; the consumer of `consumes`
     /// in the group named after the service, on a client of its own that `handler` is given (a
     /// handler that writes Redis writes best through it, inline on its thread); housekeeping of
-    /// `database`; the trimmer of what the parts write; then `router`, with `/health`, `/ready`
-    /// and the dead letters wired to those parts.
+    /// `database`; the trimmer of what the parts write; then `router`, with `/health`, `/ready`,
+    /// `/live` and the dead letters wired to those parts.
     ///
     /// - Parameters:
     ///   - storage: what `/ready` asks; by default a `SELECT 1` on `database`.
