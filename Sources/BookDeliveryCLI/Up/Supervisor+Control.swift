@@ -8,13 +8,11 @@ import ProcessSupport
 extension Supervisor {
     var names: [String] { Array(launches.keys).sorted() }
 
-    /// Every instance, redis-server first, then the services, then the gateway; by number within a part.
+    /// Every instance, in the order the parts start (redis-server, the services, the gateway); by
+    /// number within a part.
     func status() -> [InstanceStatus] {
-        let rank: (PartInstance) -> Int = { [launches] in -(launches[$0.name]?.kind.stopRank ?? 1) }
-        return instances.sorted {
-            (rank($0), partOrder.firstIndex(of: $0.name) ?? 0, $0.number) < (rank($1), partOrder.firstIndex(of: $1.name) ?? 0, $1.number)
-        }
-        .map(\.status)
+        let order = Dictionary(uniqueKeysWithValues: partOrder.enumerated().map { ($1, $0) })
+        return instances.sorted { (order[$0.name] ?? 0, $0.number) < (order[$1.name] ?? 0, $1.number) }.map(\.status)
     }
 
     private func part(_ name: String) throws -> PartLaunch {
