@@ -33,9 +33,13 @@ struct StartedUp {
         return started
     }
 
-    /// Kills what is still running and removes the directory.
+    /// Stops what is still running (Ctrl-C, so that `up` stops its redis-server too; SIGKILL if it
+    /// has not stopped within 20 s) and removes the directory.
     func cleanUp() {
         if process.isRunning {
+            process.signal(SIGINT)
+            let deadline = ContinuousClock.now + .seconds(20)
+            while process.isRunning, ContinuousClock.now < deadline { usleep(20_000) }
             process.signal(SIGKILL)
             process.wait()
         }
