@@ -62,8 +62,12 @@ public enum GatewayApplication {
             }
             return ProbeAnswer(service: name, status: "ready")
         }
-        router.get("/health") { _, _ in
-            GatewayHealth(
+        router.get("/health") { request, _ in
+            // Which instances a pool has, by address, only for an admin: the rest of the world
+            // learns how many there are and how they do, not where they run.
+            let caller = try? await configuration.authentication.caller(authorization: request.headers[.authorization])
+            let showMembers = caller?.role == .admin
+            return GatewayHealth(
                 status: "ok",
                 pools: Dictionary(
                     uniqueKeysWithValues: pools.map { upstream, pool in
@@ -72,7 +76,7 @@ public enum GatewayApplication {
                             GatewayHealth.Pool(
                                 instances: pool.instances.count, ready: pool.readyCount, breaker: pool.breaker.state.rawValue,
                                 inFlight: pool.limiter.inFlight,
-                                members: pool.readiness.map { .init(url: $0.instance.absoluteString, ready: $0.ready) })
+                                members: showMembers ? pool.readiness.map { .init(url: $0.instance.absoluteString, ready: $0.ready) } : nil)
                         )
                     }))
         }
@@ -123,7 +127,8 @@ public struct GatewayHealth: ResponseCodable {
         public var ready: Int
         public var breaker: String
         public var inFlight: Int
-        public var members: [Member]
+        /// Each instance with its readiness; for an admin's token only.
+        public var members: [Member]?
     }
 
     public var status: String

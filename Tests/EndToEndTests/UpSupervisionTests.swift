@@ -141,6 +141,15 @@ final class UpSupervisionTests: XCTestCase {
             return ((pools?["delivery"] as? [String: Any])?["ready"] as? Int) == 3
         }
         XCTAssertTrue(pool, "the gateway's pool follows")
+        let (_, adminHealth) = try await call("GET", "/health", token: admin, started)
+        let adminPools = try XCTUnwrap((try JSONSerialization.jsonObject(with: adminHealth) as? [String: Any])?["pools"] as? [String: Any])
+        XCTAssertEqual(((adminPools["delivery"] as? [String: Any])?["members"] as? [Any])?.count, 3, "an admin sees each instance")
+        let gatewayHealth = URL(string: "http://127.0.0.1:\(started.ports["gateway"]!)/health")!
+        let (publicHealth, _) = try await URLSession.shared.data(from: gatewayHealth)
+        let publicPools = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: publicHealth) as? [String: Any])?["pools"] as? [String: Any])
+        XCTAssertNil((publicPools["delivery"] as? [String: Any])?["members"], "anyone else: how many, not where")
+        XCTAssertEqual((publicPools["delivery"] as? [String: Any])?["instances"] as? Int, 3)
         var rentals: [String] = []
         for _ in 0..<30 {
             let (code, data) = try await call("POST", "/rentals", body: order, token: alice, started)

@@ -134,7 +134,7 @@ extension Supervisor {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let health = await gatewayHealth() {
-                let member = health.pools[pool]?.members.first { $0.url == url }
+                let member = health.pools[pool]?.members?.first { $0.url == url }
                 if let ready { if member?.ready == ready { return true } } else if member == nil { return true }
             }
             guard (try? await Task.sleep(for: .milliseconds(100))) != nil else { return false }
@@ -144,7 +144,9 @@ extension Supervisor {
 
     private func gatewayHealth() async -> GatewayHealth? {
         do {
-            let response = try await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(gatewayPort)/health"), timeout: .seconds(2))
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(gatewayPort)/health")
+            request.headers.add(name: "Authorization", value: "Bearer \(try await adminToken())")
+            let response = try await http.execute(request, timeout: .seconds(2))
             let body = try await response.body.collect(upTo: 1 << 20)
             return try JSONDecoder().decode(GatewayHealth.self, from: Data(body.readableBytesView))
         } catch {

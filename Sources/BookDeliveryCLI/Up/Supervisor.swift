@@ -31,13 +31,19 @@ actor Supervisor {
     let instancesFile: String
     let gatewayPort: Int
     let http: HTTPClient
+    /// An admin's token for the gateway's `/health`, which lists a pool's instances only to admins.
+    let adminToken: @Sendable () async throws -> String
     /// Every instance, in the order it was added; touched only by the actor.
     var instances: [PartInstance] = []
     private var nextNumber: [String: Int] = [:]
     /// With `--restart never`: why `up` stops.
     private(set) var failure: String?
 
-    init(launches: [PartLaunch], policy: RestartPolicy, instancesFile: String, gatewayPort: Int, http: HTTPClient) {
+    init(
+        launches: [PartLaunch], policy: RestartPolicy, instancesFile: String, gatewayPort: Int, http: HTTPClient,
+        adminToken: @escaping @Sendable () async throws -> String
+    ) {
+        self.adminToken = adminToken
         self.launches = Dictionary(uniqueKeysWithValues: launches.map { ($0.name, $0) })
         partOrder = launches.map(\.name)
         self.policy = policy

@@ -129,8 +129,10 @@ struct UpCommand: AsyncParsableCommand {
         parts: UpParts, http: HTTPClient, services: [(name: String, port: Int)], gatewayPort: Int, keys: KeyDirectory,
         signals: UnixSignalsSequence
     ) async throws {
+        let issuer = try keys.issuer()
         let supervisor = Supervisor(
-            launches: parts.launches, policy: restart, instancesFile: parts.instancesFile, gatewayPort: gatewayPort, http: http)
+            launches: parts.launches, policy: restart, instancesFile: parts.instancesFile, gatewayPort: gatewayPort, http: http,
+            adminToken: { try await issuer.token(subject: "up", role: .admin, lifetime: .seconds(300)) })
         do {
             if let redisPort = parts.redisPort {
                 try await supervisor.startFirst(UpParts.redisName, port: redisPort)
