@@ -101,7 +101,7 @@ struct LoadCommand: AsyncParsableCommand {
         return LoadReport(
             gateway: plan.gateway, offeredRate: rate, durationSeconds: Double(length / .milliseconds(1)) / 1000, requests: all.requests,
             availabilityPercent: all.availability,
-            statuses: Dictionary(uniqueKeysWithValues: all.statuses.map { (String($0.key), $0.value) }),
+            statuses: all.statusCounts,
             rateLimited: all.statuses[429] ?? 0, retryAfter503: all.retryAfter503, connectionErrors: all.connectionErrors,
             p50Ms: all.milliseconds(50),
             p99Ms: all.milliseconds(99),
@@ -120,7 +120,7 @@ struct LoadCommand: AsyncParsableCommand {
             seconds.append(
                 .init(
                     second: second, requests: window.requests,
-                    statuses: Dictionary(uniqueKeysWithValues: window.statuses.map { (String($0.key), $0.value) }),
+                    statuses: window.statusCounts,
                     connectionErrors: window.connectionErrors, p50Ms: window.milliseconds(50), p99Ms: window.milliseconds(99)))
             print(
                 String(format: "%4ds  answers %5d  ", second, window.requests) + window.statusText

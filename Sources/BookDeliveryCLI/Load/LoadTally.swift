@@ -62,6 +62,9 @@ extension LoadTally.Window {
         latencies.totalCount == 0 ? 0 : Double(latencies.valueAtPercentile(percentile)) / 1000
     }
 
+    /// The status counts, keyed by the status as text (JSON's keys).
+    var statusCounts: [String: Int] { Dictionary(uniqueKeysWithValues: statuses.map { (String($0.key), $0.value) }) }
+
     var statusText: String {
         var parts = statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         if connectionErrors > 0 { parts.append("connection errors \(connectionErrors)") }

@@ -13,7 +13,7 @@ public enum DeadLetterRedrive {
         }
         var moved = 0
         for entry in try await client.range(of: deadLetterStream, count: limit) {
-            let fields = (entry.fields ?? [:]).filter { !$0.key.hasPrefix(DeadLetter.fieldPrefix) }
+            let fields = DeadLetter.originalFields(of: entry)
             guard !fields.isEmpty else { continue }
             let replies = try await client.pipeline([
                 ["MULTI"],

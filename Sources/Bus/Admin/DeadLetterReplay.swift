@@ -41,9 +41,8 @@ public struct DeadLetterReplay: Sendable {
         var outcome = Outcome(deadLetterStream: deadLetterStream, replayed: 0, failed: 0)
         var readable: [(entryId: String, event: ReceivedEvent)] = []
         for entry in try await client.range(of: deadLetterStream, count: limit) {
-            let fields = (entry.fields ?? [:]).filter { !$0.key.hasPrefix(DeadLetter.fieldPrefix) }
             do {
-                let envelope = try EventEnvelope(fields: fields)
+                let envelope = try EventEnvelope(fields: DeadLetter.originalFields(of: entry))
                 let original = entry.fields?["dead.entryId"] ?? entry.id
                 readable.append((entry.id, ReceivedEvent(envelope: envelope, stream: stream, entryId: original, attempt: 1)))
             } catch {

@@ -1,3 +1,5 @@
+import Redis
+
 /// Names and fields of dead-letter streams.
 ///
 /// An entry that a group could not handle in the configured number of attempts, or could not
@@ -16,8 +18,13 @@ public enum DeadLetter {
         return (String(deadLetterStream[..<range.lowerBound]), String(deadLetterStream[range.upperBound...]))
     }
 
-    /// The fields the dead-letter entry adds to the original ones; ``DeadLetterRedrive`` strips them.
+    /// The fields the dead-letter entry adds to the original ones; ``originalFields(of:)`` strips them.
     public static let fieldPrefix = "dead."
+
+    /// A dead-letter entry's fields as the event had them, without the `dead.*` ones.
+    public static func originalFields(of entry: StreamEntry) -> [String: String] {
+        (entry.fields ?? [:]).filter { !$0.key.hasPrefix(fieldPrefix) }
+    }
 
     static func fields(
         original: [String: String]?, stream: String, entryId: String, group: String, consumer: String,
