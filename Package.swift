@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -29,6 +29,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         // SHA-256 for the Redis ACL file's password hashes (already in the build through jwt-kit).
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // Traces (OpenTelemetry over OTLP/HTTP): the API every layer opens spans with, and the exporter.
+        // Only the OTLPHTTP trait: the gRPC exporter would bring grpc-swift and minutes more of build.
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // hiredis, Debian's libhiredis-dev.
@@ -57,6 +61,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // Who is calling: roles, token claims, key files, minting and verifying EdDSA JWTs.
@@ -74,6 +79,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         .target(name: "RentalService", dependencies: ["ServiceKit"] + serviceDependencies, path: "Sources/Rental"),
@@ -93,6 +100,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             // The web app's templates and static files and the API's OpenAPI document, compiled into
             // the binary: nothing to ship beside it.
@@ -183,6 +191,7 @@ var serviceDependencies: [Target.Dependency] {
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
     ]
 }
 

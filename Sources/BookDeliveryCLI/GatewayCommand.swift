@@ -54,6 +54,7 @@ struct GatewayCommand: AsyncParsableCommand {
 
     func run() async throws {
         ServiceMetrics.bootstrap()
+        try ServiceTracing.bootstrap(service: GatewayApplication.name)
         let configuration = try await resolve()
         try await DrainGate.run(
             try GatewayApplication.buildApplication(configuration: configuration), readiness: configuration.readiness,

@@ -45,6 +45,7 @@ struct ServiceCommandOptions: ParsableArguments {
     /// needs no keys.
     func resolve(service: String, defaultPort: Int, serving: Bool = true) async throws -> ServiceOptions {
         ServiceMetrics.bootstrap()  // before any metric is created
+        try ServiceTracing.bootstrap(service: service)  // before any logger is made
         let environment = ProcessInfo.processInfo.environment
         guard let port = port ?? environment["PORT"].flatMap(Int.init) ?? Optional(defaultPort), (1...65535).contains(port) else {
             throw ValidationError("--port must be from 1 to 65535")

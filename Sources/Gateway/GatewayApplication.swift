@@ -17,6 +17,7 @@ public enum GatewayApplication {
         for upstream in Upstream.allCases {
             let name = upstream.rawValue
             GatewayMetrics.breakerState(.closed, pool: name)
+            GatewayMetrics.start(pool: name)
             let breaker = CircuitBreaker(settings: configuration.breaker) { state in
                 configuration.logger.warning("circuit breaker \(state.rawValue)", metadata: ["pool": "\(name)"])
                 GatewayMetrics.breakerState(state, pool: name)
@@ -36,7 +37,14 @@ public enum GatewayApplication {
     ) throws -> Router<GatewayRequestContext> {
         ServiceMetrics.bootstrap()
         let router = Router(context: GatewayRequestContext.self)
-        ServiceMetrics.addRoutes(to: router)
+        // The gateway is the one process that reports every group's lag (``GroupLag``): a consumer
+        // that is down cannot say it is behind.
+        let scraped = ScrapedGauges()
+        ServiceMetrics.addRoutes(to: router) {
+            if let operations { await BusMetrics.readStreams(client: operations, into: scraped) }
+        }
+        // Starts a trace (or continues the client's `traceparent`) per request, when tracing is on.
+        if ServiceTracing.isEnabled { router.middlewares.add(RequestTracingMiddleware()) }
         router.middlewares.add(JSONErrorMiddleware())
         let api = PublicAPI(
             table: .standard, pools: pools, forwarder: Forwarder(client: client), authentication: configuration.authentication,
@@ -91,7 +99,7 @@ public enum GatewayApplication {
         let upstreamClient = UpstreamClient(connectionsPerInstance: configuration.concurrencyLimit)
         let pools = makePools(configuration)
         let checker = HealthChecker(
-            pools: Array(pools.values), client: upstreamClient.client, interval: configuration.healthInterval,
+            pools: Array(pools.values), client: upstreamClient.probes, interval: configuration.healthInterval,
             instancesFile: configuration.instancesFile, logger: configuration.logger)
         var services: [any Service] = [upstreamClient, checker, EventLoopBeat(watch: configuration.live)]
         var live: LiveChanges?

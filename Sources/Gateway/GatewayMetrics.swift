@@ -24,6 +24,18 @@ enum GatewayMetrics {
     /// write-only through swift-metrics).
     static let rejections = Mutex<[Rejection: Int]>([:])
 
+    /// Every rejection and fallback counter of `pool` at 0, so that a rule sees the first one as an
+    /// increase (a counter that appears at 1 has no increase to show).
+    static func start(pool: String) {
+        let reasons = ["unauthorized", "rate_limited", "timeout", "upstream_failed"] + Forwarder.Rejection.allCases.map(\.rawValue)
+        for reason in reasons {
+            Counter(label: "gateway_rejections_total", dimensions: [("reason", reason), ("pool", pool)]).increment(by: 0)
+        }
+        for kind in ["stale_copy", "view_missing", "lookup_unavailable"] {
+            Counter(label: "gateway_fallbacks_total", dimensions: [("kind", kind), ("pool", pool)]).increment(by: 0)
+        }
+    }
+
     static func fallback(_ kind: String, pool: String) {
         Counter(label: "gateway_fallbacks_total", dimensions: [("kind", kind), ("pool", pool)]).increment()
     }

@@ -5,6 +5,7 @@ import Identity
 import NIOCore
 import NIOHTTP1
 import ServiceKit
+import Tracing
 
 /// The gateway's work for every call of the public API, whether it comes from a client or from the
 /// web app on a signed-in person's behalf: match the route (404, 405 + `Allow`), check the token
@@ -104,6 +105,11 @@ struct PublicAPI: Sendable {
             (route, parameters) = (matched, values)
         }
         routeName = route.name
+        // The gateway's routes are matched here, not by the router: the server span learns its name.
+        if ServiceTracing.isEnabled, let span = InstrumentationSystem.tracer.activeSpan(identifiedBy: .current ?? .topLevel) {
+            span.operationName = route.name
+            span.attributes["http.route"] = "/" + route.segments.joined(separator: "/")
+        }
         let pool = pools[route.upstream]!
 
         let caller: Caller?
@@ -241,6 +247,9 @@ struct PublicAPI: Sendable {
             let name = field.name.canonicalName
             guard !Self.hopByHop.contains(name), !named.contains(name), name != "x-request-id", name != "x-forwarded-for", name != "cookie"
             else { continue }
+            // With tracing on, the client's trace context is continued by the gateway's spans, and
+            // the HTTP client sends the forwarded request's own: the client's would make two.
+            if ServiceTracing.isEnabled && (name == "traceparent" || name == "tracestate") { continue }
             headers.add(name: field.name.rawName, value: field.value)
         }
         headers.add(name: "X-Request-Id", value: requestId)

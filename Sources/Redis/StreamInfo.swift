@@ -33,8 +33,11 @@ public struct GroupInfo: Sendable, Equatable {
     public var lastDeliveredID: StreamID
     /// Entries not yet delivered to the group; nil when Redis cannot tell (after trimming or deletions).
     public var lag: Int?
+    /// Entries delivered to the group so far (Redis 7's `entries-read`); nil when Redis cannot tell.
+    public var entriesRead: Int?
 
-    public init(name: String, consumers: Int, pending: Int, lastDeliveredID: StreamID, lag: Int?) {
+    public init(name: String, consumers: Int, pending: Int, lastDeliveredID: StreamID, lag: Int?, entriesRead: Int? = nil) {
+        self.entriesRead = entriesRead
         self.name = name
         self.consumers = consumers
         self.pending = pending
@@ -49,7 +52,8 @@ public struct GroupInfo: Sendable, Equatable {
             guard let name = fields["name"]?.string else { return nil }
             return GroupInfo(
                 name: name, consumers: fields["consumers"]?.int ?? 0, pending: fields["pending"]?.int ?? 0,
-                lastDeliveredID: fields["last-delivered-id"]?.string.flatMap(StreamID.init) ?? .zero, lag: fields["lag"]?.int)
+                lastDeliveredID: fields["last-delivered-id"]?.string.flatMap(StreamID.init) ?? .zero, lag: fields["lag"]?.int,
+                entriesRead: fields["entries-read"]?.int)
         }
     }
 }

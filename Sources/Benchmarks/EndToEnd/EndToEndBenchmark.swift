@@ -47,6 +47,11 @@ struct EndToEndBenchmark: AsyncParsableCommand {
             "Where to write every fixed-rate answer as CSV: phase, route, intended ms, latency ms, status.",
             discussion: "Intended times count from each phase's start: slow answers that come in clusters, or at a period, show it."))
     var trace: String?
+    @Option(
+        help: ArgumentHelp(
+            "The sampling ratio of the tracing-cost phase (0: skip it).",
+            discussion: "The system restarted without tracing, then with it, each at the first --rate through the gateway."))
+    var tracingRatio = 0.1
 
     func run() async throws {
         let rates = self.rates.isEmpty ? [500.0, 1000] : self.rates
@@ -147,40 +152,12 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         }
 
         for (rate, viaGateway) in rates.map({ ($0, false) }) + [(rates[0], true)] {
-            progress("\(Int(rate)) orders/s \(viaGateway ? "through the gateway" : "straight to the services") for \(duration) s …")
-            try await workload.connect(connections)
-            let agesBefore = eventAges(system)
-            let cpuBefore = cpu(system)
-            let peak = Shared([String: Double]())
-            let results = try await withThrowingTaskGroup(of: PhaseResults?.self) { tasks in
-                tasks.addTask {
-                    try await generator.openLoop(rate: rate, duration: .seconds(duration)) { _, intended in
-                        workload.order(direct: !viaGateway, intended: intended, readAfter: .milliseconds(100))
-                    }
-                }
-                tasks.addTask {
-                    while !Task.isCancelled {
-                        for service in services + ["gateway"] {
-                            let resident = system.residentMiB(service)
-                            peak.update { $0[service] = max($0[service] ?? 0, resident) }
-                        }
-                        try? await Task.sleep(for: .milliseconds(250))
-                    }
-                    return nil
-                }
-                let results = try await tasks.next()!!
-                tasks.cancelAll()
-                return results
-            }
-            _ = try await system.waitForConsumers()
-            if let trace { try Self.append(results.trace, phase: "\(Int(rate))/s \(viaGateway ? "gateway" : "direct")", to: trace) }
-            let agesAfter = eventAges(system)
-            let orders = results.count(Workload.orderRoute)
             report.fixedRates.append(
-                FixedRate(
-                    rate: rate, path: viaGateway ? "through the gateway" : "straight to the services", results: results,
-                    orders: orders, cpuSeconds: cpuDelta(cpuBefore, cpu(system)), peakMiB: peak.value,
-                    ages: agesAfter.reduce(into: [:]) { $0[$1.key] = $1.value.since(agesBefore[$1.key]!) }))
+                try await fixedRate(rate, viaGateway: viaGateway, system: system, generator: generator, workload: workload))
+        }
+        if tracingRatio > 0 {
+            report.tracing = try await tracingCost(
+                rate: rates[0], ratio: tracingRatio, system: system, generator: generator, workload: workload)
         }
 
         if let fsyncShim {
@@ -205,7 +182,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
 
     // MARK: Parts
 
-    private static func append(_ answers: [TracedAnswer], phase: String, to path: String) throws {
+    static func append(_ answers: [TracedAnswer], phase: String, to path: String) throws {
         var csv = ""
         for answer in answers {
             let intended = String(format: "%.3f", Double(answer.intendedMicros) / 1000)
@@ -238,17 +215,17 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         return Double(results.count("GET /hello")) / seconds(results.elapsed)
     }
 
-    private func cpu(_ system: SystemUnderTest) -> [String: Double] {
+    func cpu(_ system: SystemUnderTest) -> [String: Double] {
         Dictionary(uniqueKeysWithValues: system.processes.keys.map { ($0, system.cpuSeconds($0)) })
     }
 
-    private func cpuDelta(_ before: [String: Double], _ after: [String: Double]) -> [String: Double] {
+    func cpuDelta(_ before: [String: Double], _ after: [String: Double]) -> [String: Double] {
         after.reduce(into: [:]) { $0[$1.key] = $1.value - (before[$1.key] ?? 0) }
     }
 
     /// Order → delivery scheduled, → visible in Lookup, → alert: the age of `RentalOrdered` when
     /// each group had applied it.
-    private func eventAges(_ system: SystemUnderTest) -> [String: BucketCounts] {
+    func eventAges(_ system: SystemUnderTest) -> [String: BucketCounts] {
         [
             "order → delivery scheduled": system.eventAges(service: "delivery", group: "delivery", type: "RentalOrdered"),
             "order → visible in Lookup": system.eventAges(service: "lookup", group: "lookup", type: "RentalOrdered"),

@@ -19,6 +19,7 @@ struct Report: Encodable {
     var saturation: [Saturation] = []
     var fixedRates: [FixedRate] = []
     var slowFsync: [SlowFsync] = []
+    var tracing: TracingCost?
 
     func write(to path: String) throws {
         let url = URL(fileURLWithPath: path)
@@ -66,6 +67,23 @@ struct Report: Encodable {
                 services.compactMap { name in fixed.peakMiB[name].map { "\(name) \(String(format: "%.1f", $0))" } }.joined(separator: ", ")
                     + (fixed.rate == 1000 ? "  target <= 40" : ""))
             if !fixed.failures.isEmpty { Swift.print(failures(fixed.failures)) }
+        }
+
+        if let tracing {
+            for run in [tracing.off, tracing.on] {
+                Swift.print(
+                    "\n\(number(run.rate)) orders/s \(run.path), just restarted (open loop, achieved \(number(run.achievedRate))/s)")
+                if let latency = run.routes[Workload.orderRoute] { row("  \(Workload.orderRoute)", latencyText(latency)) }
+                row(
+                    "  CPU seconds per 1,000 orders",
+                    services.compactMap { name in run.cpuSecondsPer1000Orders[name].map { "\(name) \(String(format: "%.2f", $0))" } }
+                        .joined(separator: ", "))
+            }
+            row(
+                "tracing's cost, CPU per order, all processes",
+                String(
+                    format: "%.2f → %.2f s per 1,000 orders (%+.1f %%)  target within 5 %%", tracing.cpuOff, tracing.cpuOn,
+                    tracing.increase * 100))
         }
 
         Swift.print("\nprocesses")

@@ -18,8 +18,8 @@ struct Workload: Sendable {
     static let readRoute = "GET /rentals/{id}"
 
     var rentalPort: Int
-    let lookupPort: Int
-    let gatewayPort: Int
+    var lookupPort: Int
+    var gatewayPort: Int
     let books: [String]
     /// `Bearer …` for each customer.
     let customers: [String]

@@ -6,14 +6,16 @@ import ProcessSupport
 /// How `up` starts the instances of one part.
 struct PartLaunch: Sendable {
     enum Kind: Sendable {
-        case redis, service, gateway
+        /// Prometheus and Alertmanager (`up --monitoring`).
+        case redis, service, gateway, monitoring
 
-        /// Stopping order: the gateway first, redis-server last.
+        /// Stopping order: what watches first, then the gateway, redis-server last.
         var stopRank: Int {
             switch self {
-            case .gateway: 0
-            case .service: 1
-            case .redis: 2
+            case .monitoring: 0
+            case .gateway: 1
+            case .service: 2
+            case .redis: 3
             }
         }
     }
@@ -25,7 +27,8 @@ struct PartLaunch: Sendable {
 }
 
 /// The supervisor's checks of one instance: listening at all, then `GET /live` and `GET /ready`
-/// (2 s each) for the HTTP parts; listening is enough for redis-server.
+/// (2 s each) for bookdelivery's parts; listening is enough for redis-server, Prometheus and
+/// Alertmanager.
 enum Probe {
     enum Outcome: Sendable {
         case notListening
@@ -37,7 +40,7 @@ enum Probe {
 
     static func check(_ kind: PartLaunch.Kind, port: Int, http: HTTPClient) async -> Outcome {
         guard TCPPort.isListening(port) else { return .notListening }
-        guard kind != .redis else { return .live(ready: true) }
+        guard kind == .service || kind == .gateway else { return .live(ready: true) }
         let base = "http://127.0.0.1:\(port)"
         switch await status(of: base + "/live", http: http) {
         case .some(200): break

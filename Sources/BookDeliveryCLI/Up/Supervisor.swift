@@ -29,6 +29,8 @@ actor Supervisor {
     let partOrder: [String]
     let policy: RestartPolicy
     let instancesFile: String
+    /// Under `up --monitoring`: where Prometheus finds what to scrape (``UpMonitoring``).
+    let targetsFile: String?
     let gatewayPort: Int
     let http: HTTPClient
     /// An admin's token for the gateway's `/health`, which lists a pool's instances only to admins.
@@ -40,9 +42,10 @@ actor Supervisor {
     private(set) var failure: String?
 
     init(
-        launches: [PartLaunch], policy: RestartPolicy, instancesFile: String, gatewayPort: Int, http: HTTPClient,
-        adminToken: @escaping @Sendable () async throws -> String
+        launches: [PartLaunch], policy: RestartPolicy, instancesFile: String, targetsFile: String? = nil, gatewayPort: Int,
+        http: HTTPClient, adminToken: @escaping @Sendable () async throws -> String
     ) {
+        self.targetsFile = targetsFile
         self.adminToken = adminToken
         self.launches = Dictionary(uniqueKeysWithValues: launches.map { ($0.name, $0) })
         partOrder = launches.map(\.name)
@@ -58,7 +61,7 @@ actor Supervisor {
         let instance = newInstance(name, port: port)
         try await launch(instance)
         try await waitListening(instance)
-        if launches[name]?.kind == .service { try writeInstancesFile() }
+        if launches[name]?.kind == .service || launches[name]?.kind == .gateway { try writeInstancesFile() }
     }
 
     /// Watches every second until cancelled, or until a part stops by itself with `--restart never`.
@@ -209,12 +212,18 @@ actor Supervisor {
 
     /// The services' instances as the gateway reads them (``InstancesFile``): every instance a
     /// service has, stopped ones too (the gateway finds them refusing and steps in as it would).
+    /// Under `--monitoring` also Prometheus's targets, the gateway's among them: a stopped one is
+    /// kept, so that it shows as down.
     func writeInstancesFile() throws {
         var pools: [String: [String]] = [:]
         for instance in instances where launches[instance.name]?.kind == .service {
             pools[instance.name, default: []].append(instance.url)
         }
         try InstancesFile.write(pools, to: instancesFile)
+        if let targetsFile {
+            let scraped = instances.filter { [.service, .gateway].contains(launches[$0.name]?.kind) }.map { (job: $0.name, port: $0.port) }
+            try UpMonitoring.targets(scraped).write(to: URL(fileURLWithPath: targetsFile), options: .atomic)
+        }
     }
 
     static func describe(_ process: ChildProcess?) -> String {

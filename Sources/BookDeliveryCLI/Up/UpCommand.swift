@@ -48,10 +48,18 @@ struct UpCommand: AsyncParsableCommand {
             """)
     var rateLimit: Double = 50
     @Option(help: "The gateway's requests in flight per pool before it sheds load with 503 (default 64).") var maxConcurrent = 64
+    @Flag(
+        help: """
+            Also start Debian's prometheus (port 9090) and prometheus-alertmanager (9093), when installed: every part \
+            scraped every 5 s, the alert rules loaded, alerts printed here as they fire and resolve.
+            """)
+    var monitoring = false
+    @Option(help: "The alert rules Prometheus loads under --monitoring.") var alertRules = "ops/monitoring/alerts.yml"
 
     /// Each service, then the gateway, with the port it gets: its default, or the one given with --port.
     private func ports() throws -> [(name: String, port: Int)] {
-        let defaults = Services.all + [(GatewayApplication.name, GatewayApplication.defaultPort)]
+        let defaults =
+            Services.all + [(GatewayApplication.name, GatewayApplication.defaultPort)] + (monitoring ? UpMonitoring.defaultPorts : [])
         var overrides: [String: Int] = [:]
         for text in portOverrides {
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
@@ -95,13 +103,19 @@ struct UpCommand: AsyncParsableCommand {
         // Trap Ctrl-C first: a signal that comes while things start must still stop them cleanly.
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let all = try ports()
-        let services = all.filter { $0.name != GatewayApplication.name }
+        let monitors = Set(UpMonitoring.defaultPorts.map(\.name))
+        let services = all.filter { $0.name != GatewayApplication.name && !monitors.contains($0.name) }
         let gatewayPort = all.first { $0.name == GatewayApplication.name }!.port
         let dataDirectory = URL(fileURLWithPath: data).standardizedFileURL
         // Databases, the AOF, keys, secrets and the control socket: only this user may read them.
         umask(0o077)
         try Self.makePrivateDirectory(dataDirectory)
         for entry in all where TCPPort.isListening(entry.port) {
+            if monitors.contains(entry.name) {
+                throw ValidationError(
+                    "port \(entry.port) (\(entry.name)) is already in use, by Debian's own \(entry.name) service or an earlier up: give --port \(entry.name)=N"
+                )
+            }
             throw ValidationError("port \(entry.port) (\(entry.name)) is already in use: is bookdelivery already up?")
         }
         guard rateLimit >= 0, rateLimit.isFinite else { throw ValidationError("--rate-limit must be 0 (off) or more") }
@@ -112,12 +126,23 @@ struct UpCommand: AsyncParsableCommand {
             try keys.create()
             say("created signing keys in \(keys.path)")
         }
+        var monitor: UpMonitoring?
+        if monitoring && !UpMonitoring.isInstalled {
+            say("--monitoring: Debian's prometheus and prometheus-alertmanager are not installed; going on without them")
+        } else if monitoring {
+            let port = { (name: String) in all.first { $0.name == name }!.port }
+            monitor = try UpMonitoring(
+                data: dataDirectory, rules: alertRules, prometheusPort: port(UpMonitoring.prometheus.name),
+                alertmanagerPort: port(UpMonitoring.alertmanager.name))
+        }
         let parts = try await UpParts(
             redis: redis, redisPort: redis == nil ? try chooseRedisPort() : 0, data: dataDirectory, keys: keys,
-            gateway: ["--rate-limit", String(rateLimit), "--max-concurrent", String(maxConcurrent)])
+            gateway: ["--rate-limit", String(rateLimit), "--max-concurrent", String(maxConcurrent)], monitoring: monitor)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
-            try await supervise(parts: parts, http: http, services: services, gatewayPort: gatewayPort, keys: keys, signals: signals)
+            try await supervise(
+                parts: parts, http: http, services: services, gatewayPort: gatewayPort, ports: Dictionary(uniqueKeysWithValues: all),
+                keys: keys, signals: signals)
             try? await http.shutdown()
         } catch {
             try? await http.shutdown()
@@ -126,12 +151,14 @@ struct UpCommand: AsyncParsableCommand {
     }
 
     private func supervise(
-        parts: UpParts, http: HTTPClient, services: [(name: String, port: Int)], gatewayPort: Int, keys: KeyDirectory,
-        signals: UnixSignalsSequence
+        parts: UpParts, http: HTTPClient, services: [(name: String, port: Int)], gatewayPort: Int, ports: [String: Int],
+        keys: KeyDirectory, signals: UnixSignalsSequence
     ) async throws {
+        let port = { (name: String) in ports[name] ?? 0 }
         let issuer = try keys.issuer()
         let supervisor = Supervisor(
-            launches: parts.launches, policy: restart, instancesFile: parts.instancesFile, gatewayPort: gatewayPort, http: http,
+            launches: parts.launches, policy: restart, instancesFile: parts.instancesFile, targetsFile: parts.monitoring?.targetsFile,
+            gatewayPort: gatewayPort, http: http,
             adminToken: { try await issuer.token(subject: "up", role: .admin, lifetime: .seconds(300)) })
         do {
             if let redisPort = parts.redisPort {
@@ -142,6 +169,9 @@ struct UpCommand: AsyncParsableCommand {
             }
             for service in services { try await supervisor.startFirst(service.name, port: service.port) }
             try await supervisor.startFirst(GatewayApplication.name, port: gatewayPort)
+            if let monitoring = parts.monitoring {
+                for launch in monitoring.launches { try await supervisor.startFirst(launch.name, port: port(launch.name)) }
+            }
         } catch {
             await supervisor.stopAll()
             throw error
@@ -150,7 +180,15 @@ struct UpCommand: AsyncParsableCommand {
         let control = ServiceGroup(
             services: [ControlServer.application(supervisor: supervisor, socket: socket, logger: Logger(label: "bookdelivery.up"))],
             gracefulShutdownSignals: [], logger: Logger(label: "bookdelivery.up"))
-        let welcome = try await welcome(keys: keys, services: services, gatewayPort: gatewayPort, operatorHint: parts.operatorHint)
+        let monitoringHint = parts.monitoring.map { _ in
+            "Monitoring:  Prometheus http://127.0.0.1:\(port(UpMonitoring.prometheus.name))/alerts  Alertmanager "
+                + "http://127.0.0.1:\(port(UpMonitoring.alertmanager.name))  (alerts are printed here as they fire and resolve)\n"
+        }
+        let welcome = try await welcome(
+            keys: keys, services: services, gatewayPort: gatewayPort, operatorHint: parts.operatorHint + "\n" + (monitoringHint ?? ""))
+        let alerts = parts.monitoring.map { _ in
+            AlertWatch(alertmanager: "http://127.0.0.1:\(port(UpMonitoring.alertmanager.name))", http: http)
+        }
 
         // Until Ctrl-C; or, with --restart never, until a part stops by itself: then the rest stop too, and `up` fails.
         let failure = await withTaskGroup(of: String?.self) { group in
@@ -159,6 +197,12 @@ struct UpCommand: AsyncParsableCommand {
                 return nil
             }
             group.addTask { await supervisor.watch() }
+            if let alerts {
+                group.addTask {
+                    await alerts.run()
+                    return nil
+                }
+            }
             group.addTask {
                 try? await control.run()
                 return nil
@@ -203,7 +247,7 @@ struct UpCommand: AsyncParsableCommand {
             Tokens for customers alice and bob, a courier and an admin (valid 8 h; more with `bookdelivery token --keys \(keys.path)`):
             \(tokens.joined(separator: "\n"))
             Try:  curl -s http://127.0.0.1:\(gatewayPort)/books
-            Streams:  \(operatorHint)
+            Streams:  \(operatorHint)\
             Control:  bookdelivery ctl status --data \(data)   (stop, start, restart, scale NAME=N, redeploy; a part that fails is restarted)
             Press Ctrl-C to stop.
 

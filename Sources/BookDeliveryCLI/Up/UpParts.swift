@@ -21,9 +21,15 @@ struct UpParts {
     let redisDirectory: URL
     let instancesFile: String
     let operatorHint: String
+    let monitoring: UpMonitoring?
 
-    /// - Parameter gateway: the gateway's limits, as its flags.
-    init(redis external: String?, redisPort: Int, data: URL, keys: KeyDirectory, gateway limits: [String]) async throws {
+    /// - Parameters:
+    ///   - gateway: the gateway's limits, as its flags.
+    ///   - monitoring: Prometheus and Alertmanager, under `--monitoring`.
+    init(
+        redis external: String?, redisPort: Int, data: URL, keys: KeyDirectory, gateway limits: [String], monitoring: UpMonitoring?
+    ) async throws {
+        self.monitoring = monitoring
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let environment = ProcessInfo.processInfo.environment.merging([ParentWatch.variable: String(getpid())]) { $1 }
         redisDirectory = data.appendingPathComponent("redis")
@@ -78,6 +84,6 @@ struct UpParts {
                 if let file = passwordFile("gateway") { arguments += ["--redis-password-file", file] }
                 return try ChildProcess(executable: executable, arguments: arguments, environment: environment, inheritOutput: true)
             })
-        self.launches = launches
+        self.launches = launches + (monitoring?.launches ?? [])
     }
 }

@@ -25,7 +25,7 @@ struct ConsumerLoop {
         self.stats = stats
         blockTimeout = configuration.blockTimeout
         reader = StreamReader(client: client, streams: streams, group: group, consumer: consumer, batchSize: configuration.batchSize)
-        dispatcher = Dispatcher(handler: handler, maxAttempts: configuration.maxAttempts)
+        dispatcher = Dispatcher(handler: handler, maxAttempts: configuration.maxAttempts, group: group)
         deadLetterer = DeadLetterer(client: client, group: group, consumer: consumer)
         claimer = AbandonedEntryClaimer(
             client: client, streams: streams, group: group, consumer: consumer, idle: configuration.claimIdle,

@@ -33,7 +33,7 @@ public final class ConsumerStats: Sendable {
         Snapshot(handled: 0, failed: 0, deadLettered: 0, claimed: 0, infrastructureFailures: 0, pausedSince: nil, pauseReason: nil))
     private let handledCounter, failedCounter, deadLetteredCounter, claimedCounter, infrastructureCounter: Counter
     private let pausedGauge: Gauge
-    private let group: String
+    public let group: String
     /// One histogram per event type, made on first use.
     private let eventAges = Mutex<[String: Metrics.Timer]>([:])
 
@@ -48,6 +48,7 @@ public final class ConsumerStats: Sendable {
         claimedCounter = counter("claimed")
         infrastructureCounter = counter("infrastructure_failure")
         pausedGauge = Gauge(label: "bus_consumer_paused", dimensions: [("group", group)])
+        pausedGauge.record(0)
         self.group = group
     }
 

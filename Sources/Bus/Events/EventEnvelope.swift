@@ -15,6 +15,7 @@ import Redis
 /// | `causationId` | the id of the event that caused this one, empty for a user's command |
 /// | `data` | the payload, a JSON object |
 /// | `requestId` | the `X-Request-Id` of the request that started the flow; left out when there was none |
+/// | `traceparent`, `tracestate` | W3C Trace Context of the event's `create` span (``MessageTrace``); left out when tracing is off |
 public struct EventEnvelope: Sendable, Equatable, Codable {
     public var id: String
     public var type: String
@@ -25,6 +26,10 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
     public var data: String
     /// Empty when the flow did not start with a request that had one.
     public var requestId: String
+    /// The trace context the event carries (``MessageTrace``); empty when tracing is off. Set when
+    /// the event is committed to the outbox, never copied from a cause.
+    public var traceParent = ""
+    public var traceState = ""
 
     public init(
         id: String = UUIDv7.string(), type: String, key: String, occurredAt: Date = Date(),
@@ -57,16 +62,20 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
             type: type, key: key, payload: payload, correlationId: cause.correlationId, causationId: cause.id, requestId: cause.requestId)
     }
 
-    public static let fieldNames = ["id", "type", "key", "occurredAt", "correlationId", "causationId", "data", "requestId"]
+    public static let fieldNames = [
+        "id", "type", "key", "occurredAt", "correlationId", "causationId", "data", "requestId", "traceparent", "tracestate",
+    ]
 
-    /// Field/value pairs in a fixed order, ready to follow `XADD stream *` (`requestId` only when
-    /// there is one).
+    /// Field/value pairs in a fixed order, ready to follow `XADD stream *` (`requestId` and the trace
+    /// context only when there are).
     public var fields: [String] {
         var fields = [
             "id", id, "type", type, "key", key, "occurredAt", occurredAt,
             "correlationId", correlationId, "causationId", causationId, "data", data,
         ]
         if !requestId.isEmpty { fields += ["requestId", requestId] }
+        if !traceParent.isEmpty { fields += ["traceparent", traceParent] }
+        if !traceState.isEmpty { fields += ["tracestate", traceState] }
         return fields
     }
 
@@ -96,6 +105,8 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
         correlationId = field("correlationId") ?? key
         causationId = field("causationId") ?? ""
         requestId = field("requestId") ?? ""
+        traceParent = field("traceparent") ?? ""
+        traceState = field("tracestate") ?? ""
     }
 
     /// Decodes `data` into the event's payload type.

@@ -16,8 +16,11 @@ public struct Outbox: Sendable {
         self.handoff = OutboxHandoff(signal: signal)
     }
 
+    /// Writes `events` in the transaction of `db`; each gets its `create` span and carries its
+    /// context (``MessageTrace``) when tracing is on.
     public func append(_ events: [OutgoingEvent], in db: Database) throws {
         guard !events.isEmpty else { return }
+        let events = MessageTrace.isEnabled ? events.map(MessageTrace.created) : events
         guard let claimant = handoff.claimant else {
             // No relay in this process: it is woken, should one wait, and claims the rows itself.
             for event in events { try Self.insert(event, claimedBy: nil, until: nil, in: db) }
@@ -34,7 +37,8 @@ public struct Outbox: Sendable {
                 OutboxRecord(
                     sequence: db.lastInsertedRowID, stream: event.stream, eventId: envelope.id, type: envelope.type, key: envelope.key,
                     occurredAt: envelope.occurredAt, correlationId: envelope.correlationId, causationId: envelope.causationId,
-                    data: envelope.data, requestId: envelope.requestId, claimedBy: claimant.relay, claimedUntil: leaseEnd, failures: 0))
+                    data: envelope.data, requestId: envelope.requestId, traceParent: envelope.traceParent, traceState: envelope.traceState,
+                    claimedBy: claimant.relay, claimedUntil: leaseEnd, failures: 0))
         }
     }
 
@@ -49,7 +53,8 @@ public struct Outbox: Sendable {
             [
                 "stream": event.stream, "eventId": envelope.id, "type": envelope.type, "key": envelope.key,
                 "occurredAt": envelope.occurredAt, "correlationId": envelope.correlationId, "causationId": envelope.causationId,
-                "data": envelope.data, "requestId": envelope.requestId, "claimedBy": relay, "claimedUntil": leaseEnd,
+                "data": envelope.data, "requestId": envelope.requestId, "traceParent": envelope.traceParent,
+                "traceState": envelope.traceState, "claimedBy": relay, "claimedUntil": leaseEnd,
             ])
     }
 }

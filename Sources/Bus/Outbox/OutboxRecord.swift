@@ -21,6 +21,9 @@ public struct OutboxRecord: Decodable, Sendable, Equatable, FetchableRecord, Tab
     public var data: String
     /// The envelope's `requestId`; empty for none.
     public var requestId: String
+    /// The W3C trace context of the event's `create` span (``MessageTrace``); empty when tracing was off.
+    public var traceParent: String = ""
+    public var traceState: String = ""
     /// The relay that is publishing the row, and until when (ms since 1970) its claim holds.
     public var claimedBy: String?
     public var claimedUntil: Int64?
@@ -38,13 +41,14 @@ public struct OutboxRecord: Decodable, Sendable, Equatable, FetchableRecord, Tab
             stream: stream,
             envelope: EventEnvelope(
                 id: eventId, type: type, key: key, occurredAt: occurredAt,
-                correlationId: correlationId, causationId: causationId, data: data, requestId: requestId))
+                correlationId: correlationId, causationId: causationId, data: data, requestId: requestId, traceParent: traceParent,
+                traceState: traceState))
     }
 
     /// The bytes the event takes on the wire, near enough: its fields' text.
     var size: Int {
         eventId.utf8.count + type.utf8.count + key.utf8.count + occurredAt.utf8.count + correlationId.utf8.count + causationId.utf8.count
-            + data.utf8.count + requestId.utf8.count
+            + data.utf8.count + requestId.utf8.count + traceParent.utf8.count + traceState.utf8.count
     }
 }
 
@@ -52,8 +56,10 @@ extension EventEnvelope {
     /// Rebuilds an envelope from stored fields without re-formatting the timestamp.
     init(
         id: String, type: String, key: String, occurredAt: String, correlationId: String, causationId: String, data: String,
-        requestId: String
+        requestId: String, traceParent: String = "", traceState: String = ""
     ) {
+        self.traceParent = traceParent
+        self.traceState = traceState
         self.id = id
         self.type = type
         self.key = key

@@ -5,6 +5,7 @@ import Metrics
 import Primitives
 import Redis
 import ServiceLifecycle
+import Tracing
 
 /// Moves outbox rows to their streams, in insertion order, and marks them sent.
 ///
@@ -164,9 +165,13 @@ public struct OutboxRelay: Service {
             rows.filter { $0.size > configuration.maxEventBytes }, rows.filter { $0.size <= configuration.maxEventBytes }
         )
         let results: [Result<String, RedisError>]
+        let events = sendable.map(\.event)
+        let send = MessageTrace.startSend(events.map { ($0.stream, $0.envelope) })
+        defer { send?.end() }
         do {
-            results = try await publisher.publishEach(sendable.map(\.event), onConnection: check.verifiedSerial)
+            results = try await publisher.publishEach(events, onConnection: check.verifiedSerial)
         } catch {
+            send?.recordError(error)
             outbox.handoff.suspend()  // the batch is still claimed in the table: it goes out from there, in order
             throw error
         }
@@ -281,7 +286,7 @@ public struct OutboxRelay: Service {
 
     /// Events committed and not yet marked published (not on their stream yet, or gone out within the
     /// last `markInterval`), and events set aside: `/health` shows both.
-    public func counts() async throws -> (backlog: Int, setAside: Int) {
+    public func counts() async throws -> OutboxCounts {
         try await table.counts()
     }
 }

@@ -1,4 +1,5 @@
 import GRDB
+import Primitives
 import Redis
 
 /// The relay's statements on the `outbox` table, each one transaction.
@@ -155,12 +156,26 @@ struct OutboxTable: Sendable {
         }
     }
 
-    /// Rows committed but not on their stream yet (set-aside ones apart), and set-aside rows.
-    func counts() async throws -> (backlog: Int, setAside: Int) {
+    /// Rows committed but not on their stream yet (set-aside ones apart), the oldest one's
+    /// `occurredAt`, and set-aside rows. Each read goes through a partial index of the few rows it counts.
+    func counts() async throws -> OutboxCounts {
         try await database.read { db in
             let backlog = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE publishedAt IS NULL AND setAsideAt IS NULL") ?? 0
+            let oldest = try String.fetchOne(
+                db, sql: "SELECT occurredAt FROM outbox WHERE publishedAt IS NULL AND setAsideAt IS NULL ORDER BY sequence LIMIT 1")
             let setAside = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE setAsideAt IS NOT NULL") ?? 0
-            return (backlog, setAside)
+            return OutboxCounts(backlog: backlog, setAside: setAside, oldestUnpublished: oldest.flatMap(Timestamp.milliseconds(from:)))
         }
     }
+}
+
+/// What `/health` and `/metrics` say of an outbox.
+public struct OutboxCounts: Sendable, Equatable {
+    /// Events committed and not yet marked published (not on their stream yet, or gone out within
+    /// the relay's last mark interval).
+    public var backlog: Int
+    /// Events set aside as ones that can never be published.
+    public var setAside: Int
+    /// When the oldest event of the backlog happened (ms since 1970); nil for an empty backlog.
+    public var oldestUnpublished: Int64?
 }

@@ -53,6 +53,14 @@ public enum BusSchema {
             // The request that started the flow (`X-Request-Id`), carried in the envelope.
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN requestId TEXT NOT NULL DEFAULT ''")
         }
-        // The next change to these tables goes into a "bus-v4" migration registered here.
+        migrator.registerMigration("bus-v4") { db in
+            // The trace context of each event's `create` span (``MessageTrace``), captured at commit.
+            try db.execute(
+                sql: """
+                    ALTER TABLE outbox ADD COLUMN traceParent TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE outbox ADD COLUMN traceState TEXT NOT NULL DEFAULT '';
+                    """)
+        }
+        // The next change to these tables goes into a "bus-v5" migration registered here.
     }
 }

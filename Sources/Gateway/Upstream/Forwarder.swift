@@ -41,7 +41,7 @@ struct Forwarder: Sendable {
         }
     }
 
-    enum Rejection: String, Sendable {
+    enum Rejection: String, Sendable, CaseIterable {
         case breakerOpen = "breaker_open"
         case overloaded = "load_shed"
         case noInstance = "no_instance"

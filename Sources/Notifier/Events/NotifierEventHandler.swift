@@ -2,6 +2,7 @@ import Bus
 import Contracts
 import Logging
 import ServiceKit
+import Tracing
 
 /// The routes of Notifier's consumer of both streams (group `notifier`): an alert per event that
 /// concerns customers, logged once it is kept.
@@ -19,18 +20,25 @@ struct NotifierEventHandler: Sendable {
         let (store, logger) = (self.store, self.logger)
         func route<Event: DomainEvent>(_: Event.Type) {
             routes.on(Event.self) { event, envelope, db in
-                guard let alert = Alert.make(for: event, eventId: envelope.id, at: envelope.occurredAt), try store.keep(alert, in: db)
-                else {
-                    return
+                guard let alert = Alert.make(for: event, eventId: envelope.id, at: envelope.occurredAt) else { return }
+                // A span of the event's trace when tracing is on (no-op otherwise).
+                let kept = try withSpan("alert \(alert.kind.rawValue)") { span in
+                    span.attributes["bookdelivery.alert.kind"] = alert.kind.rawValue
+                    return try store.keep(alert, in: db)
                 }
+                guard kept else { return }
+                let traceContext = ServiceContext.current
                 db.afterNextTransaction(onCommit: { _ in
-                    // The message may hold an address: only at debug level.
-                    let metadata: Logger.Metadata = [
-                        "kind": "\(alert.kind.rawValue)", "customer": "\(alert.customerId ?? "all")", "rental": "\(alert.rentalId ?? "-")",
-                        "request_id": "\(envelope.requestId)",
-                    ]
-                    logger.info("alert", metadata: metadata)
-                    logger.debug("alert message", metadata: metadata.merging(["message": "\(alert.message)"]) { $1 })
+                    // In the event's trace, so that the line carries its trace_id.
+                    ServiceContext.$current.withValue(traceContext) {
+                        // The message may hold an address: only at debug level.
+                        let metadata: Logger.Metadata = [
+                            "kind": "\(alert.kind.rawValue)", "customer": "\(alert.customerId ?? "all")",
+                            "rental": "\(alert.rentalId ?? "-")", "request_id": "\(envelope.requestId)",
+                        ]
+                        logger.info("alert", metadata: metadata)
+                        logger.debug("alert message", metadata: metadata.merging(["message": "\(alert.message)"]) { $1 })
+                    }
                 })
             }
         }

@@ -1,6 +1,7 @@
 import Bus
 import Contracts
 import GRDB
+import Tracing
 
 /// Routes events by type to handlers that change a service's SQLite state.
 ///
@@ -48,6 +49,13 @@ public struct EventRoutes: Sendable {
         return try await database.write(change)
     }
 
+    /// Applies `event` within its `process` span's context (``MessageTrace``): the events it
+    /// commits, and a route's own spans, belong to its trace.
+    private func apply(_ event: ReceivedEvent, in db: Database) throws {
+        guard let context = event.traceContext else { return try apply(event.envelope, in: db) }
+        try ServiceContext.$current.withValue(context) { try apply(event.envelope, in: db) }
+    }
+
     /// GRDB's synchronous write: an async context would pick its async overload.
     private static func writeBlocking<T>(_ database: any DatabaseWriter, _ change: (Database) throws -> T) throws -> T {
         try database.write(change)
@@ -65,14 +73,14 @@ public struct EventRoutes: Sendable {
             do {
                 if events.count == 1 {
                     // Alone, the transaction is the event's savepoint.
-                    try await write { db in try apply(events[0].envelope, in: db) }
+                    try await write { db in try apply(events[0], in: db) }
                     return [nil]
                 }
                 return try await write { db in
                     events.map { event -> (any Error)? in
                         do {
                             try db.inSavepoint {
-                                try apply(event.envelope, in: db)
+                                try apply(event, in: db)
                                 return .commit
                             }
                             return nil
@@ -87,7 +95,7 @@ public struct EventRoutes: Sendable {
                 var outcomes: [(any Error)?] = []
                 for event in events {
                     do {
-                        try await write { db in try apply(event.envelope, in: db) }
+                        try await write { db in try apply(event, in: db) }
                         outcomes.append(nil)
                     } catch {
                         outcomes.append(error)

@@ -16,8 +16,11 @@ public func makeServiceRouter(
     let (health, deadLetters) = (wiring.health, wiring.deadLetters)
     ServiceMetrics.bootstrap()
     let router = Router(context: ServiceRequestContext.self)
-    ServiceMetrics.addRoutes(to: router)
-    router.middlewares.add(RequestIDMiddleware())  // outermost: the error log lines carry it too
+    let scraped = ScrapedGauges()
+    ServiceMetrics.addRoutes(to: router) { await BusMetrics.readProcess(health, into: scraped) }
+    // A server span per request, continuing the caller's `traceparent`, when tracing is on.
+    if ServiceTracing.isEnabled { router.middlewares.add(RequestTracingMiddleware()) }
+    router.middlewares.add(RequestIDMiddleware())  // outermost but for tracing: the error log lines carry it too
     router.middlewares.add(JSONErrorMiddleware())
     let methodNotAllowed = MethodNotAllowedMiddleware<ServiceRequestContext>()
     router.middlewares.add(methodNotAllowed)

@@ -32,11 +32,13 @@ public struct DrainGate: Service {
     public static func run(_ application: some ApplicationProtocol, readiness: Readiness, drain: Duration, logger: Logger) async throws {
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    // Named: "\(application)" would reflect the whole application, router and all.
-                    .init(service: application, serviceName: "application"),
-                    .init(service: DrainGate(readiness: readiness, drain: drain, logger: logger)),
-                ],
+                // The trace exporter first, so that it stops last and sends the last spans (``ServiceTracing``).
+                services: (ServiceTracing.exporter.withLock { $0 }.map { [.init(service: $0, serviceName: "traces")] } ?? [])
+                    + [
+                        // Named: "\(application)" would reflect the whole application, router and all.
+                        .init(service: application, serviceName: "application"),
+                        .init(service: DrainGate(readiness: readiness, drain: drain, logger: logger)),
+                    ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [],
                 logger: logger))

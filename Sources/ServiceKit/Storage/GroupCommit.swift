@@ -1,6 +1,7 @@
 import GRDB
 import Metrics
 import Synchronization
+import Tracing
 
 /// Group commit: the writes that request handlers hand in while the database is busy committing are
 /// applied together in the next transaction, one savepoint each, and committed with one fsync.
@@ -45,12 +46,25 @@ public final class GroupCommit: Sendable {
     /// Applies `change` in a transaction shared with the writes handed in meanwhile; returns its
     /// output once that transaction has committed.
     public func write<Output: Sendable>(_ change: @escaping @Sendable (Database) throws -> Output) async throws -> Output {
-        // The change runs on the writer's queue, not in this task: it takes the request's id along.
+        // With tracing on, a span from handing the write in to its commit (``ServiceTracing``).
+        guard ServiceTracing.isEnabled else { return try await enqueue(change) }
+        return try await withSpan("SQLite commit", ofKind: .internal) { span in
+            span.attributes["db.system.name"] = "sqlite"
+            return try await enqueue(change)
+        }
+    }
+
+    private func enqueue<Output: Sendable>(_ change: @escaping @Sendable (Database) throws -> Output) async throws -> Output {
+        // The change runs on the writer's queue, not in this task: it takes the request's id and
+        // trace context along (the outbox's `create` spans are children of this commit).
         let requestId = RequestID.current
+        let traceContext = ServiceContext.current
         return try await withCheckedThrowingContinuation { continuation in
             let write = Write(
                 run: { db in
-                    let output = try RequestID.$current.withValue(requestId) { try change(db) }
+                    let output = try RequestID.$current.withValue(requestId) {
+                        try ServiceContext.$current.withValue(traceContext) { try change(db) }
+                    }
                     return { commitError in
                         if let commitError { continuation.resume(throwing: commitError) } else { continuation.resume(returning: output) }
                     }

@@ -1,3 +1,5 @@
+import Tracing
+
 /// Stage "handle": decodes a batch of attempts, hands the events to the service's handler, and says
 /// what becomes of each entry. Deciding is pure: ``disposition(of:outcome:maxAttempts:)``.
 struct Dispatcher: Sendable {
@@ -14,13 +16,15 @@ struct Dispatcher: Sendable {
 
     let handler: StreamConsumer.BatchHandler
     let maxAttempts: Int
+    /// The consumer group, for the `process` spans (``MessageTrace``).
+    var group = ""
 
     /// Handles `batch`; returns each attempt with its disposition, and the handler's error for the
     /// ones to retry. Attempts the handler gave no outcome for are left out: they stay pending and
     /// are claimed later.
     func handle(_ batch: [Attempt]) async -> [(attempt: Attempt, disposition: Disposition, error: (any Error)?)] {
         var results: [(attempt: Attempt, disposition: Disposition, error: (any Error)?)] = []
-        var readable: [(Attempt, ReceivedEvent)] = []
+        var readable: [(Attempt, ReceivedEvent, (any Span)?)] = []
         for attempt in batch {
             let entry = attempt.entry
             guard let fields = entry.fieldList else {
@@ -29,15 +33,26 @@ struct Dispatcher: Sendable {
             }
             do {
                 let envelope = try EventEnvelope(fieldList: fields)
+                let span = MessageTrace.startProcess(envelope, stream: entry.stream, entryId: entry.id, group: group)
                 readable.append(
-                    (attempt, ReceivedEvent(envelope: envelope, stream: entry.stream, entryId: entry.id, attempt: attempt.number)))
+                    (
+                        attempt,
+                        ReceivedEvent(
+                            envelope: envelope, stream: entry.stream, entryId: entry.id, attempt: attempt.number,
+                            traceContext: span?.context),
+                        span
+                    ))
             } catch {
                 results.append((attempt, .deadLetter(reason: "undecodable entry: \(error)"), nil))
             }
         }
         guard !readable.isEmpty else { return results }
         let outcomes = await handler(readable.map(\.1))
-        for (index, (attempt, _)) in readable.enumerated() where index < outcomes.count {
+        for (index, (attempt, _, span)) in readable.enumerated() {
+            // A `process` span ends with its event's outcome: after the handler's commit.
+            if index < outcomes.count, let error = outcomes[index] { span?.recordError(error) }
+            span?.end()
+            guard index < outcomes.count else { continue }
             let outcome = outcomes[index]
             results.append((attempt, Self.disposition(of: attempt, outcome: outcome, maxAttempts: maxAttempts), outcome))
         }

@@ -32,10 +32,17 @@ public enum ServiceMetrics {
         _ = registry
     }
 
-    public static func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+    /// `GET /metrics`, and the requests' metrics. `refresh` runs before each answer: it reads the
+    /// figures that are taken at scrape time (``ScrapedGauges``).
+    public static func addRoutes<Context: RequestContext>(
+        to router: Router<Context>, refresh: @escaping @Sendable () async -> Void = {}
+    ) {
         router.middlewares.add(MetricsMiddleware())
+        let process = ScrapedGauges(registry: registry)
         router.get("/metrics") { _, _ in
-            Response(
+            ProcessMetrics.read(into: process)
+            await refresh()
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }

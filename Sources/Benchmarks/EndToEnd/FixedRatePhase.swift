@@ -1,0 +1,104 @@
+import Contracts
+import Foundation
+import ProcessSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension EndToEndBenchmark {
+    /// One fixed-rate phase: an open loop of orders at `rate` (each read back 100 ms after its
+    /// answer) for `duration`, with latencies, effects, CPU per order and peak RSS.
+    func fixedRate(
+        _ rate: Double, viaGateway: Bool, system: SystemUnderTest, generator: LoadGenerator, workload: Workload, label: String? = nil
+    )
+        async throws -> FixedRate
+    {
+        let services = ServiceNames.all
+        let path = label ?? (viaGateway ? "through the gateway" : "straight to the services")
+        progress("\(Int(rate)) orders/s \(path) for \(duration) s …")
+        try await workload.connect(connections)
+        let agesBefore = eventAges(system)
+        let cpuBefore = cpu(system)
+        let peak = Shared([String: Double]())
+        let results = try await withThrowingTaskGroup(of: PhaseResults?.self) { tasks in
+            tasks.addTask {
+                try await generator.openLoop(rate: rate, duration: .seconds(duration)) { _, intended in
+                    workload.order(direct: !viaGateway, intended: intended, readAfter: .milliseconds(100))
+                }
+            }
+            tasks.addTask {
+                while !Task.isCancelled {
+                    for service in services + ["gateway"] {
+                        let resident = system.residentMiB(service)
+                        peak.update { $0[service] = max($0[service] ?? 0, resident) }
+                    }
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+                return nil
+            }
+            let results = try await tasks.next()!!
+            tasks.cancelAll()
+            return results
+        }
+        _ = try await system.waitForConsumers()
+        if let trace { try Self.append(results.trace, phase: "\(Int(rate))/s \(path)", to: trace) }
+        let agesAfter = eventAges(system)
+        return FixedRate(
+            rate: rate, path: path, results: results, orders: results.count(Workload.orderRoute),
+            cpuSeconds: cpuDelta(cpuBefore, cpu(system)),
+            peakMiB: peak.value, ages: agesAfter.reduce(into: [:]) { $0[$1.key] = $1.value.since(agesBefore[$1.key]!) })
+    }
+
+    /// Tracing's cost: every process restarted without tracing, then with it (OTLP/HTTP to a sink
+    /// that keeps nothing, `ratio` of the traces sampled at the gateway), each time warmed up the
+    /// same way and measured at `rate` through the gateway: the CPU per order of the two runs.
+    func tracingCost(rate: Double, ratio: Double, system: SystemUnderTest, generator: LoadGenerator, workload: Workload)
+        async throws -> TracingCost
+    {
+        let sinkPort = try TCPPort.free()
+        let sink = try ChildProcess(executable: CommandLine.arguments[0], arguments: ["bare-server", "--port", String(sinkPort)])
+        defer {
+            sink.signal(SIGKILL)
+            sink.wait()
+        }
+        let traced = [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(sinkPort)", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": String(ratio),
+        ]
+        var runs: [FixedRate] = []
+        for environment in [[:], traced] {
+            let on = !environment.isEmpty
+            progress("restarting every process with tracing \(on ? "on (\(Int(ratio * 100)) % sampled)" : "off") …")
+            var restarted = workload
+            for name in ["gateway"] + ServiceNames.all { await system.stop(name) }
+            for name in ServiceNames.all + ["gateway"] { try await system.start(name, environment: environment) }
+            (restarted.rentalPort, restarted.lookupPort, restarted.gatewayPort) =
+                (system.port("rental"), system.port("lookup"), system.port("gateway"))
+            try await restarted.connect(connections)
+            let warm = restarted
+            _ = try await generator.openLoop(rate: 300, duration: .seconds(2)) { _, intended in
+                warm.order(direct: false, intended: intended)
+            }
+            _ = try await system.waitForConsumers()
+            runs.append(
+                try await fixedRate(
+                    rate, viaGateway: true, system: system, generator: generator, workload: restarted,
+                    label: "through the gateway, tracing \(on ? "\(Int(ratio * 100)) %" : "off")"))
+        }
+        return TracingCost(ratio: ratio, off: runs[0], on: runs[1])
+    }
+}
+
+/// The CPU per order with tracing off and on, each just after a restart (the `tracingCost` phase).
+struct TracingCost: Encodable {
+    var ratio: Double
+    var off: FixedRate
+    var on: FixedRate
+
+    /// CPU seconds per 1,000 orders, every process together.
+    var cpuOff: Double { off.cpuSecondsPer1000Orders.values.reduce(0, +) }
+    var cpuOn: Double { on.cpuSecondsPer1000Orders.values.reduce(0, +) }
+    /// (on − off) / off.
+    var increase: Double { cpuOff > 0 ? (cpuOn - cpuOff) / cpuOff : 0 }
+}
