@@ -62,6 +62,18 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def order_traced(up, book, trace_id, parent=None, flags="01"):
+    """Alice orders `book` with a `traceparent` of `trace_id`; returns the rental's id."""
+    request = urllib.request.Request(up.gateway + "/rentals", method="POST",
+                                     data=json.dumps({"bookId": book, "address": "1 Main St"}).encode())
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", "Bearer " + up.tokens["ALICE"])
+    request.add_header("traceparent", "00-%s-%s-%s" % (trace_id, parent or secrets.token_hex(8), flags))
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201
+        return json.loads(response.read())["id"]
+
+
 def trace(trace_id):
     with LOCK:
         return [s for s in SPANS if s["trace"] == trace_id]
@@ -82,16 +94,10 @@ def main():
     try:
         book = a_book(up)
         trace_id, parent = secrets.token_hex(16), secrets.token_hex(8)
-        request = urllib.request.Request(up.gateway + "/rentals", method="POST",
-                                         data=json.dumps({"bookId": book, "address": "1 Main St"}).encode())
-        request.add_header("Content-Type", "application/json")
-        request.add_header("Authorization", "Bearer " + up.tokens["ALICE"])
-        request.add_header("traceparent", "00-%s-%s-01" % (trace_id, parent))
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 201
+        order_traced(up, book, trace_id, parent)
         print("POST /rentals with traceparent 00-%s-%s-01" % (trace_id, parent))
 
-        def complete():
+        def complete(trace_id=trace_id):
             spans = trace(trace_id)
             processed = {(s["attributes"].get("messaging.consumer.group.name"), s["attributes"].get("messaging.destination.name"))
                          for s in spans if s["name"].startswith("process ")}
@@ -127,6 +133,22 @@ def main():
         for service in services:
             print("  %-9s %s" % (service, ", ".join(sorted(set(by_service[service])))))
         print("one trace, %d spans across %s" % (len(spans), ", ".join(services)))
+        # A trace the caller did not sample (flags 00): nothing recorded anywhere, and no consumer
+        # starts a trace of its own for its events (their entries carry the flags on).
+        unsampled = secrets.token_hex(16)
+        rental = order_traced(up, book, unsampled, flags="00")
+        wait_for(lambda: up.http("GET", "/rentals/%s" % rental)[2].get("deliveryStatus") not in (None, "pending"), 30,
+                 "the unsampled order's delivery to be scheduled")
+        wait_for(lambda: "rental=%s" % rental in up.text(), 30, "the unsampled order's alert")
+        # Each process exports its spans in order: once a later order's whole trace is in, whatever
+        # the unsampled flow made has been exported too.
+        later = secrets.token_hex(16)
+        order_traced(up, book, later)
+        wait_for(lambda: complete(later), 60, "a later order's trace")
+        assert not trace(unsampled), "spans of an unsampled trace: %s" % trace(unsampled)
+        roots = [s for s in SPANS if s["name"].startswith(("process ", "create ")) and not s["parent"]]
+        assert not roots, "a consumer started a trace of its own: %s" % roots
+        print("an unsampled order (flags 00): no span recorded, and no consumer started a trace of its own")
         wait_for(lambda: "trace_id=%s" % trace_id in up.text(), 30, "a log line with the trace id")
         line = next(line for line in up.text().splitlines() if "trace_id=%s" % trace_id in line)
         print("a log line of the flow: " + line[:200])

@@ -70,20 +70,20 @@ struct Report: Encodable {
         }
 
         if let tracing {
-            for run in [tracing.off, tracing.on] {
+            for run in zip(tracing.off, tracing.on).flatMap({ [$0, $1] }) {
                 Swift.print(
                     "\n\(number(run.rate)) orders/s \(run.path), just restarted (open loop, achieved \(number(run.achievedRate))/s)")
                 if let latency = run.routes[Workload.orderRoute] { row("  \(Workload.orderRoute)", latencyText(latency)) }
                 row(
                     "  CPU seconds per 1,000 orders",
                     services.compactMap { name in run.cpuSecondsPer1000Orders[name].map { "\(name) \(String(format: "%.2f", $0))" } }
-                        .joined(separator: ", "))
+                        .joined(separator: ", ") + String(format: "; all %.2f", TracingCost.cpu(run)))
             }
             row(
                 "tracing's cost, CPU per order, all processes",
                 String(
-                    format: "%.2f → %.2f s per 1,000 orders (%+.1f %%)  target within 5 %%", tracing.cpuOff, tracing.cpuOn,
-                    tracing.increase * 100))
+                    format: "%.2f → %.2f s per 1,000 orders (%+.1f %%, means of %d runs each)  target within 5 %%", tracing.cpuOff,
+                    tracing.cpuOn, tracing.increase * 100, tracing.on.count))
         }
 
         Swift.print("\nprocesses")

@@ -11,10 +11,12 @@ struct LookupEventHandler: Sendable {
     var batchHandler: StreamConsumer.BatchHandler {
         { [views] events in
             let spans = events.compactMap { event -> (any Span)? in
-                guard let context = event.traceContext else { return nil }
+                guard let context = event.traceContext, MessageTrace.isSampled(event.envelope) else { return nil }
                 let span = startSpan("update view", context: context)
-                span.attributes["bookdelivery.event.type"] = event.envelope.type
-                span.attributes["db.system.name"] = "redis"
+                if span.isRecording {
+                    span.attributes["bookdelivery.event.type"] = event.envelope.type
+                    span.attributes["db.system.name"] = "redis"
+                }
                 return span
             }
             let outcomes = await views.apply(events.map(\.envelope))

@@ -21,11 +21,8 @@ struct NotifierEventHandler: Sendable {
         func route<Event: DomainEvent>(_: Event.Type) {
             routes.on(Event.self) { event, envelope, db in
                 guard let alert = Alert.make(for: event, eventId: envelope.id, at: envelope.occurredAt) else { return }
-                // A span of the event's trace when tracing is on (no-op otherwise).
-                let kept = try withSpan("alert \(alert.kind.rawValue)") { span in
-                    span.attributes["bookdelivery.alert.kind"] = alert.kind.rawValue
-                    return try store.keep(alert, in: db)
-                }
+                // A span of the event's trace when it is sampled.
+                let kept = try MessageTrace.withSpan("alert \(alert.kind.rawValue)", for: envelope) { try store.keep(alert, in: db) }
                 guard kept else { return }
                 let traceContext = ServiceContext.current
                 db.afterNextTransaction(onCommit: { _ in

@@ -46,8 +46,11 @@ public final class GroupCommit: Sendable {
     /// Applies `change` in a transaction shared with the writes handed in meanwhile; returns its
     /// output once that transaction has committed.
     public func write<Output: Sendable>(_ change: @escaping @Sendable (Database) throws -> Output) async throws -> Output {
-        // With tracing on, a span from handing the write in to its commit (``ServiceTracing``).
-        guard ServiceTracing.isEnabled else { return try await enqueue(change) }
+        // With tracing on, a span from handing the write in to its commit (``ServiceTracing``), in a
+        // sampled trace only: a request's span that records nothing needs no children.
+        guard ServiceTracing.isEnabled, let current = ServiceContext.current,
+            InstrumentationSystem.tracer.activeSpan(identifiedBy: current)?.isRecording == true
+        else { return try await enqueue(change) }
         return try await withSpan("SQLite commit", ofKind: .internal) { span in
             span.attributes["db.system.name"] = "sqlite"
             return try await enqueue(change)
@@ -62,8 +65,10 @@ public final class GroupCommit: Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             let write = Write(
                 run: { db in
+                    // A task-local binding costs an allocation: the trace context's only when there is one.
                     let output = try RequestID.$current.withValue(requestId) {
-                        try ServiceContext.$current.withValue(traceContext) { try change(db) }
+                        guard let traceContext else { return try change(db) }
+                        return try ServiceContext.$current.withValue(traceContext) { try change(db) }
                     }
                     return { commitError in
                         if let commitError { continuation.resume(throwing: commitError) } else { continuation.resume(returning: output) }

@@ -33,14 +33,14 @@ struct Dispatcher: Sendable {
             }
             do {
                 let envelope = try EventEnvelope(fieldList: fields)
-                let span = MessageTrace.startProcess(envelope, stream: entry.stream, entryId: entry.id, group: group)
+                let trace = MessageTrace.startProcess(envelope, stream: entry.stream, entryId: entry.id, group: group)
                 readable.append(
                     (
                         attempt,
                         ReceivedEvent(
                             envelope: envelope, stream: entry.stream, entryId: entry.id, attempt: attempt.number,
-                            traceContext: span?.context),
-                        span
+                            traceContext: trace.context),
+                        trace.span
                     ))
             } catch {
                 results.append((attempt, .deadLetter(reason: "undecodable entry: \(error)"), nil))
