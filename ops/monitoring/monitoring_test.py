@@ -153,7 +153,7 @@ def main():
 
 def screenshots(port):
     """The README's pictures, from Prometheus's own pages (Grafana cannot be installed here): the
-    groups' lag in seconds as the alert fires, and the alerts page. Only where selenium is (the
+    groups' lag in seconds as the alert fires, and the alerts firing (the `ALERTS` series). Only where selenium is (the
     test command runs this with .venv-web's Python)."""
     try:
         from selenium import webdriver
@@ -163,7 +163,7 @@ def screenshots(port):
         print("no selenium here: no screenshots")
         return
     options = webdriver.ChromeOptions()
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,760", "--disable-gpu"]:
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1000", "--disable-gpu"]:
         options.add_argument(argument)
     options.binary_location = "/usr/bin/chromium"
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
@@ -172,10 +172,11 @@ def screenshots(port):
         query = "max by (stream, group) (bus_group_oldest_unfinished_age_seconds)"
         driver.get("http://127.0.0.1:%d/graph?%s" % (port, urllib.parse.urlencode(
             {"g0.expr": query, "g0.tab": "0", "g0.range_input": "5m", "g0.stacked": "0"})))
-        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".graph-legend .legend-item"), 30, "the graph's legend")
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".rickshaw_legend li"), 30, "the graph's legend")
         driver.save_screenshot(os.path.join(docs, "monitoring-lag.png"))
-        driver.get("http://127.0.0.1:%d/alerts" % port)
-        wait_for(lambda: "ConsumerGroupStalled" in driver.page_source, 30, "the alerts page")
+        driver.get("http://127.0.0.1:%d/graph?%s" % (port, urllib.parse.urlencode(
+            {"g0.expr": 'ALERTS{alertstate="firing"}', "g0.tab": "1"})))
+        wait_for(lambda: "ConsumerGroupStalled" in driver.find_element(By.TAG_NAME, "body").text, 30, "the firing alerts")
         driver.save_screenshot(os.path.join(docs, "monitoring-alerts.png"))
         print("screenshots: docs/monitoring-lag.png, docs/monitoring-alerts.png")
     finally:
