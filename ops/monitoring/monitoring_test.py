@@ -80,6 +80,7 @@ class Prometheus:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", required=True)
+    parser.add_argument("--docs", action="store_true", help="write the pictures to docs/ (the README's) instead of .artifacts/")
     arguments = parser.parse_args()
 
     check_rules()
@@ -139,7 +140,7 @@ def main():
                 return [a for a in json.loads(response.read()) if a["labels"].get("alertname") == "ConsumerGroupStalled"]
         wait_for(in_alertmanager, 60, "Alertmanager to have the alert")
         wait_for(lambda: "alert firing: ConsumerGroupStalled" in up.text(), 30, "up to print the alert")
-        screenshots(prometheus_port)
+        screenshots(prometheus_port, os.path.join(here, "..", "..", "docs" if arguments.docs else ".artifacts/screenshots"))
         print("Alertmanager has it, and up printed: " + re.search(r"alert firing: ConsumerGroupStalled.*", up.text()).group(0))
 
         up.run("ctl", "start", "delivery")
@@ -151,10 +152,11 @@ def main():
     print("monitoring: ok")
 
 
-def screenshots(port):
+def screenshots(port, folder):
     """The README's pictures, from Prometheus's own pages (Grafana cannot be installed here): the
-    groups' lag in seconds as the alert fires, and the alerts firing (the `ALERTS` series). Only where selenium is (the
-    test command runs this with .venv-web's Python)."""
+    groups' lag in seconds as the alert fires, and the alerts firing (the `ALERTS` series); in
+    .artifacts/screenshots, or docs/ with --docs. Only where selenium is (the test command runs
+    this with .venv-web's Python)."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -167,18 +169,18 @@ def screenshots(port):
         options.add_argument(argument)
     options.binary_location = "/usr/bin/chromium"
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    docs = os.path.join(here, "..", "..", "docs")
+    os.makedirs(folder, exist_ok=True)
     try:
         query = "max by (stream, group) (bus_group_oldest_unfinished_age_seconds)"
         driver.get("http://127.0.0.1:%d/graph?%s" % (port, urllib.parse.urlencode(
             {"g0.expr": query, "g0.tab": "0", "g0.range_input": "5m", "g0.stacked": "0"})))
         wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".rickshaw_legend li"), 30, "the graph's legend")
-        driver.save_screenshot(os.path.join(docs, "monitoring-lag.png"))
+        driver.save_screenshot(os.path.join(folder, "monitoring-lag.png"))
         driver.get("http://127.0.0.1:%d/graph?%s" % (port, urllib.parse.urlencode(
             {"g0.expr": 'ALERTS{alertstate="firing"}', "g0.tab": "1"})))
         wait_for(lambda: "ConsumerGroupStalled" in driver.find_element(By.TAG_NAME, "body").text, 30, "the firing alerts")
-        driver.save_screenshot(os.path.join(docs, "monitoring-alerts.png"))
-        print("screenshots: docs/monitoring-lag.png, docs/monitoring-alerts.png")
+        driver.save_screenshot(os.path.join(folder, "monitoring-alerts.png"))
+        print("screenshots: monitoring-lag.png, monitoring-alerts.png in " + os.path.normpath(folder))
     finally:
         driver.quit()
 
