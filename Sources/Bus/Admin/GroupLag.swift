@@ -54,9 +54,7 @@ public struct GroupLag: Sendable, Equatable {
     /// after its last delivered one. Two round trips per stream, a handful of commands each.
     public static func read(client: RedisClient, now: Date = Date()) async throws -> Reading {
         let names = try await client.scanKeys(type: "stream").sorted()
-        let counts = try await client.pipeline([["HGETALL", RetentionPolicy.capTrimmedKey], ["HGETALL", OutboxRelay.setAsideKey]])
-        let capTrimmed = try counts[0].orThrow().hash.compactMapValues(Int.init)
-        let setAside = try counts[1].orThrow().hash.compactMapValues(Int.init)
+        let (capTrimmed, setAside) = try await StreamsReport.lossCounts(client: client)
         var reading = Reading(groups: [], deadLetters: [], capTrimmed: [:], setAside: [:])
         let nowMilliseconds = now.timeIntervalSince1970 * 1000
         for name in names {

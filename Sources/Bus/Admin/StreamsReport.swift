@@ -21,9 +21,7 @@ public struct StreamsReport: Sendable, Equatable {
     /// Reads every stream key in the database (`SCAN … TYPE stream`).
     public static func read(client: RedisClient) async throws -> StreamsReport {
         let names = try await client.scanKeys(type: "stream").sorted()
-        let counts = try await client.pipeline([["HGETALL", RetentionPolicy.capTrimmedKey], ["HGETALL", OutboxRelay.setAsideKey]])
-        let capTrimmed = try counts[0].orThrow().hash.compactMapValues(Int.init)
-        let setAside = try counts[1].orThrow().hash.compactMapValues(Int.init)
+        let (capTrimmed, setAside) = try await lossCounts(client: client)
 
         var streams: [Stream] = []
         var deadLetters: [Stream] = []
@@ -37,6 +35,13 @@ public struct StreamsReport: Sendable, Equatable {
             if DeadLetter.source(of: name) != nil { deadLetters.append(stream) } else { streams.append(stream) }
         }
         return StreamsReport(streams: streams, deadLetters: deadLetters)
+    }
+
+    /// Per stream, the entries the hard cap removed and the events relays set aside: the counts
+    /// every process keeps in Redis (``RetentionPolicy/capTrimmedKey``, ``OutboxRelay/setAsideKey``).
+    static func lossCounts(client: RedisClient) async throws -> (capTrimmed: [String: Int], setAside: [String: Int]) {
+        let counts = try await client.pipeline([["HGETALL", RetentionPolicy.capTrimmedKey], ["HGETALL", OutboxRelay.setAsideKey]])
+        return (try counts[0].orThrow().hash.compactMapValues(Int.init), try counts[1].orThrow().hash.compactMapValues(Int.init))
     }
 
     /// A plain-text table for terminals.
