@@ -50,7 +50,9 @@ struct EndToEndBenchmark: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "The sampling ratio of the tracing-cost phase (0: skip it).",
-            discussion: "The system restarted without tracing, then with it, each at the first --rate through the gateway."))
+            discussion:
+                "Every process restarted without tracing, then with it, twice in turn, each at the first --rate straight to the services."
+        ))
     var tracingRatio = 0.1
 
     func run() async throws {

@@ -21,7 +21,6 @@ struct UpMonitoring {
             && FileManager.default.isExecutableFile(atPath: alertmanager.executable)
     }
 
-    let directory: URL
     let targetsFile: String
     let launches: [PartLaunch]
 
@@ -31,7 +30,7 @@ struct UpMonitoring {
         guard FileManager.default.fileExists(atPath: rulesFile.path) else {
             throw UpError(description: "no alert rules at \(rules): run up from the project's folder, or give --alert-rules PATH")
         }
-        directory = data.appendingPathComponent("monitoring")
+        let directory = data.appendingPathComponent("monitoring")
         try UpCommand.makePrivateDirectory(directory)
         targetsFile = directory.appendingPathComponent("targets.json").path
         if !FileManager.default.fileExists(atPath: targetsFile) { try Data("[]".utf8).write(to: URL(fileURLWithPath: targetsFile)) }

@@ -29,16 +29,11 @@ public struct GroupLag: Sendable, Equatable {
     /// What one reading found: each group's lag, each dead-letter stream's length, and per stream
     /// the entries the hard cap removed and the events relays set aside (0 for none, so that a
     /// rule sees the first one as an increase).
-    public struct Reading: Sendable, Equatable {
+    public struct Reading: Sendable {
         public var groups: [GroupLag]
         public var deadLetters: [(stream: String, group: String, length: Int)]
         public var capTrimmed: [String: Int]
         public var setAside: [String: Int]
-
-        public static func == (lhs: Reading, rhs: Reading) -> Bool {
-            lhs.groups == rhs.groups && lhs.deadLetters.elementsEqual(rhs.deadLetters) { $0 == $1 } && lhs.capTrimmed == rhs.capTrimmed
-                && lhs.setAside == rhs.setAside
-        }
     }
 
     /// Delivered minus pending. Redis gives `entries-read` only when it can count it (not for a

@@ -2,8 +2,9 @@ import Bus
 import Foundation
 import Redis
 
-/// The Bus's figures that are read at scrape time (``ScrapedGauges``), and their metric names: one
-/// list, which the alert rules and the dashboard are checked against (`MonitoringTests`).
+/// The Bus's figures that are read at scrape time (``ScrapedGauges``), and their metric names. The
+/// alert rules and the dashboard are checked against what the processes really export, scraped
+/// (`ops/monitoring/monitoring_test.py`), not against this list.
 public enum BusMetrics {
     /// Read by the gateway, for every stream and group (``GroupLag``).
     public static let groupLag = "bus_group_lag_entries"
@@ -69,8 +70,7 @@ public enum BusMetrics {
             ]
         }
         if let stats = health.stats {
-            let idle = stats.progress.idle()
-            let last = now.timeIntervalSince1970 - Double(idle.components.seconds) - Double(idle.components.attoseconds) / 1e18
+            let last = now.timeIntervalSince1970 - stats.progress.idle() / .seconds(1)
             samples.append(.init(consumerLastProgress, [("group", stats.group)], last))
         }
         gauges.replace([outboxBacklog, outboxOldestAge, outboxSetAside, consumerLastProgress], with: samples)
