@@ -49,8 +49,13 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Requests per second per subject (per client address without a token); 0 disables (env RATE_LIMIT; default 50).")
     var rateLimit: Double?
     @Option(help: "Burst allowed above the rate (env RATE_BURST; default 100).") var burst: Int?
-    @Option(help: "Requests in flight per pool; more wait briefly, then get 503 (env MAX_CONCURRENT; default 64).")
+    @Option(
+        help:
+            "The most requests in flight per pool (env MAX_CONCURRENT; default 64); the limit below it adapts to the instances' latency, and requests over it get 503 with Retry-After."
+    )
     var maxConcurrent: Int?
+    @Option(help: "Event loop threads serving and forwarding requests (env EVENT_LOOPS; default one per four cores, at least 1).")
+    var eventLoops: Int?
 
     func run() async throws {
         ServiceMetrics.bootstrap()
@@ -95,6 +100,10 @@ struct GatewayCommand: AsyncParsableCommand {
             authentication: try await auth.authentication(logger: logger), rateLimit: rate, burst: burst, concurrencyLimit: concurrency,
             logger: logger)
         configuration.drain = try drain.duration()
+        if let loops = eventLoops ?? environment["EVENT_LOOPS"].flatMap(Int.init) {
+            guard (1...256).contains(loops) else { throw ValidationError("--event-loops must be 1 to 256") }
+            configuration.eventLoops = loops
+        }
         configuration.instancesFile = file
         if let url = redis ?? environment["REDIS_URL"] {
             var endpoint = try RedisOption.endpoint(flag: url)

@@ -267,6 +267,6 @@ struct PublicAPI: Sendable {
     /// The client's `X-Request-Id` when it is a sensible one (1 to 128 visible ASCII characters),
     /// else a new one.
     static func requestId(of headers: HTTPFields) -> String {
-        RequestID.accepted(headers[requestIdHeader]) ?? UUID().uuidString.lowercased()
+        RequestID.accepted(headers[requestIdHeader]) ?? RequestID.make()
     }
 }

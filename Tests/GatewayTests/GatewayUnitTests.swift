@@ -77,7 +77,7 @@ final class GatewayUnitTests: XCTestCase {
     }
 
     func testTheLoadShedderAdmitsUpToItsLimitAndTurnsTheRestAwayAfterAShortWait() async {
-        let limiter = ConcurrencyLimiter(limit: 2, maximumWait: .milliseconds(30))
+        let limiter = ConcurrencyLimiter(ceiling: 2, maximumWait: .milliseconds(30), adaptive: false)
         let first = await limiter.acquire()
         let second = await limiter.acquire()
         XCTAssertTrue(first && second)
@@ -87,7 +87,7 @@ final class GatewayUnitTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(30), "it waited its short while")
 
         // A slot freed while one waits: with a wait long enough that only the release can end it.
-        let patient = ConcurrencyLimiter(limit: 1, maximumWait: .seconds(60))
+        let patient = ConcurrencyLimiter(ceiling: 1, maximumWait: .seconds(60))
         let held = await patient.acquire()
         XCTAssertTrue(held)
         async let waiting = patient.acquire()
@@ -121,7 +121,7 @@ extension GatewayUnitTests {
         let (one, two, three) = (URL(string: "http://127.0.0.1:1")!, URL(string: "http://127.0.0.1:2")!, URL(string: "http://127.0.0.1:3")!)
         let pool = InstancePool(
             upstream: .rental, instances: [one, two], breaker: CircuitBreaker(settings: .init()),
-            limiter: ConcurrencyLimiter(limit: 1, maximumWait: .zero))
+            limiter: ConcurrencyLimiter(ceiling: 1, maximumWait: .zero))
         pool.setReady(one, false)
         XCTAssertEqual([pool.pick(excluding: []), pool.pick(excluding: [])], [two, two], "only the ready one while there is one")
         pool.setReady(two, false)

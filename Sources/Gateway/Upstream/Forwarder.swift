@@ -1,17 +1,17 @@
-import AsyncHTTPClient
 import Foundation
+import Instrumentation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServiceKit
+import Tracing
 
 /// Sends one request to a pool: past its load shedder and circuit breaker, to a ready instance,
 /// and to another one when that is safe: when the request never reached the first (the connection
 /// was refused), when it is a read (GET), or a write with an `Idempotency-Key` (the service answers
 /// a repeat from its record). A write without one that may have been applied is never sent twice.
 struct Forwarder: Sendable {
-    let client: HTTPClient
-    /// Responses larger than this are refused (502): no list the services give is near it.
-    static let maximumResponseSize = 8 * 1024 * 1024
+    let connections: UpstreamConnections
 
     struct Outgoing: Sendable {
         var method: HTTPMethod
@@ -49,15 +49,20 @@ struct Forwarder: Sendable {
 
     func send(_ outgoing: Outgoing, to pool: InstancePool) async -> Result {
         guard await pool.limiter.acquire() else { return .unavailable(.overloaded, retryAfter: .seconds(1)) }
-        defer { pool.limiter.release() }
         let ticket: CircuitBreaker.Ticket
         switch pool.breaker.permit() {
         case .allowed(let allowed): ticket = allowed
-        case .rejected(let retryAfter): return .unavailable(.breakerOpen, retryAfter: retryAfter)
+        case .rejected(let retryAfter):
+            pool.limiter.release()
+            return .unavailable(.breakerOpen, retryAfter: retryAfter)
         }
         let start = ContinuousClock.now
         let result = await attempt(outgoing, on: pool)
-        pool.breaker.record(ticket, failed: result.isFailure, duration: .now - start)
+        let duration = ContinuousClock.now - start
+        pool.breaker.record(ticket, failed: result.isFailure, duration: duration)
+        // Only an answer's time says how busy the instances are: a refused connection is quick and
+        // a timeout is the route's, not theirs.
+        if case .response = result { pool.limiter.release(latency: duration) } else { pool.limiter.release() }
         return result
     }
 
@@ -68,41 +73,57 @@ struct Forwarder: Sendable {
         var last: Result = .unavailable(.noInstance, retryAfter: .seconds(1))
         while let instance = pool.pick(excluding: tried) {
             tried.insert(instance)
-            var request = HTTPClientRequest(url: instance.absoluteString + outgoing.target)
-            request.method = outgoing.method
-            request.headers = outgoing.headers
-            if let body = outgoing.body { request.body = .bytes(body) }
+            let request = UpstreamConnections.Request(
+                method: outgoing.method, target: outgoing.target, headers: outgoing.headers, body: outgoing.body)
             do {
-                let response = try await client.execute(request, deadline: deadline)
-                let body = try await response.body.collect(upTo: Self.maximumResponseSize)
-                last = .response(status: Int(response.status.code), headers: response.headers, body: body)
+                let answer = try await send(request, to: instance, deadline: deadline)
+                last = .response(status: answer.status, headers: answer.headers, body: answer.body)
                 // A read answered 502/503/504 by one instance may do better on another.
-                guard outgoing.isRetryable, [502, 503, 504].contains(Int(response.status.code)), repeats == 0 else { return last }
+                guard outgoing.isRetryable, [502, 503, 504].contains(answer.status), repeats == 0 else { return last }
                 repeats += 1
             } catch {
-                if Self.neverReached(error) {
+                if case .notConnected = error {
                     pool.setReady(instance, false)  // the health check brings it back
                     last = .unavailable(.noInstance, retryAfter: .seconds(1))
                     continue
                 }
-                last = Self.isTimeout(error) ? .timedOut : .failed("\(error)")
-                guard outgoing.isRetryable, !Self.isTimeout(error), repeats == 0 else { return last }
+                last = error == .timedOut ? .timedOut : .failed("\(error)")
+                guard outgoing.isRetryable, error != .timedOut, repeats == 0 else { return last }
                 repeats += 1
             }
         }
         return last
     }
 
-    /// The request did not leave: the connection was refused or never made.
-    static func neverReached(_ error: any Error) -> Bool {
-        if let error = error as? HTTPClientError, error == .connectTimeout { return true }
-        if error is NIOConnectionError { return true }
-        if let error = error as? IOError, [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH].contains(error.errnoCode) { return true }
-        return "\(error)".contains("onnection refused")
+    /// One send to one instance; with tracing on, in a client span whose context the request carries.
+    private func send(_ request: UpstreamConnections.Request, to instance: URL, deadline: NIODeadline) async throws(UpstreamConnections
+        .Failure) -> UpstreamConnections.Answer
+    {
+        let (host, port) = (instance.host ?? "127.0.0.1", instance.port ?? 80)
+        do {
+            guard ServiceTracing.isEnabled else { return try await connections.send(request, host: host, port: port, deadline: deadline) }
+            return try await withSpan(request.method.rawValue, ofKind: .client) { span in
+                var request = request
+                InstrumentationSystem.instrument.inject(span.context, into: &request.headers, using: HeadersInjector())
+                span.attributes["http.request.method"] = request.method.rawValue
+                span.attributes["server.address"] = host
+                span.attributes["server.port"] = port
+                let answer = try await connections.send(request, host: host, port: port, deadline: deadline)
+                span.attributes["http.response.status_code"] = answer.status
+                if answer.status >= 500 { span.setStatus(.init(code: .error)) }
+                return answer
+            }
+        } catch let failure as UpstreamConnections.Failure {
+            throw failure
+        } catch {
+            throw .broken("\(error)")
+        }
     }
+}
 
-    static func isTimeout(_ error: any Error) -> Bool {
-        guard let error = error as? HTTPClientError else { return false }
-        return error == .deadlineExceeded || error == .readTimeout
+/// Puts a trace context's headers (`traceparent`, `tracestate`) on a forwarded request.
+struct HeadersInjector: Injector {
+    func inject(_ value: String, forKey key: String, into headers: inout HTTPHeaders) {
+        headers.replaceOrAdd(name: key, value: value)
     }
 }

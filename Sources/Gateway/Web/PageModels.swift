@@ -219,6 +219,8 @@ struct OperationsModel: PageModel {
         var ready: Int
         var instances: Int
         var inFlight: Int
+        /// The adaptive concurrency limit now.
+        var limit: Int
     }
 
     struct RejectionCount {

@@ -26,7 +26,7 @@ extension WebApp {
                 api.pools[upstream].map {
                     .init(
                         name: upstream.rawValue, breaker: $0.breaker.state.rawValue, ready: $0.readyCount, instances: $0.instances.count,
-                        inFlight: $0.limiter.inFlight)
+                        inFlight: $0.limiter.inFlight, limit: $0.limiter.limit)
                 }
             },
             rejections: GatewayMetrics.rejections.withLock { $0 }.sorted { ($0.key.reason, $0.key.pool) < ($1.key.reason, $1.key.pool) }

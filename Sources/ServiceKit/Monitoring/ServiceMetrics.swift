@@ -35,9 +35,9 @@ public enum ServiceMetrics {
     /// `GET /metrics`, and the requests' metrics. `refresh` runs before each answer: it reads the
     /// figures that are taken at scrape time (``ScrapedGauges``).
     public static func addRoutes<Context: RequestContext>(
-        to router: Router<Context>, refresh: @escaping @Sendable () async -> Void = {}
+        to router: Router<Context>, httpMetrics: Bool = true, refresh: @escaping @Sendable () async -> Void = {}
     ) {
-        router.middlewares.add(MetricsMiddleware())
+        if httpMetrics { router.middlewares.add(MetricsMiddleware()) }
         let process = ScrapedGauges(registry: registry)
         router.get("/metrics") { _, _ in
             ProcessMetrics.read(into: process)

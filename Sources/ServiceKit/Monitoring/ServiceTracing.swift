@@ -21,13 +21,24 @@ public enum ServiceTracing {
     /// The exporter's lifecycle service, once bootstrapped: ``DrainGate/run(_:readiness:drain:logger:)``
     /// runs it first, so that it shuts down last and sends the last spans.
     static let exporter = Mutex<(any Service)?>(nil)
+    private static let bootstrapped = Mutex(false)
 
     /// Bootstraps tracing for the part `name` when the environment asks for it; once per process,
     /// before any logger is made. Throws for a protocol that is not built in.
     public static func bootstrap(service name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        guard environment["OTEL_EXPORTER_OTLP_ENDPOINT"] != nil || environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] != nil,
-            environment["OTEL_SDK_DISABLED"]?.lowercased() != "true", exporter.withLock({ $0 == nil })
+        // Once per process: swift-log's and swift-distributed-tracing's bootstraps may run only once.
+        guard
+            bootstrapped.withLock({ done in
+                defer { done = true }
+                return !done
+            })
         else { return }
+        guard environment["OTEL_EXPORTER_OTLP_ENDPOINT"] != nil || environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] != nil,
+            environment["OTEL_SDK_DISABLED"]?.lowercased() != "true"
+        else {
+            LoggingSystem.bootstrap { label in ServiceLogHandler(StreamLogHandler.standardOutput(label: label)) }
+            return
+        }
         let requested = environment["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] ?? environment["OTEL_EXPORTER_OTLP_PROTOCOL"]
         if let requested, !["http/protobuf", "http/json"].contains(requested) {
             throw TracingSetupError(
@@ -44,7 +55,8 @@ public enum ServiceTracing {
         let backend = try OTel.makeTracingBackend(configuration: configuration)
         InstrumentationSystem.bootstrap(backend.factory)
         LoggingSystem.bootstrap(
-            { label, metadataProvider in StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider) },
+            { label, metadataProvider in ServiceLogHandler(StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider))
+            },
             metadataProvider: OTel.makeLoggingMetadataProvider())
         exporter.withLock { $0 = backend.service }
         MessageTrace.enable()
