@@ -99,7 +99,7 @@ struct BusBenchmark: AsyncParsableCommand {
                 redisConsumeRate))
         print(
             String(
-                format: "  Bus StreamConsumer               %10.0f events/s   %.0f%% of Redis alone (target >= 250000)", consumeRate,
+                format: "  Bus StreamConsumer               %10.0f events/s   %.0f%% of Redis alone (target >= 80%%)", consumeRate,
                 consumeRate / redisConsumeRate * 100))
         print("  pending after the run: \(pending)")
         for client in clients { client.close() }

@@ -12,19 +12,21 @@ final class AnswerHandler: ChannelInboundHandler, @unchecked Sendable {
     var connection: LoadGenerator.Connection?
     var pending: PlannedRequest?
     private var status = 0
+    private var retryAfter = false
     private var body = ByteBuffer()
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             status = Int(head.status.code)
+            retryAfter = head.headers.contains(name: "retry-after")
             body.clear()
         case .body(var part):
             body.writeBuffer(&part)
         case .end:
             guard let request = pending else { return }
             pending = nil
-            generator?.answered(request, status: status, body: body, on: connection)
+            generator?.answered(request, status: status, body: body, retryAfter: retryAfter, on: connection)
         }
     }
 

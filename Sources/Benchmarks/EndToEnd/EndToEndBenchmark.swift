@@ -22,17 +22,23 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         abstract: "Orders and reads against real processes: saturation, latencies at fixed rates, order → effect times, CPU, memory.",
         discussion: """
             Starts a private redis-server, the four services and the gateway (the release build), and measures:
-            the saturation rate of orders straight to Rental and through the gateway (closed loop); at each --rate, an \
-            open loop of orders (and a read of each rental's view 100 ms later) with HTTP latency percentiles, order → \
-            delivery scheduled / visible in Lookup / alert from the consumers' bus_event_age_seconds histograms, CPU \
-            seconds per 1,000 orders and RSS per process; exec → ready per process; and, in the same run, SQLite's \
-            commit rate, redis-benchmark's XADD rate and a bare Hummingbird route's request rate. With --fsync-shim, \
-            Rental's saturation rate with fsync made slow, with and without group commit.
+            the saturation rate of orders straight to Rental and through the gateway (closed loop), taken and done (until \
+            the consumers caught up); at each --rate (default a quarter and half of the straight saturation done), \
+            straight and through the gateway, an open loop of orders (and a read of each rental's view 100 ms later) with \
+            HTTP latency percentiles, order → delivery scheduled / visible in Lookup / alert from the consumers' \
+            bus_event_age_seconds histograms, CPU seconds per 1,000 orders and RSS per process; the gateway offered 0.1×, \
+            2× and 10× its saturation rate (the orders taken and the 503s, apart); exec → ready per process; and, in the \
+            same run, SQLite's commit rate, redis-benchmark's XADD rate and a bare Hummingbird route's request rate and \
+            start. Every target is a ratio to a limit measured in the same run. With --fsync-shim, Rental's saturation \
+            rate with fsync made slow, with and without group commit.
             """)
 
-    @Option(name: .customLong("rate"), help: "Fixed order rates to measure, orders/s (repeatable; default 500 and 1000).")
+    @Option(
+        name: .customLong("rate"),
+        help: "Fixed order rates to measure, orders/s (repeatable; default a quarter and half of the straight-to-Rental saturation rate).")
     var rates: [Double] = []
     @Option(help: "Seconds of each fixed-rate phase.") var duration = 15
+    @Option(help: "Seconds of each overload phase (0 skips them).") var overloadSeconds = 10
     @Option(help: "Seconds of each saturation phase.") var saturationSeconds = 10
     @Option(help: "Keep-alive connections per port for the fixed-rate phases.") var connections = 8
     @Option(help: "Connections kept busy in the saturation phases.") var saturationConnections = 64
@@ -56,7 +62,6 @@ struct EndToEndBenchmark: AsyncParsableCommand {
     var tracingRatio = 0.1
 
     func run() async throws {
-        let rates = self.rates.isEmpty ? [500.0, 1000] : self.rates
         guard readySamples >= 1 else { throw ValidationError("--ready-samples must be 1 or more") }
         let executable =
             self.executable
@@ -81,12 +86,14 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         report.baselines.sqliteCommitsFull = try Baselines.sqliteCommitRate(directory: scratch, durability: .full)
         report.baselines.sqliteCommitsNormal = try Baselines.sqliteCommitRate(directory: scratch, durability: .normal)
         try? FileManager.default.removeItem(at: scratch)
-        report.baselines.bareHummingbird = try await bareServerRate(generator: generator)
+        var bareReady = Duration.zero
+        report.baselines.bareHummingbird = try await bareServerRate(generator: generator, readyAfter: &bareReady)
+        report.baselines.bareReadyMilliseconds = bareReady / .milliseconds(1)
 
         progress("starting the system (\(durability) durability) …")
         let system = try await SystemUnderTest(executable: executable, durability: durability)
         do {
-            try await measure(system: system, generator: generator, rates: rates, report: &report)
+            try await measure(system: system, generator: generator, report: &report)
         } catch {
             await system.stopAll()
             throw error
@@ -99,7 +106,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         print("\nJSON: \(json)")
     }
 
-    private func measure(system: SystemUnderTest, generator: LoadGenerator, rates: [Double], report: inout Report) async throws {
+    private func measure(system: SystemUnderTest, generator: LoadGenerator, report: inout Report) async throws {
         let services = ServiceNames.all
         for service in services + ["gateway"] {
             let process = try await system.start(service)
@@ -153,9 +160,19 @@ struct EndToEndBenchmark: AsyncParsableCommand {
                     consumersCaughtUpSeconds: drain / .seconds(1), cpuSeconds: cpuDelta(cpuBefore, cpu(system))))
         }
 
-        for (rate, viaGateway) in rates.map({ ($0, false) }) + [(rates[0], true)] {
-            report.fixedRates.append(
-                try await fixedRate(rate, viaGateway: viaGateway, system: system, generator: generator, workload: workload))
+        // Rates as fractions of what this box does straight to Rental, so that runs on different
+        // boxes compare; each straight to the services, then through the gateway.
+        let direct = report.saturation[0].completedPerSecond
+        let rates = self.rates.isEmpty ? [0.25, 0.5].map { ($0 * direct / 10).rounded() * 10 } : self.rates
+        for rate in rates {
+            for viaGateway in [false, true] {
+                report.fixedRates.append(
+                    try await fixedRate(rate, viaGateway: viaGateway, system: system, generator: generator, workload: workload))
+            }
+        }
+        if overloadSeconds > 0 {
+            report.overload = try await overload(
+                saturation: report.saturation[1].completedPerSecond, system: system, generator: generator, workload: workload)
         }
         if tracingRatio > 0 {
             report.tracing = try await tracingCost(
@@ -198,18 +215,21 @@ struct EndToEndBenchmark: AsyncParsableCommand {
     }
 
     /// The bare server's requests per second with the saturation phases' connections.
-    private func bareServerRate(generator: LoadGenerator) async throws -> Double {
+    /// And how long it took from exec to its first 200 from `/ready`, the floor for the services' starts.
+    private func bareServerRate(generator: LoadGenerator, readyAfter: inout Duration) async throws -> Double {
         let port = try TCPPort.free()
         let child = try ChildProcess(executable: CommandLine.arguments[0], arguments: ["bare-server", "--port", String(port)])
         defer {
             child.signal(SIGKILL)
             child.wait()
         }
-        let deadline = ContinuousClock.now + .seconds(10)
+        let started = ContinuousClock.now
+        let deadline = started + .seconds(10)
         while PlainHTTP.get(port: port, path: "/ready")?.status != 200 {
             guard ContinuousClock.now < deadline else { throw BenchmarkError("the bare server did not start") }
             usleep(1000)
         }
+        readyAfter = ContinuousClock.now - started
         try await generator.connect(port: port, count: saturationConnections)
         let results = try await generator.closedLoop(duration: .seconds(5), concurrency: saturationConnections) {
             PlannedRequest(route: "GET /hello", port: port, method: .GET, path: "/hello", headers: [:], intended: .now())

@@ -203,10 +203,16 @@ final class LoadGenerator: @unchecked Sendable {
     }
 
     /// An answer (or a failed connection, status 0) for the request in flight on `connection`.
-    func answered(_ request: PlannedRequest, status: Int, body: ByteBuffer, on connection: Connection?) {
+    func answered(_ request: PlannedRequest, status: Int, body: ByteBuffer, retryAfter: Bool = false, on connection: Connection?) {
         let micros = UInt64(max(0, (NIODeadline.now() - request.intended).nanoseconds / 1000))
-        results.latencies[request.route, default: Histogram(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)]
-            .record(micros)
+        // Turned away (503) apart: a fast refusal is not the latency of the orders taken.
+        let histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        if status == 503 {
+            results.shedLatencies[request.route, default: histogram].record(micros)
+            if retryAfter { results.retryAfter[request.route, default: 0] += 1 }
+        } else {
+            results.latencies[request.route, default: histogram].record(micros)
+        }
         results.statuses[request.route, default: [:]][status, default: 0] += 1
         if tracing {
             results.trace.append(

@@ -23,7 +23,12 @@ struct PlannedRequest: @unchecked Sendable {  // built and used on the generator
 /// What one phase saw: a latency histogram (µs) and status counts per route, and with tracing on
 /// every answer in the order they came.
 struct PhaseResults {
+    /// Per route, every answer but 503s.
     var latencies: [String: Histogram<UInt64>] = [:]
+    /// Per route, the 503s (load shed, breaker open).
+    var shedLatencies: [String: Histogram<UInt64>] = [:]
+    /// Per route, the 503s that said when to come back (`Retry-After`).
+    var retryAfter: [String: Int] = [:]
     var statuses: [String: [Int: Int]] = [:]
     var elapsed: Duration = .zero
     var trace: [TracedAnswer] = []

@@ -1,0 +1,59 @@
+import Foundation
+import Histogram
+
+extension EndToEndBenchmark {
+    /// Multiples of the gateway's saturation rate offered in the overload phase; the first is the
+    /// unloaded reference the others' admitted latency is compared with.
+    static let overloadMultiples = [0.1, 2, 10]
+
+    /// The gateway offered more than it can take, open loop: a tenth of its saturation rate (the
+    /// unloaded reference), then 2× and 10×, each with enough connections that the orders need not
+    /// wait for one (rate × 50 ms, at most 512): the orders let in should keep their latency, the rest
+    /// should be turned away (503, `Retry-After`) at once.
+    func overload(saturation: Double, system: SystemUnderTest, generator: LoadGenerator, workload: Workload) async throws -> [OverloadRun] {
+        var runs: [OverloadRun] = []
+        for multiple in Self.overloadMultiples {
+            let rate = max(10, saturation * multiple)
+            let connections = min(512, max(self.connections, Int((rate * 0.05).rounded(.up))))
+            progress(
+                "\(Int(rate)) orders/s through the gateway (\(multiple)× its saturation), \(connections) connections, for \(overloadSeconds) s …"
+            )
+            try await generator.keepOpen(port: workload.gatewayPort, count: connections)
+            let results = try await generator.openLoop(rate: rate, duration: .seconds(overloadSeconds)) { _, intended in
+                workload.order(direct: false, intended: intended)
+            }
+            _ = try await system.waitForConsumers()
+            runs.append(OverloadRun(multiple: multiple, rate: rate, connections: connections, results: results))
+        }
+        return runs
+    }
+}
+
+/// One run of the overload phase.
+struct OverloadRun: Encodable {
+    var multiple: Double
+    var rate: Double
+    var connections: Int
+    /// Answers per second: what the load generator managed to offer and have answered.
+    var answeredRate: Double
+    /// Orders taken (2xx) per second.
+    var admittedRate: Double
+    var admitted: Latency
+    /// The 503s: load shed or breaker open.
+    var shed: Latency
+    var statuses: [String: Int]
+    /// 503s that carried `Retry-After`.
+    var shedWithRetryAfter: Int
+
+    init(multiple: Double, rate: Double, connections: Int, results: PhaseResults) {
+        let route = Workload.orderRoute
+        (self.multiple, self.rate, self.connections) = (multiple, rate, connections)
+        let elapsed = seconds(results.elapsed)
+        answeredRate = Double(results.count(route) { _ in true }) / elapsed
+        admittedRate = Double(results.count(route)) / elapsed
+        admitted = Latency(results.latencies[route])
+        shed = Latency(results.shedLatencies[route])
+        statuses = (results.statuses[route] ?? [:]).reduce(into: [:]) { $0[String($1.key)] = $1.value }
+        shedWithRetryAfter = results.retryAfter[route] ?? 0
+    }
+}

@@ -1,0 +1,107 @@
+import Contracts
+import Foundation
+
+/// The targets, each a ratio to a limit measured in the same run, so that runs on boxes of any
+/// speed compare (the absolute figure is printed beside it).
+extension Report {
+    /// Through the gateway, at least this share of the straight-to-Rental saturation rate.
+    static let gatewayThroughputTarget = 0.85
+    /// The gateway's CPU per order at most this share of Rental's, in the same phase.
+    static let gatewayCPUTarget = 0.30
+    /// At a fixed rate up to half the direct saturation: achieved share, and POST p99 against direct.
+    static let achievedTarget = 0.97
+    static let gatewayLatencyTarget = 2.0
+    /// Under overload, the admitted orders' p99 at most this multiple of the unloaded one.
+    static let overloadLatencyTarget = 2.0
+    /// The slowest process's exec → ready at most this multiple of the bare server's.
+    static let readyTarget = 3.0
+
+    func ratio(_ value: Double, _ limit: Double) -> String {
+        limit > 0 ? String(format: "%.2f×", value / limit) : "n/a"
+    }
+
+    func percent(_ value: Double, _ limit: Double) -> String {
+        limit > 0 ? String(format: "%.0f %%", value / limit * 100) : "n/a"
+    }
+
+    func printSaturation() {
+        Swift.print("\nsaturation: orders/s with 64 connections kept busy (closed loop)")
+        for run in saturation {
+            row(
+                run.path,
+                "\(number(run.ordersPerSecond)) orders/s  p50 \(ms(run.latency.p50))  p99 \(ms(run.latency.p99))  "
+                    + "consumers caught up \(String(format: "%.2f", run.consumersCaughtUpSeconds)) s after: "
+                    + "\(number(run.completedPerSecond)) orders/s done\(failures(run.failures))")
+        }
+        guard let direct = saturation.first, let gateway = saturation.dropFirst().first else { return }
+        row(
+            "  straight, against the parts' limits",
+            "\(percent(direct.ordersPerSecond, baselines.bareHummingbird)) of the bare Hummingbird route's requests/s, "
+                + "\(percent(direct.ordersPerSecond, baselines.sqliteCommitsFull)) of SQLite's serial FULL commits/s")
+        row(
+            "  through the gateway, against straight",
+            "\(percent(gateway.completedPerSecond, direct.completedPerSecond)) of the orders done per second  "
+                + "target >= \(Int(Self.gatewayThroughputTarget * 100)) % (of those taken: \(percent(gateway.ordersPerSecond, direct.ordersPerSecond)))"
+        )
+        let (gatewayCPU, rentalCPU) = (gateway.cpuSecondsPer1000Orders["gateway"] ?? 0, gateway.cpuSecondsPer1000Orders["rental"] ?? 0)
+        row(
+            "  gateway's CPU per order, against Rental's",
+            String(format: "%.2f vs %.2f s per 1,000 orders: ", gatewayCPU, rentalCPU) + percent(gatewayCPU, rentalCPU)
+                + "  target <= \(Int(Self.gatewayCPUTarget * 100)) %")
+    }
+
+    func printFixedRates() {
+        let services = ServiceNames.all + ["gateway"]
+        let direct = saturation.first?.completedPerSecond ?? 0
+        for fixed in fixedRates {
+            Swift.print(
+                "\n\(number(fixed.rate)) orders/s (\(percent(fixed.rate, direct)) of the straight saturation done) \(fixed.path) "
+                    + "(open loop, achieved \(number(fixed.achievedRate))/s)")
+            for (route, latency) in fixed.routes.sorted(by: { $0.key > $1.key }) {
+                row("  \(route)", latencyText(latency))
+            }
+            for (effect, latency) in fixed.effects.sorted(by: { $0.key < $1.key }) {
+                row("  \(effect)", latency.map(latencyText) ?? "no events")
+            }
+            row(
+                "  CPU seconds per 1,000 orders",
+                services.compactMap { name in fixed.cpuSecondsPer1000Orders[name].map { "\(name) \(String(format: "%.2f", $0))" } }
+                    .joined(separator: ", "))
+            row(
+                "  peak RSS MiB",
+                services.compactMap { name in fixed.peakMiB[name].map { "\(name) \(String(format: "%.1f", $0))" } }.joined(separator: ", ")
+                    + "  target <= 40")
+            if !fixed.failures.isEmpty { Swift.print(failures(fixed.failures)) }
+            guard fixed.path.contains("gateway"),
+                let straight = fixedRates.first(where: { $0.rate == fixed.rate && !$0.path.contains("gateway") })
+            else { continue }
+            let (mine, theirs) = (fixed.routes[Workload.orderRoute]?.p99 ?? 0, straight.routes[Workload.orderRoute]?.p99 ?? 0)
+            row(
+                "  against straight at this rate",
+                "achieved \(percent(fixed.achievedRate, fixed.rate)) of the rate (target >= \(Int(Self.achievedTarget * 100)) %), "
+                    + "POST p99 \(ratio(mine, theirs)) straight's (target <= \(Self.gatewayLatencyTarget)×)")
+        }
+    }
+
+    func printOverload() {
+        guard let unloaded = overload.first else { return }
+        Swift.print("\noverload: orders offered through the gateway at multiples of its saturation rate (open loop)")
+        for run in overload {
+            let reference = run.multiple == unloaded.multiple
+            row(
+                "\(String(format: "%g", run.multiple))× (\(number(run.rate))/s, \(run.connections) connections)",
+                "answered \(number(run.answeredRate))/s, taken \(number(run.admittedRate))/s  statuses "
+                    + run.statuses.sorted(by: { $0.key < $1.key }).map { "\($0.key)×\($0.value)" }.joined(separator: ", "))
+            row(
+                "  taken: p50 \(ms(run.admitted.p50))  p99 \(ms(run.admitted.p99))",
+                reference
+                    ? "the unloaded reference"
+                    : "p99 \(ratio(run.admitted.p99, unloaded.admitted.p99)) unloaded's  target <= \(Self.overloadLatencyTarget)×")
+            if run.shed.count > 0 {
+                row(
+                    "  turned away (503): p50 \(ms(run.shed.p50))  p99 \(ms(run.shed.p99))",
+                    "\(run.shedWithRetryAfter) of \(run.shed.count) with Retry-After")
+            }
+        }
+    }
+}
