@@ -23,6 +23,8 @@ import time
 import traceback
 
 from harness.invariants import load_contracts
+from harness.failover_scenarios import (scenario_redis_failover, scenario_redis_failover_lossy,
+                                        scenario_redis_primary_restarts_as_replica)
 from harness.loss_scenarios import (scenario_database_locked, scenario_lagging_group, scenario_no_dangerous, scenario_redis_wiped,
                                     scenario_retried_order)
 from harness.processes import Cluster
@@ -58,6 +60,9 @@ SCENARIOS = [
     ("no-dangerous", scenario_no_dangerous),
     ("database-locked", scenario_database_locked),
     ("retried-order", scenario_retried_order),
+    ("redis-failover", scenario_redis_failover),
+    ("redis-failover-lossy", scenario_redis_failover_lossy),
+    ("redis-primary-restarts-as-replica", scenario_redis_primary_restarts_as_replica),
 ]
 
 
@@ -95,8 +100,8 @@ def main():
     binary = os.path.abspath(args.binary)
     if not os.access(binary, os.X_OK):
         sys.exit("no executable at %s: build it with `swift build` first" % binary)
-    if shutil.which("redis-server") is None:
-        sys.exit("redis-server not found: run scripts/setup")
+    if shutil.which("redis-server") is None or shutil.which("redis-sentinel") is None:
+        sys.exit("redis-server or redis-sentinel not found: run scripts/setup")
     load_contracts(binary)
     selected = [s for s in SCENARIOS if not args.only or s[0] in args.only.split(",")]
     root = tempfile.mkdtemp(prefix="bookdelivery-faults-")
@@ -109,10 +114,10 @@ def main():
             seconds, figures = scenario(ctx)
             flag = "" if seconds <= CONVERGENCE_TARGET or name in UNTIMED else " (over the %.0f s target)" % CONVERGENCE_TARGET
             over_target += 1 if flag else 0
-            print("PASS %-26s convergence=%.2fs%s %s [%.0fs]" % (name, seconds, flag, figures, time.time() - started), flush=True)
+            print("PASS %-33s convergence=%.2fs%s %s [%.0fs]" % (name, seconds, flag, figures, time.time() - started), flush=True)
             passed += 1
         except Exception as error:  # a failed scenario must not stop the others
-            print("FAIL %-26s %s [%.0fs]" % (name, error, time.time() - started), flush=True)
+            print("FAIL %-33s %s [%.0fs]" % (name, error, time.time() - started), flush=True)
             if not isinstance(error, AssertionError):
                 traceback.print_exc()
             failed += 1

@@ -37,7 +37,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @OptionGroup var drain: DrainOption
     @Option(
         help:
-            "Redis URL for the web app's live pages and operator's page, redis://gateway@host:port (env REDIS_URL; none: those parts are off)."
+            "Redis URL for the web app's live pages and operator's page, redis://gateway@host:port or redis-sentinel://gateway@host:port,…/MASTERNAME (env REDIS_URL; none: those parts are off)."
     )
     var redis: String?
     @OptionGroup var redisPassword: RedisPasswordOption
@@ -107,7 +107,7 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.instancesFile = file
         if let url = redis ?? environment["REDIS_URL"] {
             var endpoint = try RedisOption.endpoint(flag: url)
-            if let password = try redisPassword.password() { endpoint.password = password }
+            try redisPassword.apply(to: &endpoint)
             configuration.redis = endpoint
         }
         if demo {

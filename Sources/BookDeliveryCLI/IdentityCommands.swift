@@ -60,13 +60,14 @@ struct TokenCommand: AsyncParsableCommand {
 struct RedisUsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "redis-users",
-        abstract: "Write a password per Redis user (DIR/<user>.password, 0600; kept if present) and DIR/users.acl with their hashes.",
+        abstract:
+            "Write a password per Redis user (DIR/<user>.password, 0600; kept if present), the sentinels' (DIR/sentinels.password) and DIR/users.acl with the users' hashes.",
         discussion: "`up` does this for its own Redis; ops/k8s/make-secrets uses it for Kubernetes. Passwords are never printed.")
 
     @Option(help: "Directory for the files (created mode 0700).") var dir: String
 
     func run() async throws {
         try RedisUsers.writeFiles(in: URL(fileURLWithPath: dir))
-        print("wrote \(RedisUsers.all.count) passwords and users.acl to \(dir)")
+        print("wrote \(RedisUsers.all.count) users' passwords, the sentinels' and users.acl to \(dir)")
     }
 }

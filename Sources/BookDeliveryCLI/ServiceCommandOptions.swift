@@ -10,7 +10,8 @@ import ServiceKit
 struct ServiceCommandOptions: ParsableArguments {
     @Option(help: "HTTP port (env PORT; default: the service's own).") var port: Int?
     @Option(help: "Address to listen on (env HOST).") var host: String?
-    @Option(help: "Redis URL, redis://[user@]host:port[/db] (env REDIS_URL).") var redis: String?
+    @Option(help: "Redis URL, redis://[user@]host:port[/db] or redis-sentinel://[user@]host:port,host:port,…/MASTERNAME (env REDIS_URL).")
+    var redis: String?
     @OptionGroup var redisPassword: RedisPasswordOption
     @OptionGroup var auth: AuthOptions
     @OptionGroup var drain: DrainOption
@@ -51,7 +52,7 @@ struct ServiceCommandOptions: ParsableArguments {
             throw ValidationError("--port must be from 1 to 65535")
         }
         var endpoint = try RedisOption.endpoint(flag: redis)
-        if let password = try redisPassword.password() { endpoint.password = password }
+        try redisPassword.apply(to: &endpoint)
         let databasePath = db ?? environment["DB_PATH"] ?? "\(environment["DATA_DIR"] ?? "./.data")/\(service).sqlite"
         let directory = URL(fileURLWithPath: databasePath).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -158,34 +159,60 @@ struct AuthOptions: ParsableArguments {
     }
 }
 
-/// The Redis password: read from a file (0600) or the environment, never from the command line,
-/// where `ps` shows it to everyone on the machine.
+/// The Redis password, and the sentinels' if they require one: read from a file (0600) or the
+/// environment, never from the command line, where `ps` shows it to everyone on the machine.
 struct RedisPasswordOption: ParsableArguments {
     @Option(help: "File holding the Redis user's password (env REDIS_PASSWORD_FILE; or the password itself in env REDIS_PASSWORD).")
     var redisPasswordFile: String?
+    @Option(
+        help: """
+            With a redis-sentinel:// URL, a file holding the sentinels' own password, when they require one \
+            (env SENTINEL_PASSWORD_FILE; or SENTINEL_PASSWORD).
+            """)
+    var sentinelPasswordFile: String?
 
-    func password() throws -> String? {
+    /// Sets the passwords on `endpoint`, where given.
+    func apply(to endpoint: inout RedisEndpoint) throws {
         let environment = ProcessInfo.processInfo.environment
-        guard let path = redisPasswordFile ?? environment["REDIS_PASSWORD_FILE"] else { return environment["REDIS_PASSWORD"] }
+        if let password = try Self.secret(file: redisPasswordFile ?? environment["REDIS_PASSWORD_FILE"], or: environment["REDIS_PASSWORD"])
+        {
+            endpoint.password = password
+        }
+        let sentinelPassword = try Self.secret(
+            file: sentinelPasswordFile ?? environment["SENTINEL_PASSWORD_FILE"], or: environment["SENTINEL_PASSWORD"])
+        guard let sentinelPassword else { return }
+        guard endpoint.sentinels != nil else {
+            throw ValidationError("a sentinel password is for a redis-sentinel:// URL; the Redis URL names no sentinels")
+        }
+        endpoint.sentinels?.password = sentinelPassword
+    }
+
+    private static func secret(file path: String?, or value: String?) throws -> String? {
+        guard let path else { return value }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ValidationError("cannot read the Redis password file \(path)")
+            throw ValidationError("cannot read the password file \(path)")
         }
         let password = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !password.isEmpty else { throw ValidationError("the Redis password file \(path) is empty") }
+        guard !password.isEmpty else { throw ValidationError("the password file \(path) is empty") }
         return password
     }
 }
 
 /// Redis for the operator's commands.
 struct RedisOption: ParsableArguments {
-    @Option(help: "Redis URL, redis://[user@]host:port (env REDIS_URL; default redis://127.0.0.1:6379).") var redis: String?
+    @Option(
+        help: """
+            Redis URL, redis://[user@]host:port or redis-sentinel://[user@]host:port,host:port,…/MASTERNAME \
+            (env REDIS_URL; default redis://127.0.0.1:6379).
+            """)
+    var redis: String?
     @OptionGroup var redisPassword: RedisPasswordOption
 
     func client() throws -> RedisClient {
         var logger = Logger(label: "bookdelivery")
         logger.logLevel = .error
         var endpoint = try Self.endpoint(flag: redis)
-        if let password = try redisPassword.password() { endpoint.password = password }
+        try redisPassword.apply(to: &endpoint)
         return RedisClient(endpoint: endpoint, logger: logger)
     }
 

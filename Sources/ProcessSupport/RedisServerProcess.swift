@@ -13,12 +13,16 @@ public final class RedisServerProcess: Sendable {
     public let process: ChildProcess
 
     /// Starts redis-server with `arguments` added to the port, directory, log file and foreground
-    /// settings, and waits until it answers (not while it loads its AOF).
-    public init(port: Int, directory: URL, arguments: [String], timeout: Duration = .seconds(10)) async throws {
+    /// settings, and waits until it answers (not while it loads its AOF). `configurationFile`: read
+    /// first, for what must not show on a command line (a replica's password to its primary).
+    public init(port: Int, directory: URL, configurationFile: String? = nil, arguments: [String], timeout: Duration = .seconds(10))
+        async throws
+    {
         self.port = port
         self.directory = directory
         let all =
-            [
+            (configurationFile.map { [$0] } ?? [])
+            + [
                 "--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path, "--daemonize", "no",
                 "--logfile", directory.appendingPathComponent("redis.log").path,
             ] + arguments
@@ -33,7 +37,7 @@ public final class RedisServerProcess: Sendable {
     public var url: String { "redis://127.0.0.1:\(port)" }
 
     /// PONG, or NOAUTH from a server that wants a password; not LOADING while it reads its AOF.
-    private static func waitUntilReady(port: Int, timeout: Duration) async -> Bool {
+    static func waitUntilReady(port: Int, timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         let endpoint = RedisEndpoint(host: "127.0.0.1", port: port, timeout: .milliseconds(500))
         while ContinuousClock.now < deadline {

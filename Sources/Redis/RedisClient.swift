@@ -35,7 +35,7 @@ public final class RedisClient: Service, Sendable {
         backoff: Backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))
     ) {
         self.endpoint = endpoint
-        self.thread = ConnectionThread(name: "redis \(endpoint.port)")
+        self.thread = ConnectionThread(name: endpoint.sentinels == nil ? "redis \(endpoint.port)" : "redis primary")
         self.logger = logger
         self.backoff = backoff
     }
@@ -99,7 +99,7 @@ public final class RedisClient: Service, Sendable {
 
     /// A new connection, numbered. Runs on `thread`.
     private func connect() throws -> RedisConnection {
-        let connection = try RedisConnection(endpoint: endpoint)
+        let connection = try RedisConnection.open(endpoint)
         connection.serial = connectionsMade.add(1, ordering: .relaxed).newValue
         return connection
     }

@@ -18,6 +18,9 @@ public final class RedisConnection {
     /// Which of its client's connections this is (1, 2, …): a new number means the old connection
     /// broke, and Redis may have restarted in between.
     public internal(set) var serial = 0
+    /// Set when the connection was made to the primary the sentinels named (``open(_:)``): a
+    /// reply saying the node is no longer the primary then ends it, so its client finds the new one.
+    public internal(set) var followsPrimary = false
 
     public init(endpoint: RedisEndpoint) throws(RedisError) {
         self.endpoint = endpoint
@@ -73,6 +76,7 @@ public final class RedisConnection {
         var replies: [RedisReply] = []
         replies.reserveCapacity(commands.count)
         for _ in commands { replies.append(try nextReply(context).reply) }
+        if followsPrimary { try checkStillPrimary(replies.compactMap(\.errorMessage)) }
         return replies
     }
 
@@ -97,6 +101,7 @@ public final class RedisConnection {
         replies.reserveCapacity(commands.count)
         for _ in commands { replies.append(try nextReply(context).reply) }
         let answer = try nextReply(context)
+        if followsPrimary { try checkStillPrimary(replies.compactMap(\.errorMessage) + [answer.errorMessage].compactMap { $0 }) }
         if let message = answer.errorMessage { throw .server(message) }
         return (replies, answer)
     }
@@ -176,6 +181,15 @@ public final class RedisConnection {
             digits += 1
         }
         return digits
+    }
+
+    /// For a connection that follows the primary: a reply saying this node is not the primary any
+    /// more (it was demoted in a failover) closes the connection and is thrown as lost, so that the
+    /// client asks the sentinels again. The commands did not run: a replica refuses writes.
+    private func checkStillPrimary(_ errors: [String]) throws(RedisError) {
+        guard let message = errors.first(where: Self.saysNotPrimary) else { return }
+        close()
+        throw .connectionLost("\(endpoint) is no longer the primary: \(message)")
     }
 
     private func openContext() throws(RedisError) -> UnsafeMutablePointer<redisContext> {

@@ -29,6 +29,12 @@ public enum RedisReply: Sendable, Equatable {
         return nil
     }
 
+    /// The message of an error reply; nil for every other reply.
+    public var errorMessage: String? {
+        if case .error(let message) = self { return message }
+        return nil
+    }
+
     /// Turns an error reply into a thrown ``RedisError/server(_:)``; passes every other reply through.
     @discardableResult
     public func orThrow() throws(RedisError) -> RedisReply {

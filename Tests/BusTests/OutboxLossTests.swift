@@ -10,24 +10,13 @@ import XCTest
 final class OutboxLossTests: RedisTestCase {
     private func relay(
         _ database: DatabasePool, _ outbox: Outbox, client: RedisClient? = nil, _ tune: (inout OutboxRelay.Configuration) -> Void = { _ in }
-    )
-        -> OutboxRelay
-    {
-        var configuration = OutboxRelay.Configuration()
-        configuration.lossCheckInterval = .milliseconds(50)
-        configuration.pollInterval = .milliseconds(50)
-        tune(&configuration)
-        return OutboxRelay(
-            database: database, outbox: outbox, publisher: StreamPublisher(client: client ?? self.makeClient()), name: "relay",
-            configuration: configuration, logger: .test("relay"))
+    ) -> OutboxRelay {
+        quickRelay(database, outbox, client: client ?? makeClient(), tune)
     }
 
     private func makeClient() -> RedisClient { client(redis) }
 
-    /// The keys of the entries on the stream, in stream order.
-    private func keys() -> [String] {
-        (try? redis.command(["XRANGE", "test-events", "-", "+"]).array?.compactMap { $0.array?[1].hash["key"] }) ?? []
-    }
+    private func keys() -> [String] { entryKeys(redis) }
 
     func testARedisRestoredFromAnOlderSnapshotGetsExactlyTheEventsItLacks() async throws {
         let database = try busDatabase()

@@ -86,3 +86,21 @@ class RedisTestCase: XCTestCase {
         redis = nil  // XCTest keeps test-case instances to the end: stop the server now
     }
 }
+
+/// A relay that polls and checks for loss every 50 ms, publishing to `test-events` and the like.
+func quickRelay(
+    _ database: DatabasePool, _ outbox: Outbox, client: RedisClient, _ tune: (inout OutboxRelay.Configuration) -> Void = { _ in }
+) -> OutboxRelay {
+    var configuration = OutboxRelay.Configuration()
+    configuration.lossCheckInterval = .milliseconds(50)
+    configuration.pollInterval = .milliseconds(50)
+    tune(&configuration)
+    return OutboxRelay(
+        database: database, outbox: outbox, publisher: StreamPublisher(client: client), name: "relay", configuration: configuration,
+        logger: .test("relay"))
+}
+
+/// The keys of the entries on `test-events` in `redis`, in stream order.
+func entryKeys(_ redis: RedisServer) -> [String] {
+    (try? redis.command(["XRANGE", "test-events", "-", "+"]).array?.compactMap { $0.array?[1].hash["key"] }) ?? []
+}

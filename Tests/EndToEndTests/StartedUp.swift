@@ -3,6 +3,10 @@ import ProcessSupport
 import TestSupport
 import XCTest
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// `bookdelivery up` on free ports in a temporary directory, started and waited for until it says
 /// it is up.
 struct StartedUp {
@@ -44,5 +48,42 @@ struct StartedUp {
             process.wait()
         }
         try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+extension StartedUp {
+    /// Runs `bookdelivery` with `arguments`; its exit status and what it printed.
+    static func run(_ arguments: [String], in directory: URL) async throws -> (status: Int32, output: String) {
+        let log = directory.appendingPathComponent("run-\(UUID().uuidString).log").path
+        let process = try ChildProcess(executable: try ServiceCluster.findExecutable(), arguments: arguments, logFile: log)
+        let exited = await process.exit(within: .seconds(120))
+        if !exited { process.signal(SIGKILL) }
+        XCTAssertTrue(exited, "bookdelivery \(arguments.joined(separator: " ")) finished")
+        return (process.wait(), (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+    }
+
+    /// `bookdelivery ctl ARGUMENTS --data` this `up`'s data.
+    func ctl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await Self.run(["ctl"] + arguments + ["--data", data.path], in: directory)
+    }
+
+    /// The token `up` printed as `export VARIABLE=…`.
+    func token(_ variable: String) throws -> String {
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
+        let line = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("export \(variable)=") })
+        return String(line.split(separator: "=", maxSplits: 1)[1])
+    }
+
+    /// A request to the gateway with `token`; its status and body.
+    func call(_ method: String, _ path: String, body: String? = nil, token: String) async throws -> (Int, Data) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ports["gateway"]!)\(path)")!)
+        request.httpMethod = method
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 }

@@ -10,18 +10,8 @@ import XCTest
 
 /// `up` as a supervisor, and `bookdelivery ctl` driving it, on real processes.
 final class UpSupervisionTests: XCTestCase {
-    /// Runs `bookdelivery` with `arguments`; its exit status and what it printed.
-    private static func run(_ arguments: [String], in directory: URL) async throws -> (status: Int32, output: String) {
-        let log = directory.appendingPathComponent("run-\(UUID().uuidString).log").path
-        let process = try ChildProcess(executable: try ServiceCluster.findExecutable(), arguments: arguments, logFile: log)
-        let exited = await process.exit(within: .seconds(120))
-        if !exited { process.signal(SIGKILL) }
-        XCTAssertTrue(exited, "bookdelivery \(arguments.joined(separator: " ")) finished")
-        return (process.wait(), (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
-    }
-
     private func ctl(_ arguments: [String], _ started: StartedUp) async throws -> (status: Int32, output: String) {
-        try await Self.run(["ctl"] + arguments + ["--data", started.data.path], in: started.directory)
+        try await started.ctl(arguments)
     }
 
     private func status(_ started: StartedUp) async throws -> [[String: Any]] {
@@ -34,24 +24,12 @@ final class UpSupervisionTests: XCTestCase {
         try await status(started).filter { $0["name"] as? String == name }
     }
 
-    private func token(_ variable: String, _ started: StartedUp) throws -> String {
-        let log = try String(contentsOfFile: started.logPath, encoding: .utf8)
-        let line = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("export \(variable)=") })
-        return String(line.split(separator: "=", maxSplits: 1)[1])
-    }
+    private func token(_ variable: String, _ started: StartedUp) throws -> String { try started.token(variable) }
 
     private func call(_ method: String, _ path: String, body: String? = nil, token: String, _ started: StartedUp) async throws -> (
         Int, Data
     ) {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(started.ports["gateway"]!)\(path)")!)
-        request.httpMethod = method
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        if let body {
-            request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        try await started.call(method, path, body: body, token: token)
     }
 
     func testAKilledPartIsRestartedAndAWedgedOneTooWhileTheRestKeepsServing() async throws {
@@ -178,7 +156,7 @@ final class UpSupervisionTests: XCTestCase {
 
         // A rolling replacement of every service under load: no failed request.
         let loadJSON = started.directory.appendingPathComponent("load.json").path
-        async let load = Self.run(
+        async let load = StartedUp.run(
             [
                 "load", "--gateway", "http://127.0.0.1:\(started.ports["gateway"]!)", "--keys",
                 started.data.appendingPathComponent("keys").path,
@@ -203,7 +181,7 @@ final class UpSupervisionTests: XCTestCase {
     func testCtlSaysSoWhenNoUpRuns() async throws {
         let directory = try TemporaryDirectory.make(prefix: "ctl-none")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (code, output) = try await Self.run(["ctl", "status", "--data", directory.path], in: directory)
+        let (code, output) = try await StartedUp.run(["ctl", "status", "--data", directory.path], in: directory)
         XCTAssertNotEqual(code, 0)
         XCTAssertTrue(output.contains("no `bookdelivery up` runs with --data"), output)
     }

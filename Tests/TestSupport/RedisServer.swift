@@ -47,6 +47,10 @@ public final class RedisServer: Sendable {
 
     public func stop() { end(with: SIGTERM) }
 
+    /// `SIGSTOP` / `SIGCONT`: a server that holds its connections but answers nothing meanwhile.
+    public func pause() { server.withLock { $0?.process.signal(SIGSTOP) } }
+    public func resume() { server.withLock { $0?.process.signal(SIGCONT) } }
+
     private func end(with signal: Int32) {
         let running = server.withLock { server -> RedisServerProcess? in
             defer { server = nil }

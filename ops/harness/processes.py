@@ -42,10 +42,12 @@ def wait_listening(port, timeout=30.0):
 
 
 class RedisServer:
-    def __init__(self, workdir, name="redis"):
+    def __init__(self, workdir, name="redis", extra_args=()):
+        """`extra_args`: more redis-server options, e.g. ("--replicaof", "127.0.0.1", "6380")."""
         self.port = free_port()
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
+        self.extra_args = list(extra_args)
         self.process = None
         self.start()
 
@@ -53,7 +55,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
              "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no",
-             "--aclfile", self.acl_file(), "--logfile", os.path.join(self.dir, "redis.log")],
+             "--aclfile", self.acl_file(), "--logfile", os.path.join(self.dir, "redis.log")] + self.extra_args,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 15
         while time.time() < deadline:
@@ -157,16 +159,21 @@ class ServiceProcess:
 
 
 class Cluster:
-    def __init__(self, binary, root, name, counts=None, environment=None, redis_user=None):
+    def __init__(self, binary, root, name, counts=None, environment=None, redis_user=None, redis_replicas=0):
         """`environment`: extra variables for every service (e.g. RETENTION_COUNT); `redis_user`:
-        (name, password, ACL rules) the services log in as, instead of `default`."""
+        (name, password, ACL rules) the services log in as, instead of `default`; `redis_replicas`:
+        that many replicas and three sentinels (harness.sentinel), the services following the primary."""
         counts = counts or {}
         self.binary = binary
         self.workdir = os.path.join(root, name)
         os.makedirs(self.workdir, exist_ok=True)
-        self.redis = RedisServer(self.workdir)
+        if redis_replicas:
+            from .sentinel import SentinelGroup
+            self.redis = SentinelGroup(self.workdir, redis_replicas)
+        else:
+            self.redis = RedisServer(self.workdir)
         self.environment = dict(environment or {})
-        self.service_redis_url = self.redis.url
+        self.service_redis_url = getattr(self.redis, "service_url", self.redis.url)
         if redis_user:
             user, password, rules = redis_user
             self.redis.add_user(user, password, rules)

@@ -34,6 +34,13 @@ struct UpCommand: AsyncParsableCommand {
             e.g. by Debian's own redis-server service).
             """)
     var redisPort: Int?
+    @Option(
+        help: """
+            Also start this many replicas of `up`'s redis-server and three Redis Sentinels (Debian's redis-sentinel), which \
+            promote a replica when the primary dies; every part then follows the primary through the sentinels. \
+            `ctl stop redis` kills the primary to watch it (default 0: one redis-server).
+            """)
+    var redisReplicas = 0
     @Option(help: "Where Redis and the services keep their data.") var data = "./.data"
     @Option(
         name: .customLong("port"),
@@ -120,6 +127,10 @@ struct UpCommand: AsyncParsableCommand {
         }
         guard rateLimit >= 0, rateLimit.isFinite else { throw ValidationError("--rate-limit must be 0 (off) or more") }
         guard maxConcurrent >= 1 else { throw ValidationError("--max-concurrent must be 1 or more") }
+        guard (0...5).contains(redisReplicas) else { throw ValidationError("--redis-replicas takes 0 to 5") }
+        guard redisReplicas == 0 || redis == nil else {
+            throw ValidationError("--redis-replicas is for up's own Redis, not one given with --redis")
+        }
 
         let keys = KeyDirectory(path: dataDirectory.appendingPathComponent("keys").path)
         if !keys.exists {
@@ -136,7 +147,8 @@ struct UpCommand: AsyncParsableCommand {
                 alertmanagerPort: port(UpMonitoring.alertmanager.name))
         }
         let parts = try await UpParts(
-            redis: redis, redisPort: redis == nil ? try chooseRedisPort() : 0, data: dataDirectory, keys: keys,
+            redis: redis, redisPort: redis == nil ? try chooseRedisPort() : 0, redisReplicas: redisReplicas, data: dataDirectory,
+            keys: keys,
             gateway: ["--rate-limit", String(rateLimit), "--max-concurrent", String(maxConcurrent)], monitoring: monitor)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
@@ -161,11 +173,17 @@ struct UpCommand: AsyncParsableCommand {
             gatewayPort: gatewayPort, http: http,
             adminToken: { try await issuer.token(subject: "up", role: .admin, lifetime: .seconds(300)) })
         do {
+            for part in parts.redisParts { try await supervisor.startFirst(part.name, port: part.port) }
             if let redisPort = parts.redisPort {
-                try await supervisor.startFirst(UpParts.redisName, port: redisPort)
                 say(
                     "redis-server on 127.0.0.1:\(redisPort) (AOF and users.acl in \(parts.redisDirectory.path); a user per service, default user off)"
                 )
+            }
+            if let group = parts.redisGroup {
+                say(
+                    "its replicas \(group.nodes.dropFirst().map { "\($0.name) on \($0.port)" }.joined(separator: ", ")); sentinels on "
+                        + "\(group.sentinels.map { String($0.port) }.joined(separator: ", ")) watching \(UpRedisGroup.masterName) "
+                        + "(`bookdelivery ctl stop redis` kills the primary: watch a replica take over)")
             }
             for service in services { try await supervisor.startFirst(service.name, port: service.port) }
             try await supervisor.startFirst(GatewayApplication.name, port: gatewayPort)

@@ -16,8 +16,12 @@ struct UpParts {
     static let redisName = "redis"
 
     let launches: [PartLaunch]
-    /// Set when `up` runs its own redis-server.
+    /// Set when `up` runs its own redis-server: the primary's port.
     let redisPort: Int?
+    /// `up`'s own Redis parts in the order they start (redis-server; with replicas, they and the sentinels too).
+    let redisParts: [(name: String, port: Int)]
+    /// Under `--redis-replicas`.
+    let redisGroup: UpRedisGroup?
     let redisDirectory: URL
     let instancesFile: String
     let operatorHint: String
@@ -27,7 +31,8 @@ struct UpParts {
     ///   - gateway: the gateway's limits, as its flags.
     ///   - monitoring: Prometheus and Alertmanager, under `--monitoring`.
     init(
-        redis external: String?, redisPort: Int, data: URL, keys: KeyDirectory, gateway limits: [String], monitoring: UpMonitoring?
+        redis external: String?, redisPort: Int, redisReplicas: Int = 0, data: URL, keys: KeyDirectory, gateway limits: [String],
+        monitoring: UpMonitoring?
     ) async throws {
         self.monitoring = monitoring
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
@@ -35,10 +40,20 @@ struct UpParts {
         redisDirectory = data.appendingPathComponent("redis")
         instancesFile = data.appendingPathComponent("instances.json").path
         let secrets = data.appendingPathComponent("secrets")
+        let group =
+            external == nil && redisReplicas > 0
+            ? try UpRedisGroup(
+                replicas: redisReplicas, primaryPort: redisPort, primaryDirectory: redisDirectory, data: data, secrets: secrets) : nil
+        redisGroup = group
         /// Each part's Redis URL and the file its password is in (none for a Redis given with --redis).
-        let redisURL: @Sendable (String) -> String = { user in external ?? "redis://\(user)@127.0.0.1:\(redisPort)" }
-        let passwordFile: @Sendable (String) -> String? = { user in
-            external == nil ? secrets.appendingPathComponent("\(user).password").path : nil
+        let redisURL: @Sendable (String) -> String = { user in
+            external ?? group?.url(user: user) ?? "redis://\(user)@127.0.0.1:\(redisPort)"
+        }
+        /// The flags that give a part its passwords' files.
+        let passwordFlags: @Sendable (String) -> [String] = { user in
+            guard external == nil else { return [] }
+            let file = secrets.appendingPathComponent("\(user).password").path
+            return ["--redis-password-file", file] + (group.map { ["--sentinel-password-file", $0.sentinelPasswordFile] } ?? [])
         }
         var launches: [PartLaunch] = []
         if external == nil {
@@ -48,17 +63,27 @@ struct UpParts {
             let aclFile = redisDirectory.appendingPathComponent("users.acl")
             try PrivateFile.write(Data(RedisUsers.aclFile(passwords: passwords).utf8), to: aclFile.path)
             let directory = redisDirectory
-            launches.append(
-                PartLaunch(name: Self.redisName, kind: .redis) { _, port in
-                    try await RedisServerProcess(
-                        port: port, directory: directory,
-                        arguments: ["--appendonly", "yes", "--appendfsync", "everysec", "--aclfile", aclFile.path]
-                    ).process
-                })
+            if let group {
+                launches += try group.launches(aclFile: aclFile, passwords: passwords)
+            } else {
+                launches.append(
+                    PartLaunch(name: Self.redisName, kind: .redis) { _, port in
+                        try await RedisServerProcess(
+                            port: port, directory: directory,
+                            arguments: ["--appendonly", "yes", "--appendfsync", "everysec", "--aclfile", aclFile.path]
+                        ).process
+                    })
+            }
         }
         self.redisPort = external == nil ? redisPort : nil
-        operatorHint =
-            "bookdelivery streams --redis \(redisURL("operator"))" + (passwordFile("operator").map { " --redis-password-file \($0)" } ?? "")
+        if external != nil {
+            redisParts = []
+        } else if let group {
+            redisParts = (group.nodes + group.sentinels).map { (name: $0.name, port: $0.port) }
+        } else {
+            redisParts = [(name: Self.redisName, port: redisPort)]
+        }
+        operatorHint = (["bookdelivery streams --redis", redisURL("operator")] + passwordFlags("operator")).joined(separator: " ")
         for (name, _) in Services.all {
             let database = data.appendingPathComponent("\(name).sqlite").path
             launches.append(
@@ -69,7 +94,7 @@ struct UpParts {
                         name, "--port", String(port), "--redis", redisURL(name), "--keys", keys.path, "--drain", "0",
                         "--db", database, "--consumer", "\(name)-\(number)",
                     ]
-                    if let file = passwordFile(name) { arguments += ["--redis-password-file", file] }
+                    arguments += passwordFlags(name)
                     return try ChildProcess(executable: executable, arguments: arguments, environment: environment, inheritOutput: true)
                 })
         }
@@ -81,7 +106,7 @@ struct UpParts {
                         "gateway", "--port", String(port), "--keys", keys.path, "--drain", "0", "--instances-file", instances, "--demo",
                         "--redis", redisURL("gateway"),
                     ] + limits
-                if let file = passwordFile("gateway") { arguments += ["--redis-password-file", file] }
+                arguments += passwordFlags("gateway")
                 return try ChildProcess(executable: executable, arguments: arguments, environment: environment, inheritOutput: true)
             })
         self.launches = launches + (monitoring?.launches ?? [])

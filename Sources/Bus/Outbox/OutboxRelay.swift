@@ -231,19 +231,9 @@ public struct OutboxRelay: Service {
                 check.marks[stream] = LossCheck.Mark(lastID: last, entriesAdded: nil)
             }
         }
-        let streams = Array(check.marks.keys)
-        let (serial, replies) = try await client.withConnection { connection in
-            (connection.serial, try connection.pipeline(streams.map { ["XINFO", "STREAM", $0] }))
-        }
-        for (stream, reply) in zip(streams, replies) {
-            let info: StreamInfo?
-            if case .error(let message) = reply, message.contains("no such key") {
-                info = nil
-            } else {
-                guard let parsed = StreamInfo(try reply.orThrow()) else { throw RedisError.unexpectedReply("XINFO STREAM gave \(reply)") }
-                info = parsed
-            }
-            guard let mark = check.marks[stream], LossCheck.lostEntries(info, mark: mark) else {
+        let (serial, states) = try await LossCheck.read(check.marks, on: client)
+        for (stream, info, lastStillThere) in states {
+            guard let mark = check.marks[stream], LossCheck.lostEntries(info, mark: mark, lastStillThere: lastStillThere) else {
                 check.marks[stream]?.entriesAdded = info?.entriesAdded
                 continue
             }

@@ -19,12 +19,17 @@ import Identity
 ///   `lookup:changes`) for the live pages. It writes no stream: the public process, if taken
 ///   over, cannot forge an event. The web app's re-drive is an admin's request it passes to the
 ///   service that owns the dead letters.
+/// - `replica` is how a replica logs in to its primary (`PSYNC`, `REPLCONF`), and `sentinel` how the
+///   sentinels watch the nodes and fail them over (`INFO`, `ROLE`, `REPLICAOF` in a `MULTI`, their
+///   hello channel, killing the demoted primary's clients): Redis's own lists for the two;
+/// - every user may ask `ROLE`: a client that reached a node through the sentinels checks it is
+///   the primary before it writes there;
 /// - only `admin` has `@all` (FLUSHALL, CONFIG, ACL …).
 ///
 /// Passwords are stored as SHA-256 hashes (`#…`), so the ACL file holds no secret.
 public enum RedisUsers {
     public static let services = ServiceNames.all
-    public static let all = services + ["operator", "gateway", "admin"]
+    public static let all = services + ["operator", "gateway", "admin", "replica", "sentinel"]
 
     /// The ACL rules of `user`, without its password.
     public static func rules(for user: String) -> String {
@@ -35,13 +40,18 @@ public enum RedisUsers {
             return operatorRules
         case "gateway":
             return readRules + " +xread"
+        case "replica":
+            return "resetchannels -@all +psync +replconf +ping"
+        case "sentinel":
+            return
+                "allchannels -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill"
         default:
             return serviceRules(user)
         }
     }
 
     /// Reading every key's streams and counters.
-    private static let readRules = "resetchannels ~* -@all +ping +scan +type +xlen +xinfo +xrange +xrevrange +xpending +hgetall"
+    private static let readRules = "resetchannels ~* -@all +ping +role +scan +type +xlen +xinfo +xrange +xrevrange +xpending +hgetall"
     private static let operatorRules = readRules + " +xadd +xdel +multi +exec +xgroup|destroy"
 
     private static func serviceRules(_ service: String) -> String {
@@ -52,7 +62,7 @@ public enum RedisUsers {
         // Root: consume, inspect and count; keys: what the group reads, its own streams and counters.
         let rootKeys = (read + written + deadLetters + counters).map { "~\($0)" }.joined(separator: " ")
         var rules =
-            "resetchannels -@all +ping +xreadgroup +xack +xclaim +xautoclaim +xpending +xinfo +xrange +xlen +xgroup|create +eval +hincrby \(rootKeys)"
+            "resetchannels -@all +ping +role +xreadgroup +xack +xclaim +xautoclaim +xpending +xinfo +xrange +xlen +xgroup|create +eval +hincrby \(rootKeys)"
         // Selector: add and trim entries, only in the streams this service writes.
         let writable = (written + deadLetters).map { "~\($0)" }.joined(separator: " ")
         rules += " (+xadd +xtrim \(writable))"
@@ -74,29 +84,34 @@ public enum RedisUsers {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The file, beside the users' passwords, with the sentinels' own password (their `requirepass`).
+    public static let sentinelsPasswordFile = "sentinels.password"
+
     /// Writes, in `directory` (made 0700), each user's password to `<user>.password` (0600; an
-    /// existing one is kept), `operator.username`, and `users.acl` (0600) with their hashes.
-    /// Returns the passwords.
+    /// existing one is kept), the sentinels' to `sentinels.password`, `operator.username`, and
+    /// `users.acl` (0600) with the users' hashes. Returns the users' passwords.
     @discardableResult
     public static func writeFiles(in directory: URL) throws -> [String: String] {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
         var passwords: [String: String] = [:]
         for user in all {
-            let file = directory.appendingPathComponent("\(user).password")
-            if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-                !existing.isEmpty
-            {
-                passwords[user] = existing
-            } else {
-                let password = newPassword()
-                try PrivateFile.write(Data((password + "\n").utf8), to: file.path)
-                passwords[user] = password
-            }
+            passwords[user] = try keptPassword(at: directory.appendingPathComponent("\(user).password").path)
         }
+        _ = try keptPassword(at: directory.appendingPathComponent(sentinelsPasswordFile).path)
         try PrivateFile.write(Data("operator".utf8), to: directory.appendingPathComponent("operator.username").path)
         try PrivateFile.write(Data(aclFile(passwords: passwords).utf8), to: directory.appendingPathComponent("users.acl").path)
         return passwords
+    }
+
+    /// The password in the file at `path`; a new one written there first (0600) if it has none.
+    public static func keptPassword(at path: String) throws -> String {
+        if let kept = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !kept.isEmpty {
+            return kept
+        }
+        let password = newPassword()
+        try PrivateFile.write(Data((password + "\n").utf8), to: path)
+        return password
     }
 
     /// A new random password: 32 bytes, hex.
