@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "BookDeliveryCLI",
             dependencies: [
-                "Bus", "Contracts", "Redis", "ServiceKit", "ProcessSupport",
+                "Bus", "Contracts", "Primitives", "Redis", "ServiceKit", "ProcessSupport",
                 "RentalService", "DeliveryService", "LookupService", "NotifierService", "Gateway", "Identity", "CMallocArenas",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // `up`'s probes of its parts, `ctl` (HTTP over up's Unix socket) and `load`.
@@ -121,6 +121,8 @@ let package = Package(
                 // `load`'s latency percentiles.
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                // `backup` and `restore`: a service's database read as SQLite.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             linkerSettings: releaseLinkerSettings
         ),

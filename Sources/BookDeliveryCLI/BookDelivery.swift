@@ -19,7 +19,7 @@ struct BookDelivery: AsyncParsableCommand {
             ServiceCommand<NotifierApplication>.self,
             GatewayCommand.self, UpCommand.self, CtlCommand.self, LoadCommand.self, KeysCommand.self, TokenCommand.self,
             RedisUsersCommand.self,
-            ConfigCommand.self,
+            ConfigCommand.self, BackupCommand.self, RestoreCommand.self,
             StreamsCommand.self, DeadLettersCommand.self, GroupsCommand.self, ContractsCommand.self,
         ])
 

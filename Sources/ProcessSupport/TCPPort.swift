@@ -13,6 +13,24 @@ public enum TCPPort {
         return true
     }
 
+    /// Whether a server could bind 127.0.0.1:`port` now (with `SO_REUSEADDR`, as redis-server does):
+    /// nothing listens there, and no connection uses it as its own end, which a port in the
+    /// ephemeral range may be while nothing listens on it.
+    public static func isBindable(_ port: Int) -> Bool {
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketFD >= 0 else { return false }
+        defer { close(socketFD) }
+        var reuse: Int32 = 1
+        setsockopt(socketFD, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
     /// A blocking TCP socket connected to `host`:`port` (the caller closes it), or nil.
     public static func connect(to port: Int, host: String = "127.0.0.1") -> Int32? {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -33,7 +33,8 @@ struct StartedUp {
         let printed = await eventually(timeout: .seconds(60)) {
             ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("Press Ctrl-C")
         }
-        XCTAssertTrue(printed, "up says it is up")
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        XCTAssertTrue(printed, "up says it is up; its log ends: \(log.suffix(3000))")
         return started
     }
 

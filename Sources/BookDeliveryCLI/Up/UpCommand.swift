@@ -147,8 +147,8 @@ struct UpCommand: AsyncParsableCommand {
                 alertmanagerPort: port(UpMonitoring.alertmanager.name))
         }
         let parts = try await UpParts(
-            redis: redis, redisPort: redis == nil ? try chooseRedisPort() : 0, redisReplicas: redisReplicas, data: dataDirectory,
-            keys: keys,
+            redis: redis, redisPort: redis == nil ? try chooseRedisPort() : 0, redisReplicas: redisReplicas,
+            portsTaken: Set(all.map(\.port)), data: dataDirectory, keys: keys,
             gateway: ["--rate-limit", String(rateLimit), "--max-concurrent", String(maxConcurrent)], monitoring: monitor)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {

@@ -28,10 +28,12 @@ struct UpParts {
     let monitoring: UpMonitoring?
 
     /// - Parameters:
+    ///   - portsTaken: the ports the other parts will listen on: the replicas and sentinels keep off them.
     ///   - gateway: the gateway's limits, as its flags.
     ///   - monitoring: Prometheus and Alertmanager, under `--monitoring`.
     init(
-        redis external: String?, redisPort: Int, redisReplicas: Int = 0, data: URL, keys: KeyDirectory, gateway limits: [String],
+        redis external: String?, redisPort: Int, redisReplicas: Int = 0, portsTaken: Set<Int> = [], data: URL, keys: KeyDirectory,
+        gateway limits: [String],
         monitoring: UpMonitoring?
     ) async throws {
         self.monitoring = monitoring
@@ -43,7 +45,8 @@ struct UpParts {
         let group =
             external == nil && redisReplicas > 0
             ? try UpRedisGroup(
-                replicas: redisReplicas, primaryPort: redisPort, primaryDirectory: redisDirectory, data: data, secrets: secrets) : nil
+                replicas: redisReplicas, primaryPort: redisPort, portsTaken: portsTaken, primaryDirectory: redisDirectory, data: data,
+                secrets: secrets) : nil
         redisGroup = group
         /// Each part's Redis URL and the file its password is in (none for a Redis given with --redis).
         let redisURL: @Sendable (String) -> String = { user in

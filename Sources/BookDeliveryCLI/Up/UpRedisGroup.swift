@@ -30,8 +30,9 @@ struct UpRedisGroup {
     /// - Parameters:
     ///   - primary: the primary's port and directory (`up`'s usual redis-server); the replicas and
     ///     sentinels take the next free ports and directories beside it.
-    init(replicas: Int, primaryPort: Int, primaryDirectory: URL, data: URL, secrets: URL) throws {
-        var taken: Set<Int> = [primaryPort]
+    ///   - portsTaken: the ports other parts will listen on, free now but not for long.
+    init(replicas: Int, primaryPort: Int, portsTaken: Set<Int>, primaryDirectory: URL, data: URL, secrets: URL) throws {
+        var taken = portsTaken.union([primaryPort])
         var nodes = [Node(name: UpParts.redisName, port: primaryPort, directory: primaryDirectory)]
         for number in 2..<(replicas + 2) {
             let port = try Self.freePort(in: (primaryPort + 1)...(primaryPort + 40), except: &taken)
@@ -89,7 +90,7 @@ struct UpRedisGroup {
     }
 
     private static func freePort(in range: ClosedRange<Int>, except taken: inout Set<Int>) throws -> Int {
-        guard let port = range.first(where: { !taken.contains($0) && !TCPPort.isListening($0) }) else {
+        guard let port = range.first(where: { !taken.contains($0) && TCPPort.isBindable($0) }) else {
             throw UpError(description: "no free port in \(range) for the Redis replicas and sentinels")
         }
         taken.insert(port)
