@@ -1,6 +1,7 @@
 """Redis Sentinel failovers under a steady 500 orders/s: the primary killed, a replica promoted that
 lacks acknowledged entries, and the old primary back as a replica. Each reports when the sentinels
 promoted a replica, how long after that Lookup answered again, and that Rental answered every order."""
+import signal
 import threading
 import time
 
@@ -97,7 +98,7 @@ def _lossy_failover(ctx, name):
     old = group.primary
     replicas = [node for node in group.nodes if node is not old]
     for node in replicas:
-        node.process.send_signal(19)  # SIGSTOP
+        node.process.send_signal(signal.SIGSTOP)
     # As a partition would: the primary's links to them closed. Paused alone, a replica finds what
     # the primary sent meanwhile in its socket's buffer when it resumes, and loses nothing.
     client = old.client()
@@ -110,7 +111,7 @@ def _lossy_failover(ctx, name):
     old.kill9()
     killed_at = time.time()
     for node in replicas:
-        node.process.send_signal(18)  # SIGCONT
+        node.process.send_signal(signal.SIGCONT)
     promoted, promoted_at = group.wait_promotion(old.port)
     try:
         lost = acknowledged - _entries_added(promoted)
