@@ -2,7 +2,7 @@
 """Fault-injection harness for bookdelivery.
 
 Runs the real `bookdelivery` processes and a private redis-server on loopback, drives load through
-the HTTP APIs, injects faults (kill -9, SIGTERM, Redis crashes and outages, poison entries, replays),
+the HTTP APIs, injects faults (kill -9, SIGTERM, Redis crashes and outages, poison entries, replays, a service's lost disk),
 then checks the invariants against the services' SQLite files, the Lookup hashes and the streams.
 
 One line per scenario with its figures, then `N passed, N failed`. Exit status 1 when any failed.
@@ -22,6 +22,8 @@ import tempfile
 import time
 import traceback
 
+from harness.disaster_drills import (scenario_drill_delivery, scenario_drill_history_gone, scenario_drill_notifier,
+                                     scenario_drill_rental, scenario_drill_rental_under_load)
 from harness.invariants import load_contracts
 from harness.failover_scenarios import (scenario_redis_failover, scenario_redis_failover_lossy,
                                         scenario_redis_primary_restarts_as_replica)
@@ -63,6 +65,11 @@ SCENARIOS = [
     ("redis-failover", scenario_redis_failover),
     ("redis-failover-lossy", scenario_redis_failover_lossy),
     ("redis-primary-restarts-as-replica", scenario_redis_primary_restarts_as_replica),
+    ("drill-rental", scenario_drill_rental),
+    ("drill-delivery", scenario_drill_delivery),
+    ("drill-notifier", scenario_drill_notifier),
+    ("drill-rental-under-load", scenario_drill_rental_under_load),
+    ("drill-history-gone", scenario_drill_history_gone),
 ]
 
 

@@ -40,6 +40,11 @@ struct ConfigCommand: AsyncParsableCommand {
                 ("drain", "\(options.drain)"), ("retention-age", "\(options.retention.minimumAge)"),
                 ("retention-count", String(options.retention.minimumCount)),
                 ("stream-cap", options.retention.hardCap.map(String.init) ?? "none"),
+                (
+                    "backups",
+                    options.backup.map { "every \($0.interval) into \($0.directory), the newest \($0.keep) kept" } ?? "none (--backup-dir)"
+                ),
+                ("accept-loss", options.acceptLoss ? "YES: starts even if the streams no longer reach back to the database" : "no"),
             ]
         } else {
             throw ValidationError("config takes rental, delivery, lookup, notifier or gateway")

@@ -41,6 +41,16 @@ struct ServiceCommandOptions: ParsableArguments {
             e.g. 10s (env LIVE_TIMEOUT; default 10s). Waiting for Redis or the disk is progress.
             """)
     var liveTimeout: String?
+    @Flag(
+        help: """
+            Start even if the streams no longer hold all that the database lacks (a backup older than their retention): \
+            what is gone is counted in a warning. Without it such a service refuses to start.
+            """)
+    var acceptLoss = false
+    @Option(help: "Write a backup of the database into this directory periodically, 0600, the newest kept (env BACKUP_DIR; default: none).")
+    var backupDir: String?
+    @Option(help: "How often, e.g. 15m, 1h (env BACKUP_EVERY; default 15m).") var backupEvery: String?
+    @Option(help: "How many backups to keep (env BACKUP_KEEP; default 8).") var backupKeep: Int?
 
     /// The options; `serving` false for a run that answers no HTTP (`lookup --rebuild`), which
     /// needs no keys.
@@ -66,6 +76,8 @@ struct ServiceCommandOptions: ParsableArguments {
             databasePath: databasePath, consumerName: consumerName, retention: try retention(environment),
             storage: StorageOptions(durability: try durability(environment), groupCommit: !noGroupCommit), authentication: authentication,
             drain: try drain.duration(), logger: logger)
+        options.acceptLoss = acceptLoss
+        options.backup = try backup(environment)
         if let text = liveTimeout ?? environment["LIVE_TIMEOUT"] {
             guard let timeout = DurationText.parse(text), timeout >= .seconds(1) else {
                 throw ValidationError("--live-timeout takes a duration of 1s or more, such as 10s")
@@ -73,6 +85,25 @@ struct ServiceCommandOptions: ParsableArguments {
             options.liveTimeout = timeout
         }
         return options
+    }
+
+    private func backup(_ environment: [String: String]) throws -> PeriodicBackup.Configuration? {
+        guard let directory = backupDir ?? environment["BACKUP_DIR"] else {
+            guard backupEvery == nil, backupKeep == nil else { throw ValidationError("--backup-every and --backup-keep need --backup-dir") }
+            return nil
+        }
+        var configuration = PeriodicBackup.Configuration(directory: directory)
+        if let text = backupEvery ?? environment["BACKUP_EVERY"] {
+            guard let every = DurationText.parse(text), every >= .seconds(1) else {
+                throw ValidationError("--backup-every takes a duration of 1s or more, such as 15m")
+            }
+            configuration.interval = every
+        }
+        if let keep = try backupKeep ?? environment["BACKUP_KEEP"].map(Self.number("--backup-keep")) {
+            guard keep >= 1 else { throw ValidationError("--backup-keep must be 1 or more") }
+            configuration.keep = keep
+        }
+        return configuration
     }
 
     private func durability(_ environment: [String: String]) throws -> StorageOptions.Durability {

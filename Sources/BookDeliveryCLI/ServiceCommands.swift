@@ -19,8 +19,15 @@ struct ServiceCommand<Service: ServiceDefinition>: AsyncParsableCommand {
         try await Self.serve(options.resolve(service: Service.name, defaultPort: Service.defaultPort))
     }
 
-    /// Serves until SIGTERM or SIGINT, draining first (``DrainGate``).
+    /// Catches the database up with the streams (``StreamRecovery``), then serves until SIGTERM or
+    /// SIGINT, draining first (``DrainGate``).
     static func serve(_ options: ServiceOptions) async throws {
+        do {
+            _ = try await Service.recover(options: options)
+        } catch let error as RecoveryError {
+            options.logger.critical("not starting: \(error)")
+            throw ExitCode(3)
+        }
         try await DrainGate.run(
             Service.buildApplication(options: options), readiness: options.readiness, drain: options.drain, logger: options.logger)
     }

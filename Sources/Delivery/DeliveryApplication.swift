@@ -23,4 +23,11 @@ public enum DeliveryApplication: ServiceDefinition {
             name: name, consumes: [Streams.rental], database: store.database, outbox: store.outbox,
             handler: { _ in DeliveryEventHandler(store: store).batchHandler }, router: { buildRouter(store: store, wiring: $0) })
     }
+
+    /// Catches a restored database up with the streams before the service serves (``StreamRecovery``).
+    public static func recover(options: ServiceOptions) async throws -> RecoveryReport? {
+        let store = try DeliveryStore.open(path: options.databasePath, storage: options.storage)
+        return try await StreamRecovery.atStart(
+            service: name, routes: store.recoveryRoutes, database: store.database, options: options)
+    }
 }

@@ -27,4 +27,15 @@ public enum NotifierApplication: ServiceDefinition {
             handler: { _ in NotifierEventHandler(store: store, logger: options.logger).batchHandler },
             router: { buildRouter(store: store, wiring: $0) })
     }
+
+    /// Catches a restored database up with the streams before the service serves (``StreamRecovery``).
+    public static func recover(options: ServiceOptions) async throws -> RecoveryReport? {
+        let store = try AlertStore.open(path: options.databasePath, storage: options.storage)
+        return try await StreamRecovery.atStart(
+            service: name,
+            routes: RecoveryRoutes(
+                ownStream: nil, consumed: NotifierEventHandler(store: store, logger: options.logger, logsAlerts: false).routes,
+                consumedStreams: Streams.all),
+            database: store.database, options: options)
+    }
 }

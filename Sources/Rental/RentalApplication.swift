@@ -25,4 +25,11 @@ public enum RentalApplication: ServiceDefinition {
             name: name, consumes: [Streams.delivery], database: store.database, outbox: store.outbox,
             handler: { _ in RentalEventHandler(store: store).batchHandler }, router: { buildRouter(store: store, wiring: $0) })
     }
+
+    /// Catches a restored database up with the streams before the service serves (``StreamRecovery``).
+    public static func recover(options: ServiceOptions) async throws -> RecoveryReport? {
+        let store = try RentalStore.open(path: options.databasePath, storage: options.storage)
+        return try await StreamRecovery.atStart(
+            service: name, routes: store.recoveryRoutes, database: store.database, options: options)
+    }
 }

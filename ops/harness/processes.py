@@ -121,20 +121,25 @@ class ServiceProcess:
         self.consumer = "%s-%d" % (service, index)
         self.process = None
 
-    def start(self, new_name=False):
+    def start(self, new_name=False, extra_args=(), wait=True):
+        """`extra_args`: more flags (e.g. --accept-loss); `wait` False returns without waiting for the port."""
         if new_name:
             self.generation += 1
             self.consumer = "%s-%d-g%d" % (self.service, self.index, self.generation)
-        log = open(os.path.join(self.cluster.workdir, "%s-%d.log" % (self.service, self.index)), "ab")
+        log = open(self.log_path, "ab")
         # The Redis URL goes in the environment: it may hold a password, which a command line shows.
         env = dict(os.environ, LOG_LEVEL="warning", REDIS_URL=self.cluster.service_redis_url, **self.cluster.environment)
         self.process = subprocess.Popen(
             [self.cluster.binary, self.service, "--port", str(self.port),
-             "--db", self.cluster.db(self.service), "--consumer", self.consumer, "--no-auth", "--drain", "0"],
+             "--db", self.cluster.db(self.service), "--consumer", self.consumer, "--no-auth", "--drain", "0"] + list(extra_args),
             stdout=log, stderr=log, env=env, start_new_session=True)
         log.close()
-        if not wait_listening(self.port):
+        if wait and not wait_listening(self.port):
             raise RuntimeError("%s did not start; see %s" % (self.consumer, self.cluster.workdir))
+
+    @property
+    def log_path(self):
+        return os.path.join(self.cluster.workdir, "%s-%d.log" % (self.service, self.index))
 
     def kill9(self):
         if self.process and self.process.poll() is None:

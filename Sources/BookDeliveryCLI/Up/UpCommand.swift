@@ -62,6 +62,12 @@ struct UpCommand: AsyncParsableCommand {
             """)
     var monitoring = false
     @Option(help: "The alert rules Prometheus loads under --monitoring.") var alertRules = "ops/monitoring/alerts.yml"
+    @Option(
+        help: """
+            How often Rental, Delivery and Notifier back their databases up into <data>/backups, the newest 8 kept, \
+            e.g. 15m, 1h; 0 for never (default 15m).
+            """)
+    var backupEvery = "15m"
 
     /// Each service, then the gateway, with the port it gets: its default, or the one given with --port.
     private func ports() throws -> [(name: String, port: Int)] {
@@ -149,7 +155,8 @@ struct UpCommand: AsyncParsableCommand {
         let parts = try await UpParts(
             redis: redis, redisPort: redis == nil ? try chooseRedisPort() : 0, redisReplicas: redisReplicas,
             portsTaken: Set(all.map(\.port)), data: dataDirectory, keys: keys,
-            gateway: ["--rate-limit", String(rateLimit), "--max-concurrent", String(maxConcurrent)], monitoring: monitor)
+            gateway: ["--rate-limit", String(rateLimit), "--max-concurrent", String(maxConcurrent)],
+            backups: try UpParts.backupFlags(every: backupEvery, data: dataDirectory), monitoring: monitor)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             try await supervise(

@@ -1,6 +1,8 @@
+import ArgumentParser
 import Foundation
 import Gateway
 import Identity
+import LookupService
 import ProcessSupport
 import ServiceKit
 
@@ -30,10 +32,11 @@ struct UpParts {
     /// - Parameters:
     ///   - portsTaken: the ports the other parts will listen on: the replicas and sentinels keep off them.
     ///   - gateway: the gateway's limits, as its flags.
+    ///   - backups: the periodic backups' flags, for the services with a database.
     ///   - monitoring: Prometheus and Alertmanager, under `--monitoring`.
     init(
         redis external: String?, redisPort: Int, redisReplicas: Int = 0, portsTaken: Set<Int> = [], data: URL, keys: KeyDirectory,
-        gateway limits: [String],
+        gateway limits: [String], backups: [String] = [],
         monitoring: UpMonitoring?
     ) async throws {
         self.monitoring = monitoring
@@ -98,6 +101,7 @@ struct UpParts {
                         "--db", database, "--consumer", "\(name)-\(number)",
                     ]
                     arguments += passwordFlags(name)
+                    if name != LookupApplication.name { arguments += backups }  // Lookup's state lives in Redis
                     return try ChildProcess(executable: executable, arguments: arguments, environment: environment, inheritOutput: true)
                 })
         }
@@ -113,5 +117,14 @@ struct UpParts {
                 return try ChildProcess(executable: executable, arguments: arguments, environment: environment, inheritOutput: true)
             })
         self.launches = launches + (monitoring?.launches ?? [])
+    }
+
+    /// The flags that make a service with a database back it up periodically (``PeriodicBackup``).
+    static func backupFlags(every backupEvery: String, data: URL) throws -> [String] {
+        guard backupEvery != "0" else { return [] }
+        guard let every = DurationText.parse(backupEvery), every >= .seconds(1) else {
+            throw ValidationError("--backup-every takes a duration of 1s or more, such as 15m, or 0")
+        }
+        return ["--backup-dir", data.appendingPathComponent("backups").path, "--backup-every", "\(every.components.seconds)s"]
     }
 }

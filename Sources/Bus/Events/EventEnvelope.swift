@@ -57,9 +57,12 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
     }
 
     /// An event caused by `cause`: same correlation id and request id, causation id pointing at it.
-    public init<Payload: Encodable>(type: String, key: String, payload: Payload, causedBy cause: EventEnvelope) throws {
+    public init<Payload: Encodable>(type: String, key: String, payload: Payload, causedBy cause: EventEnvelope, occurredAt: Date = Date())
+        throws
+    {
         try self.init(
-            type: type, key: key, payload: payload, correlationId: cause.correlationId, causationId: cause.id, requestId: cause.requestId)
+            type: type, key: key, payload: payload, occurredAt: occurredAt, correlationId: cause.correlationId, causationId: cause.id,
+            requestId: cause.requestId)
     }
 
     public static let fieldNames = [

@@ -149,10 +149,16 @@ struct OutboxTable: Sendable {
         }
     }
 
-    /// Deletes published rows older than `cutoff` (ms since 1970).
+    /// Deletes published rows older than `cutoff` (ms since 1970), but the newest of each stream.
     func prune(publishedBefore cutoff: Int64) async throws {
         try await database.write { db in
-            try db.execute(sql: "DELETE FROM outbox WHERE publishedAt IS NOT NULL AND publishedAt < ?", arguments: [cutoff])
+            // The newest published row of each stream stays: it marks where the stream's history
+            // continues this database's, which a restored backup catches up from (``RecoveryMarks``).
+            try db.execute(
+                sql: """
+                    DELETE FROM outbox WHERE publishedAt IS NOT NULL AND publishedAt < ?
+                    AND sequence < (SELECT max(sequence) FROM outbox AS newest WHERE newest.stream = outbox.stream AND newest.publishedId IS NOT NULL)
+                    """, arguments: [cutoff])
         }
     }
 

@@ -61,6 +61,20 @@ public enum BusSchema {
                     ALTER TABLE outbox ADD COLUMN traceState TEXT NOT NULL DEFAULT '';
                     """)
         }
-        // The next change to these tables goes into a "bus-v5" migration registered here.
+        migrator.registerMigration("bus-v5") { db in
+            // The newest entry of each stream each consuming group applied here (``ConsumerPositions``):
+            // where a restored backup left off, so that its service can catch up from the streams.
+            try db.execute(
+                sql: """
+                    CREATE TABLE consumer_positions (
+                        handler TEXT NOT NULL,
+                        stream TEXT NOT NULL,
+                        milliseconds INTEGER NOT NULL,
+                        sequence INTEGER NOT NULL,
+                        PRIMARY KEY (handler, stream)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        // The next change to these tables goes into a "bus-v6" migration registered here.
     }
 }

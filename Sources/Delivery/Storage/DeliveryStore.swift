@@ -55,7 +55,7 @@ public struct DeliveryStore: Sendable {
     }
 
     func start(id: String, in db: Database) throws -> Delivery {
-        try change(id, in: db) { delivery in try delivery.start() ? DeliveryStarted(facts: delivery.facts).outgoing() : nil }
+        try change(id, in: db) { delivery, date in try delivery.start() ? DeliveryStarted(facts: delivery.facts).outgoing(at: date) : nil }
     }
 
     public func complete(id: String) async throws -> Delivery {
@@ -63,13 +63,17 @@ public struct DeliveryStore: Sendable {
     }
 
     func complete(id: String, in db: Database) throws -> Delivery {
-        try change(id, in: db) { delivery in try delivery.complete() ? DeliveryCompleted(facts: delivery.facts).outgoing() : nil }
+        try change(id, in: db) { delivery, date in
+            try delivery.complete() ? DeliveryCompleted(facts: delivery.facts).outgoing(at: date) : nil
+        }
     }
 
-    private func change(_ id: String, in db: Database, _ transition: (inout Delivery) throws -> OutgoingEvent?) throws -> Delivery {
+    /// `transition` gets the time of the change, which the delivery and its event both keep.
+    private func change(_ id: String, in db: Database, _ transition: (inout Delivery, Date) throws -> OutgoingEvent?) throws -> Delivery {
         guard var delivery = try Delivery.fetchOne(db, where: Delivery.Columns.id, is: id) else { throw DeliveryError.unknownDelivery(id) }
-        guard let event = try transition(&delivery) else { return delivery }
-        delivery.updatedAt = Timestamp.string(from: Date())
+        let date = Date()
+        guard let event = try transition(&delivery, date) else { return delivery }
+        delivery.updatedAt = Timestamp.string(from: date)
         try delivery.update(db)
         try outbox.append(event, in: db)
         return delivery
@@ -81,23 +85,26 @@ public struct DeliveryStore: Sendable {
     /// delivery already exists as `canceled` and only learns its address.
     func schedule(_ order: RentalOrdered, causedBy envelope: EventEnvelope, in db: Database) throws {
         if var existing = try Delivery.fetchOne(db, where: Delivery.Columns.rentalId, is: order.rentalId) {
+            existing.bookId = order.bookId
             existing.address = order.address
             existing.bookTitle = order.bookTitle
             try existing.update(db)
             return
         }
-        let now = Timestamp.string(from: Date())
+        let date = Date()
+        let now = Timestamp.string(from: date)
         let delivery = Delivery(
             id: UUIDv7.string(), rentalId: order.rentalId, customerId: order.customerId, bookId: order.bookId,
             bookTitle: order.bookTitle, address: order.address, status: .ready, createdAt: now, updatedAt: now)
         try delivery.insertRow(db)
-        try outbox.append(DeliveryScheduled(facts: delivery.facts).outgoing(causedBy: envelope), in: db)
+        try outbox.append(DeliveryScheduled(facts: delivery.facts).outgoing(causedBy: envelope, at: date), in: db)
     }
 
     /// Cancels a delivery that has not started; rejects the request otherwise. A request that
     /// arrives before the order creates the delivery directly as `canceled`.
     func cancel(_ request: RentalCancelRequested, causedBy envelope: EventEnvelope, in db: Database) throws {
-        let now = Timestamp.string(from: Date())
+        let date = Date()
+        let now = Timestamp.string(from: date)
         var delivery =
             try Delivery.fetchOne(db, where: Delivery.Columns.rentalId, is: request.rentalId)
             ?? Delivery(
@@ -107,9 +114,9 @@ public struct DeliveryStore: Sendable {
         case .canceled:
             delivery.updatedAt = now
             try delivery.save(db)
-            try outbox.append(DeliveryCanceled(facts: delivery.facts).outgoing(causedBy: envelope), in: db)
+            try outbox.append(DeliveryCanceled(facts: delivery.facts).outgoing(causedBy: envelope, at: date), in: db)
         case .rejected:
-            try outbox.append(DeliveryCancelRejected(facts: delivery.facts).outgoing(causedBy: envelope), in: db)
+            try outbox.append(DeliveryCancelRejected(facts: delivery.facts).outgoing(causedBy: envelope, at: date), in: db)
         case .alreadyCanceled:
             break
         }

@@ -12,7 +12,9 @@ struct RentalEventHandler: Sendable {
         let store = self.store
         func route<Event: DeliveryEvent>(_: Event.Type) {
             guard let status = Event.rentalStatus else { return }
-            routes.on(Event.self) { event, _, db in try store.advance(rentalId: event.rentalId, to: status, in: db) }
+            routes.on(Event.self) { event, envelope, db in
+                try store.advance(rentalId: event.rentalId, to: status, at: envelope.occurredAt, in: db)
+            }
         }
         route(DeliveryStarted.self)
         route(DeliveryCompleted.self)

@@ -33,10 +33,11 @@ public struct RentalStore: Sendable {
     }
 
     func registerBook(title: String, author: String, copies: Int, in db: Database) throws -> Book {
-        let now = Timestamp.string(from: Date())
-        let book = Book(id: UUIDv7.string(), title: title, author: author, copies: copies, available: copies, createdAt: now)
+        let date = Date()
+        let book = Book(
+            id: UUIDv7.string(), title: title, author: author, copies: copies, available: copies, createdAt: Timestamp.string(from: date))
         try book.insert(db)
-        try outbox.append(BookRegistered(bookId: book.id, title: title, author: author, copies: copies).outgoing(), in: db)
+        try outbox.append(BookRegistered(bookId: book.id, title: title, author: author, copies: copies).outgoing(at: date), in: db)
         return book
     }
 
@@ -72,14 +73,15 @@ public struct RentalStore: Sendable {
         guard book.available > 0 else { throw RentalError.noCopyAvailable(bookId) }
         book.available -= 1
         try book.updateAvailable(db)
-        let now = Timestamp.string(from: Date())
+        let date = Date()
+        let now = Timestamp.string(from: date)
         let rental = Rental(
             id: UUIDv7.string(), customerId: customerId, bookId: bookId, address: address,
             status: .ordered, createdAt: now, updatedAt: now)
         try rental.insertRow(db)
         try outbox.append(
             RentalOrdered(rentalId: rental.id, customerId: customerId, bookId: bookId, bookTitle: book.title, address: address)
-                .outgoing(),
+                .outgoing(at: date),
             in: db)
         return rental
     }
@@ -114,9 +116,11 @@ public struct RentalStore: Sendable {
     func requestCancel(id: String, owner: String?, in db: Database) throws -> Rental {
         var rental = try Self.rental(id: id, owner: owner, in: db)
         guard try rental.requestCancel() else { return rental }
-        rental.updatedAt = Timestamp.string(from: Date())
+        let date = Date()
+        rental.updatedAt = Timestamp.string(from: date)
         try rental.update(db)
-        try outbox.append(RentalCancelRequested(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(), in: db)
+        try outbox.append(
+            RentalCancelRequested(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(at: date), in: db)
         return rental
     }
 
@@ -128,23 +132,30 @@ public struct RentalStore: Sendable {
     func returnRental(id: String, owner: String?, in db: Database) throws -> Rental {
         var rental = try Self.rental(id: id, owner: owner, in: db)
         try rental.markReturned()
-        rental.updatedAt = Timestamp.string(from: Date())
+        let date = Date()
+        rental.updatedAt = Timestamp.string(from: date)
         try rental.update(db)
         try Self.releaseCopy(of: rental.bookId, in: db)
-        try outbox.append(RentalReturned(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(), in: db)
+        try outbox.append(RentalReturned(rentalId: id, customerId: rental.customerId, bookId: rental.bookId).outgoing(at: date), in: db)
         return rental
     }
 
     // MARK: Delivery's news
 
     /// Moves the rental to `status` inside the consumer's transaction, whatever order events come in.
-    func advance(rentalId: String, to status: RentalStatus, in db: Database) throws {
-        guard var rental = try Rental.fetchOne(db, where: Rental.Columns.id, is: rentalId) else { return }  // not ours
+    /// `time` is when the change was made, as its event says (so a recovery from the streams gives
+    /// the same time); `releasingCopy: false` leaves the book's copies to the caller (the recovery
+    /// counts them once at the end). Returns the rental's book when the status changed.
+    @discardableResult
+    func advance(rentalId: String, to status: RentalStatus, at time: String, releasingCopy: Bool = true, in db: Database) throws -> String?
+    {
+        guard var rental = try Rental.fetchOne(db, where: Rental.Columns.id, is: rentalId) else { return nil }  // not ours
         let (changed, releasesCopy) = rental.advance(to: status)
-        guard changed else { return }
-        rental.updatedAt = Timestamp.string(from: Date())
+        guard changed else { return nil }
+        rental.updatedAt = time
         try rental.update(db)
-        if releasesCopy { try Self.releaseCopy(of: rental.bookId, in: db) }
+        if releasesCopy, releasingCopy { try Self.releaseCopy(of: rental.bookId, in: db) }
+        return rental.bookId
     }
 
     /// A copy released twice would break `available <= copies`: the CHECK constraint fails the

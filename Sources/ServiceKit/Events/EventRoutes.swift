@@ -1,6 +1,7 @@
 import Bus
 import Contracts
 import GRDB
+import Synchronization
 import Tracing
 
 /// Routes events by type to handlers that change a service's SQLite state.
@@ -17,6 +18,8 @@ public struct EventRoutes: Sendable {
     public let group: String
     public let database: any DatabaseWriter
     private var routes: [String: Apply] = [:]
+    /// Entries of batches that needed no transaction, whose position the next transaction records.
+    private let passedOver = PassedOver()
 
     public init(group: String, database: any DatabaseWriter) {
         self.group = group
@@ -32,6 +35,9 @@ public struct EventRoutes: Sendable {
     public mutating func on(types: [String], _ apply: @escaping Apply) {
         for type in types { routes[type] = apply }
     }
+
+    /// Whether events of `type` have a route here (the others are skipped, and never in the inbox).
+    public func handles(_ type: String) -> Bool { routes[type] != nil }
 
     /// Applies one event inside the caller's transaction, once per event id.
     public func apply(_ envelope: EventEnvelope, in db: Database) throws {
@@ -56,6 +62,11 @@ public struct EventRoutes: Sendable {
         try ServiceContext.$current.withValue(context) { try apply(event.envelope, in: db) }
     }
 
+    /// Where the group now is on each stream, in the same transaction (``ConsumerPositions``).
+    private func recordPositions(of events: some Sequence<ReceivedEvent>, in db: Database) throws {
+        try ConsumerPositions.advance(group, to: events.map { ($0.stream, $0.entryId) } + passedOver.take(), in: db)
+    }
+
     /// GRDB's synchronous write: an async context would pick its async overload.
     private static func writeBlocking<T>(_ database: any DatabaseWriter, _ change: (Database) throws -> T) throws -> T {
         try database.write(change)
@@ -69,15 +80,21 @@ public struct EventRoutes: Sendable {
             // A batch of events none of which concerns this service (Rental reads every
             // DeliveryScheduled, one per order) is acknowledged without a transaction: an empty one
             // still took the service's one writer between two of its commits.
-            if events.allSatisfy({ routes[$0.envelope.type] == nil }) { return Array(repeating: nil, count: events.count) }
+            if events.allSatisfy({ routes[$0.envelope.type] == nil }) {
+                passedOver.note(events)
+                return Array(repeating: nil, count: events.count)
+            }
             do {
                 if events.count == 1 {
                     // Alone, the transaction is the event's savepoint.
-                    try await write { db in try apply(events[0], in: db) }
+                    try await write { db in
+                        try apply(events[0], in: db)
+                        try recordPositions(of: events, in: db)
+                    }
                     return [nil]
                 }
                 return try await write { db in
-                    events.map { event -> (any Error)? in
+                    let outcomes = events.map { event -> (any Error)? in
                         do {
                             try db.inSavepoint {
                                 try apply(event, in: db)
@@ -88,6 +105,8 @@ public struct EventRoutes: Sendable {
                             return error
                         }
                     }
+                    try recordPositions(of: zip(events, outcomes).filter { $0.1 == nil }.map(\.0), in: db)
+                    return outcomes
                 }
             } catch  where Failure.isInfrastructure(error) || events.count == 1 {
                 return Array(repeating: error, count: events.count)
@@ -95,7 +114,10 @@ public struct EventRoutes: Sendable {
                 var outcomes: [(any Error)?] = []
                 for event in events {
                     do {
-                        try await write { db in try apply(event, in: db) }
+                        try await write { db in
+                            try apply(event, in: db)
+                            try recordPositions(of: [event], in: db)
+                        }
                         outcomes.append(nil)
                     } catch {
                         outcomes.append(error)
@@ -103,6 +125,23 @@ public struct EventRoutes: Sendable {
                 }
                 return outcomes
             }
+        }
+    }
+}
+
+/// The entries of the batches a consumer passed over without a transaction (none of their events
+/// concerned the service): their positions ride along with the next batch it applies.
+private final class PassedOver: Sendable {
+    private let entries = Mutex<[String: String]>([:])
+
+    func note(_ events: [ReceivedEvent]) {
+        entries.withLock { entries in for event in events { entries[event.stream] = event.entryId } }
+    }
+
+    func take() -> [(stream: String, entryId: String)] {
+        entries.withLock { entries in
+            defer { entries.removeAll() }
+            return entries.map { ($0.key, $0.value) }
         }
     }
 }

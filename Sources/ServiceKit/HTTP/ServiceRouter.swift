@@ -54,6 +54,8 @@ public struct HealthSources: Sendable {
     public var storage: (@Sendable () async throws -> Void)?
     /// The loops `/live` watches; none: `/live` only says the process answers.
     public var live: LiveWatch?
+    /// The periodic backups, when the service writes them.
+    public var backup: PeriodicBackup?
 
     public init(
         consumer: String? = nil, stats: ConsumerStats? = nil, relay: OutboxRelay? = nil, trimmer: StreamTrimmer? = nil,
@@ -119,7 +121,7 @@ public struct HealthSources: Sendable {
         let outbox = try? await relay?.counts()
         return Health(
             service: service, status: "ok", consumer: consumer, events: stats?.snapshot, outboxBacklog: outbox?.backlog,
-            outboxSetAside: outbox?.setAside, capTrimmed: trimmer?.capTrimmed.withLock { $0 })
+            outboxSetAside: outbox?.setAside, capTrimmed: trimmer?.capTrimmed.withLock { $0 }, backup: backup.map { BackupHealth($0) })
     }
 }
 
@@ -163,6 +165,25 @@ public struct Health: ResponseCodable, Equatable, Sendable {
     /// Entries the streams' hard cap removed since this process started, by stream: each one may
     /// have been unread by some group.
     public var capTrimmed: [String: Int]?
+    /// The periodic backups; nil when the service writes none.
+    public var backup: BackupHealth?
+}
+
+/// What `/health` says of a service's periodic backups.
+public struct BackupHealth: Codable, Equatable, Sendable {
+    public var directory: String
+    public var everySeconds: Double
+    /// The newest backup's file and age; nil before the first.
+    public var lastFile: String?
+    public var ageSeconds: Double?
+
+    init(_ backup: PeriodicBackup, now: Date = Date()) {
+        directory = backup.configuration.directory
+        everySeconds = backup.configuration.interval / .seconds(1)
+        let last = backup.lastBackup
+        lastFile = last.map { ($0.file as NSString).lastPathComponent }
+        ageSeconds = last.map { max(0, now.timeIntervalSince($0.at)) }
+    }
 }
 
 extension DeadLetterReplay.Outcome: ResponseEncodable {}

@@ -20,6 +20,9 @@ public enum BusMetrics {
     public static let redisUp = "bus_redis_up"
     /// Read by each process with an outbox, from its SQLite.
     public static let outboxBacklog = "bus_outbox_backlog_entries"
+    /// Seconds since the service's last periodic backup (``PeriodicBackup``), and how often it takes one.
+    public static let backupAge = "backup_age_seconds"
+    public static let backupInterval = "backup_interval_seconds"
     public static let outboxOldestAge = "bus_outbox_oldest_unpublished_age_seconds"
     public static let outboxSetAside = "bus_outbox_set_aside_entries"
     /// Set by each process with a consumer: when its loop last went round (a loop that waits for
@@ -73,6 +76,10 @@ public enum BusMetrics {
             let last = now.timeIntervalSince1970 - stats.progress.idle() / .seconds(1)
             samples.append(.init(consumerLastProgress, [("group", stats.group)], last))
         }
-        gauges.replace([outboxBacklog, outboxOldestAge, outboxSetAside, consumerLastProgress], with: samples)
+        if let backup = health.backup {
+            samples.append(.init(backupInterval, backup.configuration.interval / .seconds(1)))
+            samples.append(.init(backupAge, max(0, now.timeIntervalSince(backup.ageCountsFrom))))
+        }
+        gauges.replace([outboxBacklog, outboxOldestAge, outboxSetAside, consumerLastProgress, backupAge, backupInterval], with: samples)
     }
 }

@@ -41,7 +41,11 @@ extension ServiceRuntime {
         let stats = ConsumerStats(group: name)
         let client = redisClient()
         consumer(group: name, streams: streams, stats: stats, client: client, batchHandler: handler(client))
-        if let database { housekeeping(database: database) }
+        var backup: PeriodicBackup?
+        if let database {
+            housekeeping(database: database)
+            backup = periodicBackup(service: name)
+        }
         let trimmer = streamTrimmer()
         let storage =
             storage
@@ -51,6 +55,7 @@ extension ServiceRuntime {
         var health = HealthSources(
             consumer: options.consumerName, stats: stats, relay: relay, trimmer: trimmer, draining: options.readiness, storage: storage)
         health.live = live
+        health.backup = backup
         let wiring = ServiceWiring(authentication: options.authentication, health: health, deadLetters: deadLetters)
         return application(router: router(wiring), name: name)
     }

@@ -10,4 +10,11 @@ public protocol ServiceDefinition {
     /// What the service does, for `--help`: "Rental: books and rentals".
     static var summary: String { get }
     static func buildApplication(options: ServiceOptions) throws -> App
+    /// Catches the service's database up with the streams before it serves (``StreamRecovery``);
+    /// nil for a service with no database of its own.
+    static func recover(options: ServiceOptions) async throws -> RecoveryReport?
+}
+
+extension ServiceDefinition {
+    public static func recover(options: ServiceOptions) async throws -> RecoveryReport? { nil }
 }

@@ -26,6 +26,10 @@ public struct ServiceOptions: Sendable {
     /// How long a loop (an event loop, the consumer's, the relay's) may go without turning before
     /// `/live` answers 503 (`--live-timeout`).
     public var liveTimeout: Duration = .seconds(10)
+    /// Start even if the streams no longer hold everything the database lacks (``StreamRecovery``).
+    public var acceptLoss = false
+    /// Where and how often the service backs its database up (``PeriodicBackup``); nil: it does not.
+    public var backup: PeriodicBackup.Configuration?
     public var logger: Logger
 
     public init(

@@ -78,6 +78,15 @@ public struct ServiceRuntime {
         if let pool = database as? DatabasePool { services.append(WALCheckpointer(writer: pool, logger: options.logger)) }
     }
 
+    /// Backs `options.databasePath` up periodically, when ``ServiceOptions/backup`` says where.
+    public mutating func periodicBackup(service: String) -> PeriodicBackup? {
+        guard let configuration = options.backup else { return nil }
+        let backup = PeriodicBackup(
+            service: service, databasePath: options.databasePath, configuration: configuration, logger: options.logger)
+        services.append(backup)
+        return backup
+    }
+
     /// Trims the streams the parts added so far write, by ``ServiceOptions/retention``; add it last.
     public mutating func streamTrimmer() -> StreamTrimmer {
         let trimmer = StreamTrimmer(client: redisClient(), streams: writtenStreams, policy: options.retention, logger: options.logger)
