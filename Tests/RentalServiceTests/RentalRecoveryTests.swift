@@ -101,4 +101,33 @@ final class RentalRecoveryTests: XCTestCase {
         let available = try await restored.book(id: book.id).available
         XCTAssertEqual(available, 4)
     }
+
+    /// A database in use before the marks existed (upgraded to `bus-v5`), its outbox pruned, the
+    /// stream trimmed: its first start takes it as current, marks it, and applies nothing.
+    func testADatabaseFromBeforeTheMarksIsTakenAsCurrentOnce() async throws {
+        let desk = try await StreamDesk()
+        try await desk.createGroup(ConsumerGroups.rental, on: Streams.delivery)
+        let live = try RentalStore.open(path: try temporaryDatabasePath("rental"))
+        let book = try await live.registerBook(title: "Dune", author: "Herbert", copies: 5)
+        let rental = try await live.order(customerId: "alice", bookId: book.id, address: "x")
+        try await desk.publish(live.database)
+        try await desk.add(try news(DeliveryStarted.self, rental))
+        try await desk.deliver(Streams.delivery, as: ConsumerGroups.rental, to: RentalEventHandler(store: live).routes)
+        for customer in ["bob", "carol"] { _ = try await live.order(customerId: customer, bookId: book.id, address: "y") }
+        try await desk.publish(live.database)
+        try await desk.client.command(["XTRIM", Streams.rental, "MAXLEN", "1"]).orThrow()
+        // As an older build left it: no positions, published rows pruned, and the migration's mark.
+        try await live.database.write { db in
+            try db.execute(sql: "DELETE FROM consumer_positions; DELETE FROM outbox; INSERT INTO recovery_baseline VALUES (0)")
+        }
+        let before = try await StreamDesk.contents(of: live.database, tables: tables)
+
+        let first = try await recover(live, desk)
+        XCTAssertFalse(first.recovered)
+        XCTAssertTrue(first.losses.isEmpty, "\(first.losses)")
+        let after = try await StreamDesk.contents(of: live.database, tables: tables)
+        XCTAssertEqual(after, before)
+        let again = try await recover(live, desk)
+        XCTAssertEqual(again.entriesRead, 0, "marked where the stream and the group were")
+    }
 }

@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import GRDB
+import HummingbirdTesting
 import ServiceKit
 import ServiceTestSupport
 import TestSupport
@@ -40,6 +41,33 @@ final class PeriodicBackupTests: XCTestCase {
             logger: .test("backup"))
         XCTAssertEqual(restarted.lastBackup?.file, directory + "/" + files.last!)
         XCTAssertLessThan(restarted.ageCountsFrom.timeIntervalSinceNow, 0)
+    }
+
+    func testHealthAndTheMetricsShowTheLastBackupsAge() async throws {
+        let path = try temporaryDatabasePath("service")
+        _ = try ServiceDatabase.open(at: path, migrator: ServiceDatabase.migrator())
+        let directory = try TemporaryDirectory.make(prefix: "backups").path
+        let backup = PeriodicBackup(
+            service: "test", databasePath: path, configuration: .init(directory: directory, interval: .seconds(900)),
+            logger: .test("backup"))
+        var health = HealthSources()
+        health.backup = backup
+        let router = makeServiceRouter(service: "test", wiring: ServiceWiring(authentication: .disabled, health: health)) { _ in }
+        try await withClient(router) { client in
+            let before = try await client.call(.get, "/health", as: Health.self).backup
+            XCTAssertEqual(before?.everySeconds, 900)
+            XCTAssertNil(before?.lastFile, "no backup yet")
+            try await backup.backUp(now: Date().addingTimeInterval(-120))
+            let after = try await client.call(.get, "/health", as: Health.self).backup
+            XCTAssertEqual(after?.lastFile, backup.lastBackup.map { ($0.file as NSString).lastPathComponent })
+            XCTAssertEqual(after?.ageSeconds ?? 0, 120, accuracy: 5)
+            let metrics = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+            func value(_ name: String) -> Double? {
+                metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+            }
+            XCTAssertEqual(value("backup_age_seconds") ?? 0, 120, accuracy: 5, metrics)
+            XCTAssertEqual(value("backup_interval_seconds"), 900, metrics)
+        }
     }
 
     func testAFailedBackupLeavesNoFileAndKeepsTheAgeGrowing() async throws {

@@ -59,14 +59,19 @@ public enum RecoveryMarks {
         return found
     }
 
-    /// Whether the database has never published, applied or recorded anything.
-    public static func isUnused(_ db: Database) throws -> Bool {
-        try Bool.fetchOne(
-            db,
-            sql: """
-                SELECT NOT EXISTS (SELECT 1 FROM outbox) AND NOT EXISTS (SELECT 1 FROM inbox)
-                AND NOT EXISTS (SELECT 1 FROM consumer_positions)
-                """) ?? true
+    /// The ``ConsumerPositions`` name under which a stream's published position is kept when the
+    /// outbox holds no published row of it: a database from before the relay kept the newest one.
+    public static let publishedFloor = "(outbox)"
+
+    /// Whether the database was in use before it had marks (``ConsumerPositions``, the newest
+    /// published row kept): its first start then takes it as current instead of catching up.
+    public static func predatesMarks(_ db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM recovery_baseline)") ?? false
+    }
+
+    /// The database has its marks now.
+    public static func markedAsCurrent(_ db: Database) throws {
+        try db.execute(sql: "DELETE FROM recovery_baseline")
     }
 
     /// Marks rows that went out before the loss, as the stream shows, as published with their entry ids.

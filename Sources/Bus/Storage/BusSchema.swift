@@ -73,6 +73,14 @@ public enum BusSchema {
                         sequence INTEGER NOT NULL,
                         PRIMARY KEY (handler, stream)
                     ) WITHOUT ROWID;
+                    CREATE TABLE recovery_baseline (since INTEGER NOT NULL);
+                    """)
+            // A database that was in use before (its service's own migrations ran already; on a new
+            // one they come after these) has no marks yet: its first start takes it as current.
+            try db.execute(
+                sql: """
+                    INSERT INTO recovery_baseline(since) SELECT CAST(strftime('%s', 'now') AS INTEGER)
+                    WHERE EXISTS (SELECT 1 FROM grdb_migrations WHERE identifier NOT LIKE 'bus-%')
                     """)
         }
         // The next change to these tables goes into a "bus-v6" migration registered here.

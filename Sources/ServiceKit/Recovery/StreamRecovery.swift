@@ -59,15 +59,44 @@ public struct StreamRecovery: Sendable {
         let started = ContinuousClock.now
         var report = RecoveryReport(service: service)
         let group = routes.consumed.group
-        let (ownMark, positions) = try await database.read { db in
-            (try routes.ownStream.flatMap { try RecoveryMarks.lastPublished(on: $0, in: db) }, try ConsumerPositions.of(group, in: db))
+        let (ownMark, positions, floors, predatesMarks) = try await database.read { db in
+            (
+                try routes.ownStream.flatMap { try RecoveryMarks.lastPublished(on: $0, in: db) }, try ConsumerPositions.of(group, in: db),
+                try ConsumerPositions.of(RecoveryMarks.publishedFloor, in: db), try RecoveryMarks.predatesMarks(db)
+            )
         }
+        // A database in use before it had marks (upgraded to `bus-v5`), with no mark on a stream, is
+        // taken as current once, and marked where the stream and the group now are: starting it as
+        // "older than everything" would re-apply events older than its inbox remembers, and refuse
+        // a trimmed stream. (A backup taken before the upgrade therefore cannot catch up.)
+        var seeds: [(handler: String, stream: String, id: StreamID)] = []
         var own = OwnCatchUp()
-        if let stream = routes.ownStream { own = try await catchUp(own: stream, after: ownMark, report: &report) }
+        if let stream = routes.ownStream {
+            var mark = ownMark
+            if let floor = floors[stream], floor > (mark?.id ?? .zero) { mark = (mark?.sequence ?? 0, floor) }
+            if mark == nil, predatesMarks {
+                if let last = try await client.streamInfo(stream)?.lastGeneratedID {
+                    seeds.append((RecoveryMarks.publishedFloor, stream, last))
+                }
+            } else {
+                own = try await catchUp(own: stream, after: mark, report: &report)
+            }
+        }
         var consumed: [ConsumedCatchUp] = []
         for stream in routes.consumedStreams {
+            if positions[stream] == nil, predatesMarks {
+                let delivered = try await client.groups(of: stream).first { $0.name == group }?.lastDeliveredID
+                if let delivered { seeds.append((group, stream, delivered)) }
+                continue
+            }
             if let catchUp = try await catchUp(consumed: stream, position: positions[stream], force: !own.apply.isEmpty, report: &report) {
                 consumed.append(catchUp)
+            }
+        }
+        if predatesMarks {
+            try await database.write { [seeds] db in
+                for seed in seeds { try ConsumerPositions.advance(seed.handler, to: [(seed.stream, seed.id.description)], in: db) }
+                try RecoveryMarks.markedAsCurrent(db)
             }
         }
         report.seconds = (ContinuousClock.now - started) / .seconds(1)
