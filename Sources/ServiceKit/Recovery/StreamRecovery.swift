@@ -183,14 +183,11 @@ public struct StreamRecovery: Sendable {
             let start = StreamID(milliseconds: position.milliseconds > lookback ? position.milliseconds - lookback : 0)
             earlier = try await read(stream, from: start.description, to: position.description, report: &report).filter(routed)
         }
-        let earlierProcessed = try await database.read { [earlier] db in
-            try RecoveryMarks.processed(earlier.map(\.envelope.id), by: group, in: db)
-        }
+        let known = processed.union(
+            try await database.read { [earlier] db in try RecoveryMarks.processed(earlier.map(\.envelope.id), by: group, in: db) })
         let all = earlier + recent
         var seen: Set<String> = []
-        let apply = all.filter {
-            !processed.contains($0.envelope.id) && !earlierProcessed.contains($0.envelope.id) && seen.insert($0.envelope.id).inserted
-        }
+        let apply = all.filter { !known.contains($0.envelope.id) && seen.insert($0.envelope.id).inserted }
         return ConsumedCatchUp(stream: stream, read: all, apply: apply)
     }
 
