@@ -116,15 +116,9 @@ struct OutboxTable: Sendable {
         }
     }
 
-    /// The greatest entry id among the latest published rows of `stream` (ids grow with publishing
-    /// time; the last thousand rows in insertion order hold the latest ones).
+    /// The greatest entry id among the latest published rows of `stream` (``RecoveryMarks/lastPublished(on:in:)``).
     func lastPublishedID(on stream: String) async throws -> StreamID? {
-        try await database.read { db in
-            try String.fetchAll(
-                db, sql: "SELECT publishedId FROM outbox WHERE stream = ? AND publishedId IS NOT NULL ORDER BY sequence DESC LIMIT 1000",
-                arguments: [stream]
-            ).compactMap(StreamID.init).max()
-        }
+        try await database.read { db in try RecoveryMarks.lastPublished(on: stream, in: db)?.id }
     }
 
     /// The streams this outbox has published to and still keeps rows of.
