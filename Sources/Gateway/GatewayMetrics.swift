@@ -31,8 +31,16 @@ enum GatewayMetrics {
 
     /// `reason`: unauthorized, rate_limited, load_shed, breaker_open, no_instance, timeout, upstream_failed.
     static func rejection(_ reason: String, pool: String) {
-        Counter(label: "gateway_rejections_total", dimensions: [("reason", reason), ("pool", pool)]).increment()
-        rejections.withLock { $0[Rejection(reason: reason, pool: pool), default: 0] += 1 }
+        let counter = rejections.withLock { counts in
+            let key = Rejection(reason: reason, pool: pool)
+            counts[key, default: Rejections(counter: rejectionCounter(key))].count += 1
+            return counts[key]!.counter
+        }
+        counter.increment()
+    }
+
+    private static func rejectionCounter(_ key: Rejection) -> Counter {
+        Counter(label: "gateway_rejections_total", dimensions: [("reason", key.reason), ("pool", key.pool)])
     }
 
     struct Rejection: Hashable, Sendable {
@@ -40,9 +48,15 @@ enum GatewayMetrics {
         var pool: String
     }
 
-    /// The rejections since the process started, for the operator's page (the counters above are
-    /// write-only through swift-metrics).
-    static let rejections = Mutex<[Rejection: Int]>([:])
+    /// How many since the process started, for the operator's page (swift-metrics' counters are
+    /// write-only), and the counter, made once: under overload most answers are rejections, and
+    /// asking the factory for the counter each time builds and looks up its labels under a lock.
+    struct Rejections: Sendable {
+        var counter: Counter
+        var count = 0
+    }
+
+    static let rejections = Mutex<[Rejection: Rejections]>([:])
 
     /// Every rejection and fallback counter of `pool` at 0, so that a rule sees the first one as an
     /// increase (a counter that appears at 1 has no increase to show).

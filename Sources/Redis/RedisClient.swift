@@ -59,6 +59,16 @@ public final class RedisClient: Service, Sendable {
     /// Runs `body` with the connection, on the connection's thread. Connection problems close the
     /// connection (the next call reconnects) and are rethrown.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws -> T) async throws -> T {
+        try await withConnection(blocking: nil, body)
+    }
+
+    /// ``withConnection(_:)`` with the socket's timeout at the endpoint's (`blocking` nil), or
+    /// widened for a command that blocks on the server that long, rounded up to whole seconds so
+    /// that reads waiting a little less each time leave it alone (``RedisConnection/widenReadTimeout(to:)``).
+    private func withConnection<T: Sendable>(blocking: Duration?, _ body: @escaping @Sendable (RedisConnection) throws -> T)
+        async throws -> T
+    {
+        let timeout = blocking.map { endpoint.timeout + .seconds(($0.milliseconds + 999) / 1000) }
         let failedConnects: Int = try state.withLock { state in
             guard case .open(let failed) = state else { throw RedisError.closed }
             return failed
@@ -69,6 +79,7 @@ public final class RedisClient: Service, Sendable {
                 let connection = try self.connection ?? self.connect()
                 self.connection = connection
                 do {
+                    if let timeout { connection.widenReadTimeout(to: timeout) } else { connection.setReadTimeout(endpoint.timeout) }
                     return try body(connection)
                 } catch let error as RedisError where error.isConnectionProblem {
                     connection.close()
@@ -116,7 +127,7 @@ public final class RedisClient: Service, Sendable {
 
     /// A pipeline whose last command may block on the server for up to `blocking`.
     public func pipeline(_ commands: [[String]], blocking: Duration) async throws -> [RedisReply] {
-        try await withConnection(blockingFor: blocking) { try $0.pipeline(commands) }
+        try await withConnection(blocking: blocking) { try $0.pipeline(commands) }
     }
 
     /// `commands`, then `read` (an `XREADGROUP` or `XREAD` that may block on the server for up to
@@ -126,20 +137,8 @@ public final class RedisClient: Service, Sendable {
     public func pipeline(_ commands: [[String]], thenRead read: [String], blocking: Duration) async throws -> (
         replies: [RedisReply], entries: [StreamEntry]
     ) {
-        let (replies, answer) = try await withConnection(blockingFor: blocking) { try $0.pipeline(commands, thenRecording: read) }
+        let (replies, answer) = try await withConnection(blocking: blocking) { try $0.pipeline(commands, thenRecording: read) }
         return (replies, answer.entries())
-    }
-
-    /// ``withConnection(_:)`` with the socket's read timeout widened by `blocking` for `body` alone.
-    private func withConnection<T: Sendable>(
-        blockingFor blocking: Duration, _ body: @escaping @Sendable (RedisConnection) throws -> T
-    ) async throws -> T {
-        let baseTimeout = endpoint.timeout
-        return try await withConnection { connection in
-            connection.setReadTimeout(baseTimeout + blocking)
-            defer { connection.setReadTimeout(baseTimeout) }
-            return try body(connection)
-        }
     }
 
     public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {

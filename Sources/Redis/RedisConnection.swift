@@ -21,9 +21,12 @@ public final class RedisConnection {
     /// Set when the connection was made to the primary the sentinels named (``open(_:)``): a
     /// reply saying the node is no longer the primary then ends it, so its client finds the new one.
     public internal(set) var followsPrimary = false
+    /// The socket's read and write timeout as last set (``setReadTimeout(_:)``).
+    private var timeout: Duration
 
     public init(endpoint: RedisEndpoint) throws(RedisError) {
         self.endpoint = endpoint
+        self.timeout = endpoint.timeout
         let timeout = Self.makeTimeval(endpoint.timeout)
         guard let context = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), timeout) else {
             throw .connectionFailed("out of memory")
@@ -56,9 +59,20 @@ public final class RedisConnection {
         context = nil
     }
 
-    /// Widens the socket timeout for a command that blocks on the server (`XREADGROUP … BLOCK`).
+    /// Sets the socket's timeout (the endpoint's for plain commands). Only a change reaches the
+    /// socket: each is two `setsockopt` calls, and a consumer's connection, which does little but
+    /// block, used to widen and narrow it around every read (four calls a read).
     public func setReadTimeout(_ timeout: Duration) {
-        if let context { _ = redisSetTimeout(context, Self.makeTimeval(timeout)) }
+        guard timeout != self.timeout, let context else { return }
+        self.timeout = timeout
+        _ = redisSetTimeout(context, Self.makeTimeval(timeout))
+    }
+
+    /// Makes the socket's timeout at least `timeout`, for a command that blocks on the server
+    /// (`XREADGROUP … BLOCK`) up to `timeout` less the endpoint's. A wider one is kept: it only
+    /// bounds how long a dead connection goes unnoticed, by a block time at most.
+    public func widenReadTimeout(to timeout: Duration) {
+        if timeout > self.timeout { setReadTimeout(timeout) }
     }
 
     /// Runs one command. Error replies come back as ``RedisReply/error(_:)``.

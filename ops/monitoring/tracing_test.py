@@ -49,6 +49,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
                         SPANS.append({
                             "service": service, "name": span.name, "trace": span.trace_id.hex(), "id": span.span_id.hex(),
                             "parent": span.parent_span_id.hex(), "kind": span.kind, "links": len(span.links),
+                            "linked": [link.trace_id.hex() for link in span.links],
                             "attributes": {a.key: a.value.string_value or a.value.int_value for a in span.attributes},
                         })
         answer = ExportTraceServiceResponse().SerializeToString()
@@ -146,6 +147,9 @@ def main():
         order_traced(up, book, later)
         wait_for(lambda: complete(later), 60, "a later order's trace")
         assert not trace(unsampled), "spans of an unsampled trace: %s" % trace(unsampled)
+        # The relay's `send` spans lead only to sampled `create`s: none for the unsampled order's events.
+        sends = [s for s in SPANS if s["name"].startswith("send ") and (unsampled in s["linked"] or not s["linked"])]
+        assert not sends, "a send span for events of an unsampled trace: %s" % sends
         roots = [s for s in SPANS if s["name"].startswith(("process ", "create ")) and not s["parent"]]
         assert not roots, "a consumer started a trace of its own: %s" % roots
         print("an unsampled order (flags 00): no span recorded, and no consumer started a trace of its own")

@@ -40,7 +40,11 @@ struct EndToEndBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds of each fixed-rate phase.") var duration = 15
     @Option(help: "Seconds of each overload phase (0 skips them).") var overloadSeconds = 10
     @Option(help: "Seconds of each saturation phase.") var saturationSeconds = 10
-    @Option(help: "Keep-alive connections per port for the fixed-rate phases.") var connections = 8
+    @Option(
+        help:
+            "Keep-alive connections to each service for the fixed-rate phases (the gateway, which carries both routes, gets twice as many)."
+    )
+    var connections = 8
     @Option(help: "Connections kept busy in the saturation phases.") var saturationConnections = 64
     @Option(help: "The services' --durability: full or normal.") var durability = "full"
     @Option(help: "An LD_PRELOAD library that makes fsync slow, for the group-commit comparison.") var fsyncShim: String?
@@ -57,7 +61,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         help: ArgumentHelp(
             "The sampling ratio of the tracing-cost phase (0: skip it).",
             discussion:
-                "Every process restarted without tracing, then with it, twice in turn, each at the first --rate straight to the services."
+                "Every process restarted without tracing, with it, with it again and without it again (a steady drift of the box cancels out), each at the first --rate straight to the services."
         ))
     var tracingRatio = 0.1
 
@@ -87,7 +91,8 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         report.baselines.sqliteCommitsNormal = try Baselines.sqliteCommitRate(directory: scratch, durability: .normal)
         try? FileManager.default.removeItem(at: scratch)
         var bareReady = Duration.zero
-        report.baselines.bareHummingbird = try await bareServerRate(generator: generator, readyAfter: &bareReady)
+        (report.baselines.bareHummingbird, report.baselines.bareCPUSecondsPer1000) = try await bareServerRate(
+            generator: generator, readyAfter: &bareReady)
         report.baselines.bareReadyMilliseconds = bareReady / .milliseconds(1)
 
         progress("starting the system (\(durability) durability) …")
@@ -214,9 +219,12 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         try file.write(contentsOf: Data(csv.utf8))
     }
 
-    /// The bare server's requests per second with the saturation phases' connections.
-    /// And how long it took from exec to its first 200 from `/ready`, the floor for the services' starts.
-    private func bareServerRate(generator: LoadGenerator, readyAfter: inout Duration) async throws -> Double {
+    /// The bare server's requests per second with the saturation phases' connections, and its CPU
+    /// seconds per 1,000 of them. And how long it took from exec to its first 200 from `/ready`, the
+    /// floor for the services' starts.
+    private func bareServerRate(generator: LoadGenerator, readyAfter: inout Duration) async throws -> (
+        perSecond: Double, cpuPer1000: Double
+    ) {
         let port = try TCPPort.free()
         let child = try ChildProcess(executable: CommandLine.arguments[0], arguments: ["bare-server", "--port", String(port)])
         defer {
@@ -231,10 +239,13 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         }
         readyAfter = ContinuousClock.now - started
         try await generator.connect(port: port, count: saturationConnections)
+        let cpuBefore = SystemUnderTest.cpuSeconds(pid: child.pid)
         let results = try await generator.closedLoop(duration: .seconds(5), concurrency: saturationConnections) {
             PlannedRequest(route: "GET /hello", port: port, method: .GET, path: "/hello", headers: [:], intended: .now())
         }
-        return Double(results.count("GET /hello")) / seconds(results.elapsed)
+        let requests = Double(results.count("GET /hello"))
+        let cpu = SystemUnderTest.cpuSeconds(pid: child.pid) - cpuBefore
+        return (requests / seconds(results.elapsed), requests > 0 ? cpu / requests * 1000 : 0)
     }
 
     func cpu(_ system: SystemUnderTest) -> [String: Double] {

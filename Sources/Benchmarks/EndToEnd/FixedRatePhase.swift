@@ -51,12 +51,15 @@ extension EndToEndBenchmark {
     }
 
     /// Tracing's cost: every process restarted without tracing, then with it (OTLP/HTTP to a sink
-    /// that keeps nothing, `ratio` of the traces sampled where they start), twice in turn, each time
-    /// warmed up the same way and measured at `rate` straight to the services (where the trace
-    /// starts at Rental's request): the CPU per order of each run. Straight, not through the
-    /// gateway: on a small box the gateway saturates below 500 orders/s, and CPU per order under
-    /// overload mixes in the queueing. Twice in turn: one pair of 15-s runs differs by several
-    /// per cent with no change at all.
+    /// that keeps nothing, `ratio` of the traces sampled where they start), then with it again and
+    /// without it again, each time warmed up the same way and measured at `rate` straight to the
+    /// services (where the trace starts at Rental's request): the CPU per order of each run.
+    /// Straight, not through the gateway: on a small box the gateway saturates below 500 orders/s,
+    /// and CPU per order under overload mixes in the queueing. Four runs: one pair of 15-s runs
+    /// differs by several per cent with no change at all. Off, on, on, off: the box's speed drifts
+    /// during the phase (one run's four measured 3.35, 4.04, 4.05, 4.33 CPU-s per 1,000 orders, its
+    /// latencies rising with them), and in this order a steady drift cancels out of the means,
+    /// where off, on, off, on counted it against tracing.
     func tracingCost(rate: Double, ratio: Double, system: SystemUnderTest, generator: LoadGenerator, workload: Workload)
         async throws -> TracingCost
     {
@@ -71,7 +74,7 @@ extension EndToEndBenchmark {
             "OTEL_TRACES_SAMPLER_ARG": String(ratio),
         ]
         var cost = TracingCost(ratio: ratio)
-        for environment in [[:], traced, [:], traced] {
+        for environment in [[:], traced, traced, [:]] {
             let on = !environment.isEmpty
             progress("restarting every process with tracing \(on ? "on (\(Int(ratio * 100)) % sampled)" : "off") …")
             var restarted = workload

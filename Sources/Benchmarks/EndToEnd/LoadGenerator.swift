@@ -50,11 +50,14 @@ final class LoadGenerator: @unchecked Sendable {
         }
     }
 
-    /// Opens connections to `port` until `count` are open: servers close idle keep-alive connections
-    /// (after 30 s here) while a phase leaves a port alone.
+    /// Opens connections to `port` until `count` are open (servers close idle keep-alive
+    /// connections, after 30 s here, while a phase leaves a port alone), and from now on sends on
+    /// at most `count` of them at a time: a phase with fewer connections than the one before it
+    /// uses as many as it says, not those still open from the other.
     func keepOpen(port: Int, count: Int) async throws {
         let open = try await loop.submit { self.pools[port].map { $0.all.filter(\.isActive).count } ?? 0 }.get()
         if open < count { try await connect(port: port, count: count - open) }
+        try await loop.submit { self.pools[port]?.limit = count }.get()
     }
 
     func close() async {
@@ -135,6 +138,8 @@ final class LoadGenerator: @unchecked Sendable {
     private final class Pool {
         var idle: [Connection] = []
         var busy = 0
+        /// The most connections in use at a time (``keepOpen(port:count:)``).
+        var limit = Int.max
         var waiting: [PlannedRequest] = []
         var waitingStart = 0
         var all: [any Channel] = []
@@ -175,7 +180,7 @@ final class LoadGenerator: @unchecked Sendable {
     /// Sends `request` now if its port has an idle connection, else queues it.
     func submit(_ request: PlannedRequest) {
         guard let pool = pools[request.port] else { preconditionFailure("no connections to port \(request.port)") }
-        if let connection = pool.idle.popLast() {
+        if pool.busy < pool.limit, let connection = pool.idle.popLast() {
             pool.busy += 1
             send(request, on: connection)
         } else {

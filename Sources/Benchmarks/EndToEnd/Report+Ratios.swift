@@ -48,6 +48,12 @@ extension Report {
             "  gateway's CPU per order, against Rental's",
             String(format: "%.2f vs %.2f s per 1,000 orders: ", gatewayCPU, rentalCPU) + percent(gatewayCPU, rentalCPU)
                 + "  target <= \(Int(Self.gatewayCPUTarget * 100)) %")
+        // The gateway serves each order as a server and forwards it as a client: two exchanges.
+        row(
+            "  two bare exchanges, against Rental's",
+            String(format: "%.2f s per 1,000: ", 2 * baselines.bareCPUSecondsPer1000)
+                + percent(2 * baselines.bareCPUSecondsPer1000, rentalCPU)
+                + " (the gateway's floor in this HTTP stack)")
     }
 
     func printFixedRates() {

@@ -39,6 +39,7 @@ struct Report: Encodable {
         row("SQLite commits/s, one writer, synchronous=NORMAL", number(baselines.sqliteCommitsNormal))
         row("redis-benchmark XADD/s (4 connections, pipeline 100)", number(baselines.redisXADD))
         row("bare Hummingbird GET requests/s (64 connections)", number(baselines.bareHummingbird))
+        row("bare Hummingbird CPU s per 1,000 requests", String(format: "%.3f", baselines.bareCPUSecondsPer1000))
         row("bare Hummingbird exec → ready, ms", String(format: "%.0f", baselines.bareReadyMilliseconds))
 
         printSaturation()
@@ -121,6 +122,9 @@ struct BaselineFigures: Encodable {
     var sqliteCommitsNormal = 0.0
     var redisXADD = 0.0
     var bareHummingbird = 0.0
+    /// The bare server's CPU seconds per 1,000 requests at that rate: one HTTP exchange in the
+    /// same stack, the floor of what the gateway, which makes two per request, can cost.
+    var bareCPUSecondsPer1000 = 0.0
     var bareReadyMilliseconds = 0.0
 }
 

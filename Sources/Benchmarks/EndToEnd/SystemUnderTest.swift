@@ -104,9 +104,14 @@ final class SystemUnderTest: @unchecked Sendable {
 
     /// CPU seconds (user + system) the process has used so far.
     func cpuSeconds(_ name: String) -> Double {
-        guard let pid = processes[name]?.child.pid, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return 0 }
+        processes[name].map { Self.cpuSeconds(pid: $0.child.pid) } ?? 0
+    }
+
+    /// A process's user and system CPU seconds so far.
+    static func cpuSeconds(pid: pid_t) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return 0
+        }
         // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }

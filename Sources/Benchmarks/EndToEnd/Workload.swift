@@ -49,9 +49,13 @@ struct Workload: Sendable {
             customers: customers, generator: generator)
     }
 
-    /// `count` open connections to each port, before a phase.
+    /// `count` open connections to each service's port, before a phase, and twice as many to the
+    /// gateway's, which carries the orders and the reads: either path has as many connections in
+    /// all. (With `count` to the gateway too, the open loop through it had half the connections of
+    /// the straight one, and at half the saturation its requests queued for a connection.)
     func connect(_ count: Int) async throws {
-        for port in [rentalPort, lookupPort, gatewayPort] { try await generator.keepOpen(port: port, count: count) }
+        for port in [rentalPort, lookupPort] { try await generator.keepOpen(port: port, count: count) }
+        try await generator.keepOpen(port: gatewayPort, count: 2 * count)
     }
 
     /// An order by a customer chosen at random; with `readAfter`, a read of its view that long after the answer.

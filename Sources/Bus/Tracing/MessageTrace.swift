@@ -82,16 +82,19 @@ public enum MessageTrace {
         return context
     }
 
-    /// A `send` span for a publish of `events`, linked to each one's `create`; nil when off.
+    /// A `send` span for a publish of `events`, linked to each sampled one's `create`; nil when off,
+    /// and when no event's trace is sampled: its only use is to lead to those `create` spans, and
+    /// one for a batch of unsampled events was a root of its own, sampled at the ratio, with
+    /// nothing to lead to (and it cost the relay a span per batch: one per order at low rates).
     static func startSend(_ events: [(stream: String, envelope: EventEnvelope)]) -> (any Span)? {
-        guard isEnabled, !events.isEmpty else { return nil }
+        guard isEnabled, events.contains(where: { isSampled($0.envelope.traceParent) }) else { return nil }
         let streams = Set(events.map(\.stream))
         let span = startSpan("send \(streams.count == 1 ? streams.first! : "streams")", context: .topLevel, ofKind: .producer)
         guard span.isRecording else { return span }
         span.attributes = attributes("send", stream: streams.count == 1 ? streams.first : nil)
         span.attributes["messaging.batch.message_count"] = events.count
         // Links to the events' `create` spans; a batch can hold hundreds, so at most 128.
-        for event in events.prefix(128) {
+        for event in events.lazy.filter({ isSampled($0.envelope.traceParent) }).prefix(128) {
             if let context = context(of: event.envelope) { span.addLink(SpanLink(context: context, attributes: [:])) }
         }
         return span

@@ -76,7 +76,7 @@ struct Forwarder: Sendable {
             let request = UpstreamConnections.Request(
                 method: outgoing.method, target: outgoing.target, headers: outgoing.headers, body: outgoing.body)
             do {
-                let answer = try await send(request, to: instance, deadline: deadline)
+                let answer = try await send(request, to: pool.address(of: instance), deadline: deadline)
                 last = .response(status: answer.status, headers: answer.headers, body: answer.body)
                 // A read answered 502/503/504 by one instance may do better on another.
                 guard outgoing.isRetryable, [502, 503, 504].contains(answer.status), repeats == 0 else { return last }
@@ -96,10 +96,10 @@ struct Forwarder: Sendable {
     }
 
     /// One send to one instance; with tracing on, in a client span whose context the request carries.
-    private func send(_ request: UpstreamConnections.Request, to instance: URL, deadline: NIODeadline) async throws(UpstreamConnections
-        .Failure) -> UpstreamConnections.Answer
+    private func send(_ request: UpstreamConnections.Request, to address: InstancePool.Address, deadline: NIODeadline)
+        async throws(UpstreamConnections.Failure) -> UpstreamConnections.Answer
     {
-        let (host, port) = (instance.host ?? "127.0.0.1", instance.port ?? 80)
+        let (host, port) = (address.host, address.port)
         do {
             guard ServiceTracing.isEnabled else { return try await connections.send(request, host: host, port: port, deadline: deadline) }
             return try await withSpan(request.method.rawValue, ofKind: .client) { span in

@@ -30,7 +30,7 @@ extension WebApp {
                 }
             },
             rejections: GatewayMetrics.rejections.withLock { $0 }.sorted { ($0.key.reason, $0.key.pool) < ($1.key.reason, $1.key.pool) }
-                .map { .init(reason: $0.key.reason, pool: $0.key.pool, count: $0.value) }, hasRejections: false)
+                .map { .init(reason: $0.key.reason, pool: $0.key.pool, count: $0.value.count) }, hasRejections: false)
         model.hasRejections = !model.rejections.isEmpty
         model.readAtText = String(model.readAt.dropFirst(11).prefix(8)) + " UTC"
         if let operations {
