@@ -141,6 +141,18 @@ public final class RedisClient: Service, Sendable {
         return (replies, answer.entries())
     }
 
+    /// Reading ahead (``RedisConnection/sendAhead(_:thenRecording:)``): `commands`, then `read`
+    /// (one that does not block), written now; ``receiveRead()`` takes the answer, and calls in
+    /// between are answered after it, in order.
+    public func sendRead(_ commands: [[String]], thenRead read: [String]) async throws {
+        try await withConnection { try $0.sendAhead(commands, thenRecording: read) }
+    }
+
+    /// The answer to ``sendRead(_:thenRead:)``, as recorded: decoding it is left to the caller.
+    public func receiveRead() async throws -> (replies: [RedisReply], read: RecordedReply) {
+        try await withConnection { try $0.receiveAhead() }
+    }
+
     public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {
         try await withConnection { try $0.pipeline(commands) }
     }

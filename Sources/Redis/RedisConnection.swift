@@ -23,6 +23,8 @@ public final class RedisConnection {
     public internal(set) var followsPrimary = false
     /// The socket's read and write timeout as last set (``setReadTimeout(_:)``).
     private var timeout: Duration
+    /// The answer to a read sent ahead and not taken yet (``sendAhead(_:thenRecording:)``).
+    var owed: OwedAnswer?
 
     public init(endpoint: RedisEndpoint) throws(RedisError) {
         self.endpoint = endpoint
@@ -57,6 +59,7 @@ public final class RedisConnection {
     public func close() {
         if let context { redisFree(context) }
         context = nil
+        owed = nil
     }
 
     /// Sets the socket's timeout (the endpoint's for plain commands). Only a change reaches the
@@ -111,16 +114,27 @@ public final class RedisConnection {
         replies: [RedisReply], read: RecordedReply
     ) {
         let context = try send(commands + [read])
+        return try recordedAnswer(after: commands.count, context)
+    }
+
+    /// The replies to `count` commands, then the recorded answer of the read after them.
+    func recordedAnswer(after count: Int, _ context: UnsafeMutablePointer<redisContext>) throws(RedisError) -> (
+        replies: [RedisReply], read: RecordedReply
+    ) {
         var replies: [RedisReply] = []
-        replies.reserveCapacity(commands.count)
-        for _ in commands { replies.append(try nextReply(context).reply) }
+        replies.reserveCapacity(count)
+        for _ in 0..<count { replies.append(try nextReply(context).reply) }
         let answer = try nextReply(context)
         if followsPrimary { try checkStillPrimary(replies.compactMap(\.errorMessage) + [answer.errorMessage].compactMap { $0 }) }
         if let message = answer.errorMessage { throw .server(message) }
         return (replies, answer)
     }
 
-    private func send(_ commands: [[String]]) throws(RedisError) -> UnsafeMutablePointer<redisContext> {
+    /// Appends `commands` to hiredis' output buffer, which the next `redisGetReply` writes. A read
+    /// sent ahead is answered first: its answer is taken off the socket and kept, so that the
+    /// replies read next are these commands'.
+    func send(_ commands: [[String]]) throws(RedisError) -> UnsafeMutablePointer<redisContext> {
+        try settleOwed()
         let context = try openContext()
         let request = Self.protocolBytes(commands)
         let appended = request.withUnsafeBufferPointer { buffer in
@@ -131,7 +145,7 @@ public final class RedisConnection {
     }
 
     /// Reads the next reply onto the tape (`redisGetReply`).
-    private func nextReply(_ context: UnsafeMutablePointer<redisContext>) throws(RedisError) -> RecordedReply {
+    func nextReply(_ context: UnsafeMutablePointer<redisContext>) throws(RedisError) -> RecordedReply {
         tape.reset()
         var reply: UnsafeMutableRawPointer?
         // The reply object is the tape's address (see ``ReplyTape``), never to be freed.
@@ -206,13 +220,13 @@ public final class RedisConnection {
         throw .connectionLost("\(endpoint) is no longer the primary: \(message)")
     }
 
-    private func openContext() throws(RedisError) -> UnsafeMutablePointer<redisContext> {
+    func openContext() throws(RedisError) -> UnsafeMutablePointer<redisContext> {
         guard let context else { throw .connectionLost("connection is closed") }
         return context
     }
 
     /// After an I/O or protocol error hiredis' context cannot be used again: close it so the owner reconnects.
-    private func lost(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
+    func lost(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
         let message = Self.errorString(context)
         close()
         return .connectionLost(message.isEmpty ? "connection closed" : message)

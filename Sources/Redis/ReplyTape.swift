@@ -175,6 +175,30 @@ public struct RecordedReply: Sendable {
         return entries
     }
 
+    /// How many entries an `XREADGROUP`/`XREAD` answer holds, counted on the tape without decoding
+    /// any: a consumer reading ahead decides on it before it decodes (``RedisConnection/sendAhead(_:thenRecording:)``).
+    public var entryCount: Int {
+        guard case .array(let streams)? = items.first else { return 0 }
+        var cursor = 1
+        var total = 0
+        for _ in 0..<streams {
+            // [stream, [entry, …]]: the pair, the name, then the entries' array.
+            guard cursor + 2 < items.count, case .array(let count) = items[cursor + 2] else { return total }
+            total += count
+            cursor += 3
+            for _ in 0..<count { cursor = end(of: cursor) }
+        }
+        return total
+    }
+
+    /// The index after the item at `cursor` and everything nested in it.
+    private func end(of cursor: Int) -> Int {
+        guard cursor < items.count else { return cursor }
+        var next = cursor + 1
+        if case .array(let count) = items[cursor] { for _ in 0..<count { next = end(of: next) } }
+        return next
+    }
+
     private static func text(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ count: Int) -> String {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<start + count]), as: UTF8.self)
     }

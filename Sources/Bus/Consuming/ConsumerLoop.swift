@@ -109,39 +109,53 @@ struct ConsumerLoop {
         try await process(batch)
     }
 
-    /// Handles new entries. A full batch means more are waiting: then the next batch is read, with
-    /// the acknowledgements so far, while this one is handled, so Redis and the handler work at the
-    /// same time instead of taking turns (a backlog drained about half again as fast). Stops reading
-    /// ahead at a batch that is not full, when the consumer pauses or shuts down (the batch in hand is
-    /// still handled or held), and when claiming or a retry is due.
+    /// Handles new entries. A full batch means more are waiting: then the next batch's read goes
+    /// out, with the acknowledgements so far, before this batch is handled, and Redis prepares it
+    /// meanwhile (``RedisConnection/sendAhead(_:thenRecording:)``); and the read after that goes
+    /// out as soon as that answer is in, before it is decoded. So Redis works while this consumer
+    /// decodes and handles, instead of the two taking turns. Stops reading ahead at a batch that is
+    /// not full, when the consumer pauses or shuts down (the batches in hand are still handled or
+    /// held), and when claiming or a retry is due.
     private mutating func processReadingAhead(_ first: [Attempt]) async throws {
         var batch = first
-        // COUNT applies to each stream: a read of several can bring more than one batch size.
-        while batch.count >= reader.batchSize, !pause.isPaused, !Task.isShuttingDownGracefully, !Task.isCancelled, !isOtherWorkDue {
-            let sent = acknowledger.waiting
-            acknowledger.forgetAll()
-            let (reader, acknowledgements) = (self.reader, acknowledger.commands(for: sent))
-            // Off the connection's thread, which this task prefers: a read run inline there would
-            // hold the thread until Redis answered, and the handler with it.
-            async let next = withTaskExecutorPreference(globalConcurrentExecutor) {
-                try await reader.read(waitingAtMost: .zero, after: acknowledgements)
+        // The acknowledgements that went out with the read in flight; nil when none is.
+        var inFlight: [String: [String]]? = batch.count >= reader.batchSize ? try await sendRead() : nil
+        while true {
+            if pause.isPaused {
+                pause.holdAlso(batch)  // read ahead before the pause began: handled in the pause's next round
+            } else if !batch.isEmpty {
+                // If handling throws, the answer stays owed and is dropped by the next read sent
+                // ahead: its entries stay pending here and are claimed again later.
+                try await process(batch)
             }
-            // If handling throws, `next` is cancelled: what it read stays pending here and is claimed again later.
-            try await process(batch)
+            guard let sent = inFlight else { return }
+            let answer: RecordedReply
             do {
-                batch = try await next
+                answer = try await reader.receive()
             } catch {
                 acknowledger.restore(sent)  // acknowledging twice is harmless; never acknowledging is not
                 throw error
             }
             stats.recordRedisAnswered()
+            // COUNT applies to each stream: a read of several can bring more than one batch size.
+            inFlight = answer.entryCount >= reader.batchSize ? try await sendRead() : nil
+            batch = reader.attempts(in: answer)
         }
-        if pause.isPaused {
-            pause.holdAlso(batch)  // read ahead before the pause began: handled in the pause's next round
-            return
+    }
+
+    /// Sends the next read ahead with what is waiting to be acknowledged, unless this consumer
+    /// should not read ahead now; returns the acknowledgements sent, nil when nothing went.
+    private mutating func sendRead() async throws -> [String: [String]]? {
+        guard !pause.isPaused, !Task.isShuttingDownGracefully, !Task.isCancelled, !isOtherWorkDue else { return nil }
+        let sent = acknowledger.waiting
+        acknowledger.forgetAll()
+        do {
+            try await reader.send(after: acknowledger.commands(for: sent))
+        } catch {
+            acknowledger.restore(sent)
+            throw error
         }
-        guard !batch.isEmpty else { return }
-        try await process(batch)
+        return sent
     }
 
     /// Whether the claimer's scan or a retry is due, which reading ahead must not put off.

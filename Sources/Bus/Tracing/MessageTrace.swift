@@ -32,27 +32,18 @@ public enum MessageTrace {
     /// (flags `00`), which is all its consumers need to know, at a tenth of the cost.
     static func created(_ event: OutgoingEvent) -> OutgoingEvent {
         guard isEnabled, event.envelope.traceParent.isEmpty else { return event }
-        var carrier: [String: String] = [:]
+        var traced = event
         if let current = ServiceContext.current {
-            InstrumentationSystem.instrument.inject(current, into: &carrier, using: FieldInjector())
+            InstrumentationSystem.instrument.inject(current, into: &traced.envelope, using: EnvelopeTraceFields())
         }
-        if let parent = carrier["traceparent"], !isSampled(parent) {
-            return carrying(carrier, event)
-        }
+        if !traced.envelope.traceParent.isEmpty, !isSampled(traced.envelope.traceParent) { return traced }
         let span = startSpan("create \(event.stream)", context: ServiceContext.current ?? .topLevel, ofKind: .producer)
         if span.isRecording {
             span.attributes = attributes("create", stream: event.stream, envelope: event.envelope)
         }
-        carrier = [:]
-        InstrumentationSystem.instrument.inject(span.context, into: &carrier, using: FieldInjector())
+        traced = event
+        InstrumentationSystem.instrument.inject(span.context, into: &traced.envelope, using: EnvelopeTraceFields())
         span.end()
-        return carrying(carrier, event)
-    }
-
-    private static func carrying(_ carrier: [String: String], _ event: OutgoingEvent) -> OutgoingEvent {
-        var traced = event
-        traced.envelope.traceParent = carrier["traceparent"] ?? ""
-        traced.envelope.traceState = carrier["tracestate"] ?? ""
         return traced
     }
 
@@ -77,8 +68,7 @@ public enum MessageTrace {
     public static func context(of envelope: EventEnvelope) -> ServiceContext? {
         guard isEnabled, !envelope.traceParent.isEmpty else { return nil }
         var context = ServiceContext.topLevel
-        let carrier = ["traceparent": envelope.traceParent, "tracestate": envelope.traceState]
-        InstrumentationSystem.instrument.extract(carrier, into: &context, using: FieldExtractor())
+        InstrumentationSystem.instrument.extract(envelope, into: &context, using: EnvelopeTraceFields())
         return context
     }
 
@@ -135,12 +125,23 @@ extension MessageTrace {
     }
 }
 
-/// Writes the propagator's fields into a dictionary.
-struct FieldInjector: Injector {
-    func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
-}
+/// The propagator's fields straight into and out of an envelope's `traceparent` and `tracestate`.
+/// A dictionary per event as the carrier, filled and read back, cost every consumed event two
+/// hashed inserts and lookups, sampled or not (`perf` of Lookup at a ratio of 0.1: 4 % extracting).
+struct EnvelopeTraceFields: Injector, Extractor {
+    func inject(_ value: String, forKey key: String, into envelope: inout EventEnvelope) {
+        switch key {
+        case "traceparent": envelope.traceParent = value
+        case "tracestate": envelope.traceState = value
+        default: break
+        }
+    }
 
-/// Reads the propagator's fields from a dictionary.
-struct FieldExtractor: Extractor {
-    func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+    func extract(key: String, from envelope: EventEnvelope) -> String? {
+        switch key {
+        case "traceparent": envelope.traceParent
+        case "tracestate": envelope.traceState
+        default: nil
+        }
+    }
 }

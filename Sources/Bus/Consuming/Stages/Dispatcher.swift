@@ -24,7 +24,16 @@ struct Dispatcher: Sendable {
     /// are claimed later.
     func handle(_ batch: [Attempt]) async -> [(attempt: Attempt, disposition: Disposition, error: (any Error)?)] {
         var results: [(attempt: Attempt, disposition: Disposition, error: (any Error)?)] = []
-        var readable: [(Attempt, ReceivedEvent, (any Span)?)] = []
+        results.reserveCapacity(batch.count)
+        // Three arrays side by side, not one of tuples: the events go to the handler as they are,
+        // where a tuple per event was copied into the handler's array and again out of the loop's
+        // pattern (a dozen retains per copy: 11 % of a consumer's CPU in `perf`).
+        var attempts: [Attempt] = []
+        var events: [ReceivedEvent] = []
+        var spans: [(any Span)?] = []
+        attempts.reserveCapacity(batch.count)
+        events.reserveCapacity(batch.count)
+        spans.reserveCapacity(batch.count)
         for attempt in batch {
             let entry = attempt.entry
             guard let fields = entry.fieldList else {
@@ -34,27 +43,26 @@ struct Dispatcher: Sendable {
             do {
                 let envelope = try EventEnvelope(fieldList: fields)
                 let trace = MessageTrace.startProcess(envelope, stream: entry.stream, entryId: entry.id, group: group)
-                readable.append(
-                    (
-                        attempt,
-                        ReceivedEvent(
-                            envelope: envelope, stream: entry.stream, entryId: entry.id, attempt: attempt.number,
-                            traceContext: trace.context),
-                        trace.span
-                    ))
+                attempts.append(attempt)
+                events.append(
+                    ReceivedEvent(
+                        envelope: envelope, stream: entry.stream, entryId: entry.id, attempt: attempt.number, traceContext: trace.context))
+                spans.append(trace.span)
             } catch {
                 results.append((attempt, .deadLetter(reason: "undecodable entry: \(error)"), nil))
             }
         }
-        guard !readable.isEmpty else { return results }
-        let outcomes = await handler(readable.map(\.1))
-        for (index, (attempt, _, span)) in readable.enumerated() {
+        guard !events.isEmpty else { return results }
+        let outcomes = await handler(events)
+        for index in attempts.indices {
             // A `process` span ends with its event's outcome: after the handler's commit.
-            if index < outcomes.count, let error = outcomes[index] { span?.recordError(error) }
-            span?.end()
+            if let span = spans[index] {
+                if index < outcomes.count, let error = outcomes[index] { span.recordError(error) }
+                span.end()
+            }
             guard index < outcomes.count else { continue }
             let outcome = outcomes[index]
-            results.append((attempt, Self.disposition(of: attempt, outcome: outcome, maxAttempts: maxAttempts), outcome))
+            results.append((attempts[index], Self.disposition(of: attempts[index], outcome: outcome, maxAttempts: maxAttempts), outcome))
         }
         return results
     }

@@ -38,11 +38,32 @@ struct StreamReader: Sendable {
     /// `acknowledgements` (the last batch's `XACK`s) go first in the same round trip.
     func read(waitingAtMost wait: Duration, after acknowledgements: [[String]] = []) async throws -> [Attempt] {
         let waitMilliseconds = max(0, wait.milliseconds)
-        var read = ["XREADGROUP", "GROUP", group, consumer, "COUNT", String(batchSize)]
-        if waitMilliseconds > 0 { read += ["BLOCK", String(waitMilliseconds)] }
-        read += ["STREAMS"] + streams + Array(repeating: ">", count: streams.count)
-        let (replies, entries) = try await client.pipeline(acknowledgements, thenRead: read, blocking: .milliseconds(waitMilliseconds))
+        let (replies, entries) = try await client.pipeline(
+            acknowledgements, thenRead: command(waitingMilliseconds: waitMilliseconds), blocking: .milliseconds(waitMilliseconds))
         for reply in replies { try reply.orThrow() }
         return entries.map { Attempt(entry: $0, number: 1) }
+    }
+
+    /// Reading ahead (``ConsumerLoop``): the next batch's read, after `acknowledgements`, written
+    /// now; ``receive()`` takes the answer.
+    func send(after acknowledgements: [[String]]) async throws {
+        try await client.sendRead(acknowledgements, thenRead: command(waitingMilliseconds: 0))
+    }
+
+    /// The answer to ``send(after:)``, not decoded yet (``attempts(in:)``).
+    func receive() async throws -> RecordedReply {
+        let (replies, read) = try await client.receiveRead()
+        for reply in replies { try reply.orThrow() }
+        return read
+    }
+
+    func attempts(in answer: RecordedReply) -> [Attempt] {
+        answer.entries().map { Attempt(entry: $0, number: 1) }
+    }
+
+    private func command(waitingMilliseconds: Int64) -> [String] {
+        var read = ["XREADGROUP", "GROUP", group, consumer, "COUNT", String(batchSize)]
+        if waitingMilliseconds > 0 { read += ["BLOCK", String(waitingMilliseconds)] }
+        return read + ["STREAMS"] + streams + Array(repeating: ">", count: streams.count)
     }
 }
