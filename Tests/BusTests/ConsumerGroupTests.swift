@@ -154,6 +154,21 @@ final class ConsumerGroupTests: RedisTestCase {
         XCTAssertEqual(keys, (0..<30).map { "item-\($0)" }, "in stream order, once each")
     }
 
+    /// The same with a handler that holds the consumer's thread, as a synchronous SQLite write does
+    /// (`ConsumerThread`): the next read must already be on its way to Redis, not a job queued on
+    /// that thread behind the handler (what it was, until the consumer wrote it first).
+    func testTheNextBatchIsReadWhileAHandlerHoldsTheConsumersThread() async throws {
+        try await StreamPublisher(client: client(redis)).publish((0..<30).map { try makeEvent($0) })
+        let redis = self.redis!
+        let (done, sawReadAhead, seen) = await consumeWithABatchOf10(streams: ["test-events"], holdingTheThread: true) {
+            (try? pendingCount(redis, group: "g")) == 20
+        }
+        XCTAssertTrue(done)
+        XCTAssertEqual(sawReadAhead, 1, "the second batch was pending while the first was handled on the consumer's thread")
+        let keys = await seen.entries.map(\.envelope.key)
+        XCTAssertEqual(keys, (0..<30).map { "item-\($0)" }, "in stream order, once each")
+    }
+
     /// `COUNT` applies to each stream: a read of two streams can bring twice the batch size, and
     /// that too means a backlog to read ahead of.
     func testAConsumerOfTwoStreamsReadsAheadToo() async throws {
@@ -171,18 +186,24 @@ final class ConsumerGroupTests: RedisTestCase {
 
     /// Runs a consumer of `streams` (group "g", batches of 10) until every stream is drained. While
     /// it handles "item-0", its handler waits up to 10 s for `readAhead`, what Redis shows once the
-    /// next read is in. Returns whether the streams were drained, how often that came true, and
-    /// what the consumer handled.
-    private func consumeWithABatchOf10(streams: [String], readAhead: @escaping @Sendable () -> Bool) async -> (
-        drained: Bool, readAheadSeen: Int, seen: Seen
-    ) {
+    /// next read is in: suspended, or `holdingTheThread`. Returns whether the streams were drained,
+    /// how often that came true, and what the consumer handled.
+    private func consumeWithABatchOf10(
+        streams: [String], holdingTheThread: Bool = false, readAhead: @escaping @Sendable () -> Bool
+    ) async -> (drained: Bool, readAheadSeen: Int, seen: Seen) {
         var configuration = StreamConsumer.Configuration.fast(streams: streams, group: "g", consumer: "c")
         configuration.batchSize = 10
         let sawReadAhead = Seen()
         let seen = Seen()
         let services = RunningServices([
             StreamConsumer(configuration: configuration, client: client(redis), logger: .test("c")) { event in
-                if event.envelope.key == "item-0", await eventually(timeout: .seconds(10), readAhead) { await sawReadAhead.add(event) }
+                if event.envelope.key == "item-0" {
+                    let seenAhead =
+                        holdingTheThread
+                        ? (try? ConsumerThread.current?.block { eventuallyHoldingTheThread(timeout: .seconds(10), readAhead) }) ?? false
+                        : await eventually(timeout: .seconds(10), readAhead)
+                    if seenAhead { await sawReadAhead.add(event) }
+                }
                 await seen.add(event)
             }
         ])

@@ -20,3 +20,14 @@ public func eventually(timeout: Duration = .seconds(20), _ condition: () async t
     }
     return try await condition()
 }
+
+/// ``eventually(timeout:_:)`` for a caller that holds its thread on purpose (a consumer's handler
+/// standing in for a synchronous SQLite write, see `ConsumerThread`): polls without suspending.
+public func eventuallyHoldingTheThread(timeout: Duration, _ condition: () -> Bool) -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        usleep(25_000)
+    }
+    return condition()
+}
