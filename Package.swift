@@ -164,7 +164,10 @@ let package = Package(
         .testTarget(name: "IdentityTests", dependencies: ["Identity"]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Contracts", "Gateway", "Redis", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
+            dependencies: [
+                "Contracts", "Gateway", "Redis", "TestSupport", "ProcessSupport", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ServiceTestSupport"]),
         .testTarget(name: "RentalServiceTests", dependencies: ["RentalService", "ServiceTestSupport"]),
         .testTarget(name: "DeliveryServiceTests", dependencies: ["DeliveryService", "ServiceTestSupport"]),

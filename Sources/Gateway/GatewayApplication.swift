@@ -32,9 +32,9 @@ public enum GatewayApplication {
     /// The router: `GET /health` (the pools' state) and `GET /metrics` of the gateway itself, the
     /// API's OpenAPI document, the web app, and the public API, forwarded.
     static func buildRouter(
-        configuration: GatewayConfiguration, pools: [Upstream: InstancePool], connections: UpstreamConnections, live: LiveChanges? = nil,
-        operations: RedisClient? = nil
+        configuration: GatewayConfiguration, api: PublicAPI, live: LiveChanges? = nil, operations: RedisClient? = nil
     ) throws -> Router<GatewayRequestContext> {
+        let pools = api.pools
         ServiceMetrics.bootstrap()
         let router = Router(context: GatewayRequestContext.self)
         // The gateway is the one process that reports every group's lag (``GroupLag``): a consumer
@@ -49,10 +49,8 @@ public enum GatewayApplication {
         // Starts a trace (or continues the client's `traceparent`) per request, when tracing is on.
         if ServiceTracing.isEnabled { router.middlewares.add(RequestTracingMiddleware()) }
         router.middlewares.add(JSONErrorMiddleware())
-        let api = PublicAPI(
-            table: .standard, pools: pools, forwarder: Forwarder(connections: connections), authentication: configuration.authentication,
-            rateLimiter: configuration.rateLimit > 0 ? TokenBucketLimiter(rate: configuration.rateLimit, burst: configuration.burst) : nil,
-            staleCopies: StaleCopies())
+        // Where ``APIChannelHandler`` is in the pipeline (a served gateway), the API's requests do
+        // not reach the router; without it (the router's tests), this serves them alike.
         router.middlewares.add(GatewayMiddleware(api: api))
         // The gateway's own routes asked with another method: 405 with `Allow`, as the API's.
         let methodNotAllowed = MethodNotAllowedMiddleware<GatewayRequestContext>()
@@ -95,6 +93,16 @@ public enum GatewayApplication {
         return router
     }
 
+    /// The public API over `pools`, with the configuration's token check and rate limit.
+    static func makeAPI(_ configuration: GatewayConfiguration, pools: [Upstream: InstancePool], connections: UpstreamConnections)
+        -> PublicAPI
+    {
+        PublicAPI(
+            table: .standard, pools: pools, forwarder: Forwarder(connections: connections), authentication: configuration.authentication,
+            rateLimiter: configuration.rateLimit > 0 ? TokenBucketLimiter(rate: configuration.rateLimit, burst: configuration.burst) : nil,
+            staleCopies: StaleCopies())
+    }
+
     public static func buildApplication(configuration: GatewayConfiguration) throws -> some ApplicationProtocol {
         for upstream in Upstream.allCases where (configuration.pools[upstream] ?? []).isEmpty {
             configuration.logger.warning("no instances for \(upstream.rawValue): its routes answer 503")
@@ -116,11 +124,12 @@ public enum GatewayApplication {
             (live, operations) = (following, reading)
         }
         if let watch = ParentWatch.fromEnvironment() { services.insert(watch, at: 0) }
+        let api = makeAPI(configuration, pools: pools, connections: upstreamClient.connections)
         return Application(
-            router: try buildRouter(
-                configuration: configuration, pools: pools, connections: upstreamClient.connections, live: live, operations: operations),
-            // Each connection's requests are handled and forwarded on its event loop: see ``EventLoopExecutor``.
-            server: .eventLoopBoundHTTP1,
+            router: try buildRouter(configuration: configuration, api: api, live: live, operations: operations),
+            // Each connection's requests are handled and forwarded on its event loop (see
+            // ``EventLoopExecutor``), the API's in the connection's pipeline (``APIChannelHandler``).
+            server: .gateway(api),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: name),
             services: services,
             eventLoopGroupProvider: .shared(loops),

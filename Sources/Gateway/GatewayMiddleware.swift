@@ -8,7 +8,9 @@ import ServiceKit
 
 /// Serves the public API's requests through ``PublicAPI`` (every error as `{"error": …}`); the
 /// gateway's own routes (probes, metrics, the web app, the OpenAPI document) go on to the router.
-/// Every answer carries `X-Request-Id`.
+/// Every answer carries `X-Request-Id`. A served gateway answers the API before the router, in
+/// the connection's pipeline (``APIChannelHandler``), so there none of the API's requests reach
+/// this middleware; in the router's tests, which have no channel, they do.
 struct GatewayMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 

@@ -50,11 +50,15 @@ public struct EventLoopBoundChannel<Base: ServerChildChannel>: ServerChildChanne
 extension HTTPServerBuilder {
     /// ``ServiceRuntime/httpServer``, each connection's handler on its own event loop.
     public static var eventLoopBoundHTTP1: HTTPServerBuilder {
-        .init { responder in
-            EventLoopBoundChannel(
-                HTTP1Channel(
-                    responder: responder,
-                    configuration: .init(additionalChannelHandlers: [HeaderTimeoutHandler()], idleTimeout: .seconds(30))))
-        }
+        .init { responder in EventLoopBoundChannel(HTTP1Channel.serviceHTTP1(responder: responder)) }
+    }
+}
+
+extension HTTP1Channel {
+    /// The services' HTTP/1.1 channel: a head must come in time (``HeaderTimeoutHandler``), an
+    /// idle connection closes after 30 s.
+    public static func serviceHTTP1(responder: @escaping HTTPChannelHandler.Responder) -> HTTP1Channel {
+        HTTP1Channel(
+            responder: responder, configuration: .init(additionalChannelHandlers: [HeaderTimeoutHandler()], idleTimeout: .seconds(30)))
     }
 }
