@@ -73,14 +73,7 @@ final class APIChannelHandlerTests: XCTestCase {
     private let routed = Counting()
 
     override func setUp() async throws {
-        instance = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Instance())
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
+        instance = try await startLoopbackHTTPServer { Instance() }
     }
 
     override func tearDown() async throws { try await instance.close() }

@@ -49,14 +49,7 @@ final class UpstreamConnectionsTests: XCTestCase {
 
     override func setUp() async throws {
         Server.accepted.store(0, ordering: .relaxed)
-        server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Server())
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
+        server = try await startLoopbackHTTPServer { Server() }
     }
 
     override func tearDown() async throws {
