@@ -101,7 +101,7 @@ final class APIChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch (state, part) {
         case (.idle, .head(let head)):
             let path = head.path.map { Self.split($0).path } ?? ""
-            if PublicAPI.ownPaths.contains(path) || path.hasPrefix(PublicAPI.webPrefix) {
+            if PublicAPI.isOwn(path) {
                 state = .passing(requestEnded: false, answered: false)
                 context.fireChannelRead(wrapInboundOut(part))
             } else {

@@ -17,7 +17,7 @@ struct GatewayMiddleware: RouterMiddleware {
     let api: PublicAPI
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if PublicAPI.ownPaths.contains(request.uri.path) || request.uri.path.hasPrefix(PublicAPI.webPrefix) {
+        if PublicAPI.isOwn(request.uri.path) {
             var response: Response
             do {
                 response = try await next(request, context)

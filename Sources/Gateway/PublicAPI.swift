@@ -26,6 +26,12 @@ struct PublicAPI: Sendable {
     /// The web app's pages and files.
     static let webPrefix = "/app/"
 
+    /// Whether `path` is the gateway's own (its probes and documents, or the web app's), served by
+    /// its router, not the API.
+    static func isOwn(_ path: some StringProtocol) -> Bool {
+        ownPaths.contains(String(path)) || path.hasPrefix(webPrefix)
+    }
+
     static let requestIdHeader = RequestID.header
     static let fallbackHeader = HTTPField.Name("X-Fallback")!
     static let staleHeader = HTTPField.Name("X-Stale")!
