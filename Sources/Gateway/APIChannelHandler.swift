@@ -97,19 +97,20 @@ final class APIChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    /// Handles `part` by the state; returns whether it went on to the router.
+    @discardableResult
+    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) -> Bool {
         switch (state, part) {
         case (.idle, .head(let head)):
             let path = head.path.map { Self.split($0).path } ?? ""
             if PublicAPI.isOwn(path) {
                 state = .passing(requestEnded: false, answered: false)
-                context.fireChannelRead(wrapInboundOut(part))
             } else {
                 state = .collecting(head, body: nil)
+                return false
             }
         case (.passing(_, let answered), .end):
             state = answered ? .idle : .passing(requestEnded: true, answered: false)
-            context.fireChannelRead(wrapInboundOut(part))
         case (.collecting(let head, var body), .body(var chunk)):
             let room = RouteTable.maximumBody + 1 - (body?.readableBytes ?? 0)
             if room > 0 {
@@ -117,23 +118,25 @@ final class APIChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
             }
             state = .collecting(head, body: body)
+            return false
         case (.collecting(let head, let body), .end):
             state = .exchanging
             exchange(head, body: body, context: context)
+            return false
         default:
             // The router's request's body, or a part out of turn (NIO's decoder sends none), which
             // Hummingbird refuses.
-            context.fireChannelRead(wrapInboundOut(part))
+            break
         }
+        context.fireChannelRead(wrapInboundOut(part))
+        return true
     }
 
     /// Once a request is answered: the waiting parts, then reading again.
     private func resume(context: ChannelHandlerContext) {
         var passedOn = false
         while !isBusy, let part = waiting.popFirst() {
-            if case .passing = state { passedOn = true }
-            take(part, context: context)
-            if case .passing = state { passedOn = true }
+            passedOn = take(part, context: context) || passedOn
         }
         // Hummingbird's channel hands on what it was given at the end of a read.
         if passedOn { context.fireChannelReadComplete() }
