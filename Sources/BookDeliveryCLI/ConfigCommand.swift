@@ -23,6 +23,7 @@ struct ConfigCommand: AsyncParsableCommand {
                 ("auth", Self.describe(gateway.authentication)),
                 ("rate-limit", gateway.rateLimit == 0 ? "off" : "\(gateway.rateLimit)/s, burst \(gateway.burst)"),
                 ("max-concurrent", "\(gateway.concurrencyLimit) per pool, waiting at most \(gateway.concurrencyWait)"),
+                ("loop-busy-limit", gateway.loopPressure.limit.map { "\(Int(($0 * 100).rounded())) %" } ?? "never"),
                 ("drain", "\(gateway.drain)"),
                 // The endpoint's description hides its password.
                 ("redis", gateway.redis?.description ?? "none (the web app's live and operator's pages are off)"),

@@ -54,6 +54,11 @@ struct GatewayCommand: AsyncParsableCommand {
             "The most requests in flight per pool (env MAX_CONCURRENT; default 64); the limit below it adapts to the instances' latency, and requests over it get 503 with Retry-After."
     )
     var maxConcurrent: Int?
+    @Option(
+        help:
+            "How busy, in percent of the time, the gateway's event loop may be (running, or waiting for a core) before a growing share of the API's requests is turned away at once with 503 and Retry-After, so that it keeps up with the rest, e.g. 90 (env LOOP_BUSY_LIMIT; default 100: never). It helps against many independent clients; clients that send again at once, ignoring Retry-After, get mostly 503s (see the README)."
+    )
+    var loopBusyLimit: Int?
     @Option(help: "Event loop threads serving and forwarding requests (env EVENT_LOOPS; default one per four cores, at least 1).")
     var eventLoops: Int?
 
@@ -104,6 +109,9 @@ struct GatewayCommand: AsyncParsableCommand {
             guard (1...256).contains(loops) else { throw ValidationError("--event-loops must be 1 to 256") }
             configuration.eventLoops = loops
         }
+        let busyLimit = loopBusyLimit ?? environment["LOOP_BUSY_LIMIT"].flatMap(Int.init) ?? 100
+        guard (50...100).contains(busyLimit) else { throw ValidationError("--loop-busy-limit must be 50 to 100 (never)") }
+        configuration.loopPressure = LoopPressure.Settings(limit: busyLimit == 100 ? nil : Double(busyLimit) / 100)
         configuration.instancesFile = file
         if let url = redis ?? environment["REDIS_URL"] {
             var endpoint = try RedisOption.endpoint(flag: url)

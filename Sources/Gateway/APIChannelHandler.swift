@@ -44,10 +44,14 @@ final class APIChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// An API request whose body is coming; at most one byte more than any route takes is kept,
         /// so that the route's limit answers 413 in its turn (after the token and the rate limit).
         case collecting(HTTPRequest, body: ByteBuffer?)
+        /// An API request turned away unread while the loop is too busy (``LoopPressure``): its body is
+        /// dropped, and at its end the 503 goes out.
+        case turningAway(PublicAPI.Answer, closing: Bool)
         case exchanging
     }
 
     private let api: PublicAPI
+    private let pressure: LoopPressure?
     private let executor: EventLoopExecutor
     private var state = State.idle
     /// The next requests' parts, come while one was in hand.
@@ -56,8 +60,9 @@ final class APIChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readHeld = false
     private var isClosed = false
 
-    init(api: PublicAPI, eventLoop: any EventLoop) {
+    init(api: PublicAPI, pressure: LoopPressure?, eventLoop: any EventLoop) {
         self.api = api
+        self.pressure = pressure
         self.executor = EventLoopExecutor(eventLoop)
     }
 
@@ -66,7 +71,7 @@ final class APIChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch state {
         case .exchanging: true
         case .passing(let requestEnded, let answered): requestEnded && !answered
-        case .idle, .collecting: false
+        case .idle, .collecting, .turningAway: false
         }
     }
 
@@ -105,6 +110,9 @@ final class APIChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let path = head.path.map { Self.split($0).path } ?? ""
             if PublicAPI.isOwn(path) {
                 state = .passing(requestEnded: false, answered: false)
+            } else if let pressure, pressure.turnsAway(), let busy = api.busy(head.method, path: path, headers: head.headerFields) {
+                state = .turningAway(busy, closing: Self.closes(head))
+                return false
             } else {
                 state = .collecting(head, body: nil)
                 return false
@@ -118,6 +126,12 @@ final class APIChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
             }
             state = .collecting(head, body: body)
+            return false
+        case (.turningAway, .body):
+            return false
+        case (.turningAway(let answer, let closing), .end):
+            state = .exchanging
+            respond(answer, closing: closing, context: context)
             return false
         case (.collecting(let head, let body), .end):
             state = .exchanging
@@ -152,7 +166,7 @@ final class APIChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let call = PublicAPI.Call(
             method: head.method, path: path, query: query, headers: head.headerFields, body: .buffer(body ?? ByteBuffer()),
             clientAddress: context.channel.remoteAddress?.ipAddress)
-        let closes = head.headerFields[.connection]?.lowercased() == "close"
+        let closes = Self.closes(head)
         let answered = context.eventLoop.makePromise(of: PublicAPI.Answer.self)
         let (api, executor) = (api, executor)
         Task(executorPreference: executor) { @Sendable in answered.succeed(await Self.answer(call, by: api)) }
@@ -183,6 +197,8 @@ final class APIChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
+
+    private static func closes(_ head: HTTPRequest) -> Bool { head.headerFields[.connection]?.lowercased() == "close" }
 
     static func split(_ target: String) -> (path: String, query: String?) {
         guard let mark = target.firstIndex(of: "?") else { return (target, nil) }

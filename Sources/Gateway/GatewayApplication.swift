@@ -32,7 +32,8 @@ public enum GatewayApplication {
     /// The router: `GET /health` (the pools' state) and `GET /metrics` of the gateway itself, the
     /// API's OpenAPI document, the web app, and the public API, forwarded.
     static func buildRouter(
-        configuration: GatewayConfiguration, api: PublicAPI, live: LiveChanges? = nil, operations: RedisClient? = nil
+        configuration: GatewayConfiguration, api: PublicAPI, pressures: LoopPressures? = nil, live: LiveChanges? = nil,
+        operations: RedisClient? = nil
     ) throws -> Router<GatewayRequestContext> {
         let pools = api.pools
         ServiceMetrics.bootstrap()
@@ -44,6 +45,7 @@ public enum GatewayApplication {
         // (`gateway_requests_total`, by route), and both, per request, cost it 1.5 % of its CPU.
         ServiceMetrics.addRoutes(to: router, httpMetrics: false) {
             GatewayMetrics.readPools(pools)
+            GatewayMetrics.readLoops(pressures?.all ?? [])
             if let operations { await BusMetrics.readStreams(client: operations, into: scraped) }
         }
         // Starts a trace (or continues the client's `traceparent`) per request, when tracing is on.
@@ -113,7 +115,10 @@ public enum GatewayApplication {
         let checker = HealthChecker(
             pools: Array(pools.values), client: upstreamClient.probes, interval: configuration.healthInterval,
             instancesFile: configuration.instancesFile, logger: configuration.logger)
-        var services: [any Service] = [upstreamClient, checker, EventLoopBeat(watch: configuration.live)]
+        // The beat watches the loops that serve (the singleton group's would be the wrong ones).
+        var services: [any Service] = [upstreamClient, checker, EventLoopBeat(group: loops, watch: configuration.live)]
+        let pressures = LoopPressures(group: loops, settings: configuration.loopPressure)
+        services.append(pressures)
         var live: LiveChanges?
         var operations: RedisClient?
         if let redis = configuration.redis {
@@ -126,10 +131,10 @@ public enum GatewayApplication {
         if let watch = ParentWatch.fromEnvironment() { services.insert(watch, at: 0) }
         let api = makeAPI(configuration, pools: pools, connections: upstreamClient.connections)
         return Application(
-            router: try buildRouter(configuration: configuration, api: api, live: live, operations: operations),
+            router: try buildRouter(configuration: configuration, api: api, pressures: pressures, live: live, operations: operations),
             // Each connection's requests are handled and forwarded on its event loop (see
             // ``EventLoopExecutor``), the API's in the connection's pipeline (``APIChannelHandler``).
-            server: .gateway(api),
+            server: .gateway(api, pressures: pressures),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: name),
             services: services,
             eventLoopGroupProvider: .shared(loops),

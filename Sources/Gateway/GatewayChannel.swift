@@ -12,13 +12,16 @@ struct GatewayChannel: ServerChildChannel {
     typealias Value = EventLoopBoundChannel<HTTP1Channel>.Value
     let base: EventLoopBoundChannel<HTTP1Channel>
     let api: PublicAPI
+    let pressures: LoopPressures?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             // After the connection's state handler, which so sees every request (see the handler).
             let operations = channel.pipeline.syncOperations
             let state = try operations.handler(type: HTTPConnectionStateHandler.self)
-            try operations.addHandler(APIChannelHandler(api: api, eventLoop: channel.eventLoop), position: .after(state))
+            try operations.addHandler(
+                APIChannelHandler(api: api, pressure: pressures?.pressure(on: channel.eventLoop), eventLoop: channel.eventLoop),
+                position: .after(state))
             return value
         }
     }
@@ -27,9 +30,12 @@ struct GatewayChannel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// ``HTTPServerBuilder/eventLoopBoundHTTP1`` with the API served in the pipeline.
-    static func gateway(_ api: PublicAPI) -> HTTPServerBuilder {
-        .init { responder in GatewayChannel(base: EventLoopBoundChannel(HTTP1Channel.serviceHTTP1(responder: responder)), api: api) }
+    /// ``HTTPServerBuilder/eventLoopBoundHTTP1`` with the API served in the pipeline, turning
+    /// requests away while a loop is too busy by `pressures`.
+    static func gateway(_ api: PublicAPI, pressures: LoopPressures?) -> HTTPServerBuilder {
+        .init { responder in
+            GatewayChannel(base: EventLoopBoundChannel(HTTP1Channel.serviceHTTP1(responder: responder)), api: api, pressures: pressures)
+        }
     }
 }
 

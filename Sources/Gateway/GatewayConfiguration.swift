@@ -23,6 +23,11 @@ public struct GatewayConfiguration: Sendable {
     /// One per four cores: a proxy's work per request is small, and a loop with more connections
     /// handles more of them per wake-up (measured on 2 cores: one loop cost less CPU per order than two).
     public var eventLoops = max(1, ProcessInfo.processInfo.activeProcessorCount / 4)
+    /// When the gateway turns the API's requests away at once because its own event loop is too
+    /// busy to keep up (``LoopPressure``); a nil limit (the default): never, the loops' demand is
+    /// only measured. Off by default: clients that send again at once whatever `Retry-After` says
+    /// keep a busy loop busy with 503s instead.
+    public var loopPressure = LoopPressure.Settings(limit: nil)
     /// How often each instance's `/ready` is asked (and the instances file looked at).
     public var healthInterval: Duration
     /// Instances that may change while the gateway runs (``InstancesFile``).

@@ -29,7 +29,8 @@ enum GatewayMetrics {
     /// Routes and statuses are few (the route table's names, "unmatched", HTTP statuses).
     private static let requestMetrics = Mutex<[RouteStatus: (Counter, Timer)]>([:])
 
-    /// `reason`: unauthorized, rate_limited, load_shed, breaker_open, no_instance, timeout, upstream_failed.
+    /// `reason`: unauthorized, rate_limited, load_shed, breaker_open, no_instance, timeout, upstream_failed,
+    /// gateway_busy (its own event loop too busy, ``LoopPressure``).
     static func rejection(_ reason: String, pool: String) {
         let counter = rejections.withLock { counts in
             let key = Rejection(reason: reason, pool: pool)
@@ -61,7 +62,8 @@ enum GatewayMetrics {
     /// Every rejection and fallback counter of `pool` at 0, so that a rule sees the first one as an
     /// increase (a counter that appears at 1 has no increase to show).
     static func start(pool: String) {
-        let reasons = ["unauthorized", "rate_limited", "timeout", "upstream_failed"] + Forwarder.Rejection.allCases.map(\.rawValue)
+        let reasons =
+            ["unauthorized", "rate_limited", "timeout", "upstream_failed", "gateway_busy"] + Forwarder.Rejection.allCases.map(\.rawValue)
         for reason in reasons {
             Counter(label: "gateway_rejections_total", dimensions: [("reason", reason), ("pool", pool)]).increment(by: 0)
         }
@@ -79,6 +81,15 @@ enum GatewayMetrics {
         for (upstream, pool) in pools {
             Gauge(label: "gateway_concurrency_limit", dimensions: [("pool", upstream.rawValue)]).record(pool.limiter.limit)
             Gauge(label: "gateway_in_flight_requests", dimensions: [("pool", upstream.rawValue)]).record(pool.limiter.inFlight)
+        }
+    }
+
+    /// How busy each of the gateway's event loops is and the share of the API it turns away
+    /// (``LoopPressure``), read at each scrape.
+    static func readLoops(_ pressures: [LoopPressure]) {
+        for (index, pressure) in pressures.enumerated() {
+            Gauge(label: "gateway_event_loop_demand_ratio", dimensions: [("loop", String(index))]).record(pressure.demand)
+            Gauge(label: "gateway_event_loop_turned_away_ratio", dimensions: [("loop", String(index))]).record(pressure.share)
         }
     }
 

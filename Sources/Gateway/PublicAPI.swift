@@ -100,6 +100,21 @@ struct PublicAPI: Sendable {
         return Answer(status: error.status, headers: headers, body: ByteBuffer(bytes: body))
     }
 
+    /// The answer to a call turned away before any of the API's work because the gateway's own
+    /// event loop is too busy (``LoopPressure``); nil for a path of no route (its 404 costs no more).
+    func busy(_ method: HTTPRequest.Method, path: String, headers: HTTPFields) -> Answer? {
+        guard case .route(let route, _) = table.match(method, Substring(path)) else { return nil }
+        GatewayMetrics.rejection("gateway_busy", pool: route.upstream.rawValue)
+        GatewayMetrics.request(route: route.name, status: 503, duration: .zero)
+        var answer = Self.busyAnswer
+        answer.headers[Self.requestIdHeader] = Self.requestId(of: headers)
+        return answer
+    }
+
+    /// Made once: under overload it is most answers.
+    private static let busyAnswer = answer(
+        for: APIError(.serviceUnavailable, "the gateway is busy: please try again in a moment", headers: [.retryAfter: "1"]))
+
     private func serve(_ call: Call, table: RouteTable, requestId: String, routeName: inout String) async throws -> Answer {
         let (route, parameters): (Route, [String])
         switch table.match(call.method, Substring(call.path)) {

@@ -32,4 +32,30 @@ final class ConfigCommandTests: XCTestCase {
         XCTAssertTrue(text.contains("set (hidden)"), text)
         XCTAssertFalse(text.contains("s3cret"), "no password in the output")
     }
+
+    /// The gateway turns a share of the API away when its loop is too busy only when told to
+    /// (`--loop-busy-limit`, `LOOP_BUSY_LIMIT`), and refuses a limit that would turn it away idle.
+    func testTheGatewaysLoopBusyLimitIsOffUnlessSetAndRefusedOutOfRange() async throws {
+        let directory = try TemporaryDirectory.make(prefix: "config-gateway")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func config(_ flags: [String], _ extra: [String: String] = [:]) async throws -> (status: Int32, text: String) {
+            let output = directory.appendingPathComponent("config-\(flags.count)-\(extra.count).out").path
+            var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+            for pool in ["RENTAL", "DELIVERY", "LOOKUP", "NOTIFIER"] { environment["\(pool)_URLS"] = "http://127.0.0.1:9" }
+            let process = try ChildProcess(
+                executable: try ServiceCluster.findExecutable(), arguments: ["config", "gateway", "--no-auth"] + flags,
+                environment: environment, logFile: output)
+            let exited = await process.exit(within: .seconds(20))
+            XCTAssertTrue(exited)
+            return (process.wait(), try String(contentsOfFile: output, encoding: .utf8))
+        }
+        let unset = try await config([])
+        XCTAssertEqual(unset.status, 0, unset.text)
+        XCTAssertTrue(unset.text.contains("loop-busy-limit  never"), unset.text)
+        let fromEnvironment = try await config([], ["LOOP_BUSY_LIMIT": "85"])
+        XCTAssertTrue(fromEnvironment.text.contains("loop-busy-limit  85 %"), fromEnvironment.text)
+        let tooLow = try await config(["--loop-busy-limit", "40"])
+        XCTAssertNotEqual(tooLow.status, 0)
+        XCTAssertTrue(tooLow.text.contains("--loop-busy-limit must be 50 to 100"), tooLow.text)
+    }
 }

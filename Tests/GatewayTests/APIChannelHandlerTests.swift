@@ -9,6 +9,7 @@ import NIOPosix
 import ProcessSupport
 import ServiceKit
 import Synchronization
+import TestSupport
 import XCTest
 
 @testable import Gateway
@@ -78,8 +79,11 @@ final class APIChannelHandlerTests: XCTestCase {
 
     override func tearDown() async throws { try await instance.close() }
 
-    /// The gateway as it is served, with a router that counts what reaches it.
-    private func withGateway(_ test: @escaping @Sendable (Int) async throws -> Void) async throws {
+    /// The gateway as it is served, on one event loop (the test's second argument), with a router
+    /// that counts what reaches it; with `busyLimit`, turning requests away while the loop is busier.
+    private func withGateway(busyLimit: Double? = nil, _ test: @escaping @Sendable (Int, any EventLoop) async throws -> Void)
+        async throws
+    {
         let url = URL(string: "http://127.0.0.1:\(instance.localAddress!.port!)")!
         let configuration = GatewayConfiguration(
             pools: [.rental: [url]], authentication: .disabled, rateLimit: 0, logger: Logger(label: "test"))
@@ -90,13 +94,18 @@ final class APIChannelHandlerTests: XCTestCase {
         router.middlewares.add(routed)
         router.middlewares.add(GatewayMiddleware(api: api))
         router.get("/ready") { _, _ in "ready" }
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pressures = busyLimit.map { LoopPressures(group: loops, settings: LoopPressure.Settings(limit: $0)) }
         let app = Application(
-            router: router, server: .gateway(api), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "gateway"))
-        try await app.test(.live) { client in try await test(client.port!) }
+            router: router, server: .gateway(api, pressures: pressures),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "gateway"), services: pressures.map { [$0] } ?? [],
+            eventLoopGroupProvider: .shared(loops))
+        try await app.test(.live) { client in try await test(client.port!, loops.next()) }
+        try await loops.shutdownGracefully()
     }
 
     func testTheAPIIsAnsweredInThePipelineAndOnlyTheGatewaysOwnRoutesReachTheRouter() async throws {
-        try await withGateway { port in
+        try await withGateway { port, _ in
             let answers = try Self.exchange(
                 port: port,
                 [
@@ -119,7 +128,7 @@ final class APIChannelHandlerTests: XCTestCase {
     }
 
     func testPipelinedAnswersKeepTheirRequestsOrderWhenTheAPIIsSlower() async throws {
-        try await withGateway { port in
+        try await withGateway { port, _ in
             let answers = try Self.exchange(
                 port: port, [Self.request("GET", "/books/slow"), Self.request("GET", "/ready"), Self.request("GET", "/books")])
             XCTAssertEqual(answers.map(\.body), ["slow", "ready", "[]"], "the router's quick answer waited for the slow one before it")
@@ -127,7 +136,7 @@ final class APIChannelHandlerTests: XCTestCase {
     }
 
     func testATooLargeBodyIsRefusedAndTheConnectionGoesOnUntilTheClientAsksToCloseIt() async throws {
-        try await withGateway { port in
+        try await withGateway { port, _ in
             let large = String(repeating: "x", count: RouteTable.maximumBody + 10)
             let answers = try Self.exchange(
                 port: port,
@@ -138,6 +147,34 @@ final class APIChannelHandlerTests: XCTestCase {
             XCTAssertEqual(answers.map(\.status), [413, 200, 200])
             XCTAssertEqual(answers[2].headers["connection"], "close")
         }
+    }
+
+    func testWhileItsLoopIsTooBusyTheAPIIsTurnedAwayUnreadWith503AndRetryAfterAndServedOnceItKeepsUp() async throws {
+        try await withGateway(busyLimit: 0.9) { port, loop in
+            XCTAssertEqual(try Self.exchange(port: port, [Self.request("GET", "/books")]).map(\.status), [200], "served on time")
+            // The loop's thread busy for 600 ms, as a burst of work would keep it.
+            await withCheckedContinuation { started in
+                loop.execute {
+                    started.resume()
+                    let end = ContinuousClock.now + .milliseconds(600)
+                    while ContinuousClock.now < end {}
+                }
+            }
+            let answers = try Self.exchange(
+                port: port,
+                [Self.request("POST", "/books", body: #"{"title":"Dune"}"#), Self.request("GET", "/books"), Self.request("GET", "/ready")])
+            XCTAssertEqual(
+                answers.map(\.status), [503, 503, 200], "the API's requests turned away, a body dropped; the gateway's own served")
+            XCTAssertEqual(answers[0].body, #"{"error":"the gateway is busy: please try again in a moment"}"#)
+            XCTAssertEqual(answers[0].headers["retry-after"], "1")
+            XCTAssertNotNil(answers[0].headers["x-request-id"])
+            let servedAgain = try await eventually(timeout: .seconds(10)) {
+                try Self.exchange(port: port, [Self.request("GET", "/books")]).map(\.status) == [200]
+            }
+            XCTAssertTrue(servedAgain, "served again once the loop caught up")
+        }
+        let busy = GatewayMetrics.rejections.withLock { $0[.init(reason: "gateway_busy", pool: "rental")]?.count ?? 0 }
+        XCTAssertGreaterThanOrEqual(busy, 2, "counted as rejections, reason gateway_busy")
     }
 
     private static func request(_ method: String, _ target: String, body: String? = nil, headers: String = "") -> String {
