@@ -77,7 +77,9 @@ public final class LoopPressure: Sendable {
 
     /// Whether to turn the next API request away: `share` of them, spread evenly.
     public func turnsAway() -> Bool {
-        state.withLock { state in
+        // Without a limit (the default), no lock on each request.
+        guard settings.limit != nil else { return false }
+        return state.withLock { state in
             guard state.share > 0 else { return false }
             state.owed += state.share
             guard state.owed >= 0.5 else { return false }
@@ -104,17 +106,17 @@ public struct LoopPressures: Service, CustomStringConvertible {
     public var all: [LoopPressure] { loops.map(\.pressure) }
 
     public func run() async throws {
-        let gauges = loops.map { Gauge(loop: $0.loop, pressure: $0.pressure) }
-        for gauge in gauges { gauge.start() }
+        let samplers = loops.map { Sampler(loop: $0.loop, pressure: $0.pressure) }
+        for sampler in samplers { sampler.start() }
         try? await gracefulShutdown()
-        for gauge in gauges { gauge.stop() }
+        for sampler in samplers { sampler.stop() }
     }
 
     public var description: String { "LoopPressures" }
 
     /// Reads its loop thread's scheduler statistics every `interval`, on that thread. Without them
     /// (not Linux), it measures nothing and nothing is turned away.
-    private final class Gauge: Sendable {
+    private final class Sampler: Sendable {
         let loop: any EventLoop
         let pressure: LoopPressure
         private let scheduled = Mutex<Scheduled<Void>?>(nil)
