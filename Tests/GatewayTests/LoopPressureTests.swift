@@ -1,3 +1,8 @@
+import Foundation
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import TestSupport
 import XCTest
 
 @testable import Gateway
@@ -55,5 +60,29 @@ final class LoopPressureTests: XCTestCase {
         let gaps = Set(zip(at, at.dropFirst()).map { $1 - $0 })
         let every = 1 / share
         XCTAssertTrue(gaps.isSubset(of: [Int(every.rounded(.down)), Int(every.rounded(.up))]), "never in runs: \(gaps)")
+    }
+
+    func testEachLoopsStatisticsAreReadFromAFileThatIsClosedWhenTheMeasuringStops() async throws {
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = ServiceGroup(
+            services: [LoopPressures(group: loops, settings: .init(limit: nil))], gracefulShutdownSignals: [], logger: Logger(label: "test")
+        )
+        let running = Task { try await group.run() }
+        let opened = await eventually(timeout: .seconds(10)) { Self.schedstatFilesOpen() == 1 }
+        XCTAssertTrue(opened, "one per loop, kept open")
+        await group.triggerGracefulShutdown()
+        try await running.value
+        let closed = await eventually(timeout: .seconds(10)) { Self.schedstatFilesOpen() == 0 }
+        XCTAssertTrue(closed, "closed once it stopped")
+        try await loops.shutdownGracefully()
+    }
+
+    /// The process's open files that are a thread's scheduler statistics.
+    private static func schedstatFilesOpen() -> Int {
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return descriptors.filter {
+            ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "").hasSuffix("/schedstat")
+        }
+        .count
     }
 }

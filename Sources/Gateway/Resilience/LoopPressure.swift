@@ -156,6 +156,8 @@ public struct LoopPressures: Service, CustomStringConvertible {
                 }
                 schedule(file, last: now)
             }
+            // Cancelled by `stop()`, or by the loop's shutting down: the tick that would close it never runs.
+            next.futureResult.whenFailure { _ in close(file) }
             scheduled.withLock { $0 = next }
         }
 
