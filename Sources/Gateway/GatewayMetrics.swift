@@ -84,14 +84,27 @@ enum GatewayMetrics {
         }
     }
 
-    /// How busy each of the gateway's event loops is and the share of the API it turns away
-    /// (``LoopPressure``), read at each scrape.
+    /// How busy each of the gateway's event loops has been (its thread's time run or waiting for a
+    /// core, ``LoopPressure/demandSeconds``: `rate()` of it is the loop's demand) and the share of
+    /// the API it turns away now, read at each scrape.
     static func readLoops(_ pressures: [LoopPressure]) {
         for (index, pressure) in pressures.enumerated() {
-            Gauge(label: "gateway_event_loop_demand_ratio", dimensions: [("loop", String(index))]).record(pressure.demand)
-            Gauge(label: "gateway_event_loop_turned_away_ratio", dimensions: [("loop", String(index))]).record(pressure.share)
+            let loop = [("loop", String(index))]
+            if let total = pressure.demandSeconds {
+                let added = demandExported.withLock { exported in
+                    defer { exported[index] = max(total, exported[index] ?? 0) }
+                    return total - (exported[index] ?? 0)
+                }
+                if added > 0 {
+                    FloatingPointCounter(label: "gateway_event_loop_demand_seconds_total", dimensions: loop).increment(by: added)
+                }
+            }
+            Gauge(label: "gateway_event_loop_turned_away_ratio", dimensions: loop).record(pressure.share)
         }
     }
+
+    /// Each loop's total as last exported: the counter goes up by what its thread added since.
+    private static let demandExported = Mutex<[Int: Double]>([:])
 
     static func breakerState(_ state: CircuitBreaker.State, pool: String) {
         Gauge(label: "gateway_breaker_state", dimensions: [("pool", pool)]).record(state.gaugeValue)

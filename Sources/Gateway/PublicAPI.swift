@@ -96,8 +96,7 @@ struct PublicAPI: Sendable {
     static func answer(for error: APIError) -> Answer {
         var headers = error.headers
         headers[.contentType] = "application/json"
-        let body = (try? JSONEncoder().encode(["error": error.message])) ?? Data()
-        return Answer(status: error.status, headers: headers, body: ByteBuffer(bytes: body))
+        return Answer(status: error.status, headers: headers, body: error.body)
     }
 
     /// The answer to a call turned away before any of the API's work because the gateway's own
@@ -135,7 +134,7 @@ struct PublicAPI: Sendable {
 
         let caller: Caller?
         do {
-            caller = try await authentication.caller(authorization: call.headers[.authorization])
+            caller = try await authentication.caller(authorization: call.headers.value(.authorization))
         } catch {
             GatewayMetrics.rejection("unauthorized", pool: pool.upstream.rawValue)
             throw error
@@ -261,8 +260,10 @@ struct PublicAPI: Sendable {
     /// The call's headers as an instance gets them: without hop-by-hop ones (and those the
     /// `Connection` header names), with the request id and the client's address.
     private func forwardedHeaders(_ call: Call, requestId: String) -> HTTPHeaders {
-        let named = Set(
-            (call.headers[.connection] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        let named =
+            call.headers.value(.connection).map {
+                Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+            } ?? []
         var headers = HTTPHeaders()
         for field in call.headers {
             let name = field.name.canonicalName
@@ -288,6 +289,6 @@ struct PublicAPI: Sendable {
     /// The client's `X-Request-Id` when it is a sensible one (1 to 128 visible ASCII characters),
     /// else a new one.
     static func requestId(of headers: HTTPFields) -> String {
-        RequestID.accepted(headers[requestIdHeader]) ?? RequestID.make()
+        RequestID.accepted(headers.value(requestIdHeader)) ?? RequestID.make()
     }
 }

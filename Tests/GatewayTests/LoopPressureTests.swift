@@ -62,10 +62,10 @@ final class LoopPressureTests: XCTestCase {
         XCTAssertTrue(gaps.isSubset(of: [Int(every.rounded(.down)), Int(every.rounded(.up))]), "never in runs: \(gaps)")
     }
 
-    func testEachLoopsStatisticsAreReadFromAFileThatIsClosedWhenTheMeasuringStops() async throws {
+    func testWithALimitEachLoopsStatisticsAreReadFromAFileThatIsClosedWhenTheMeasuringStops() async throws {
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let group = ServiceGroup(
-            services: [LoopPressures(group: loops, settings: .init(limit: nil))], gracefulShutdownSignals: [], logger: Logger(label: "test")
+            services: [LoopPressures(group: loops, settings: .init(limit: 0.9))], gracefulShutdownSignals: [], logger: Logger(label: "test")
         )
         let running = Task { try await group.run() }
         let opened = await eventually(timeout: .seconds(10)) { Self.schedstatFilesOpen() == 1 }
@@ -74,6 +74,28 @@ final class LoopPressureTests: XCTestCase {
         try await running.value
         let closed = await eventually(timeout: .seconds(10)) { Self.schedstatFilesOpen() == 0 }
         XCTAssertTrue(closed, "closed once it stopped")
+        try await loops.shutdownGracefully()
+    }
+
+    /// Without a limit nothing is read every 10 ms: the loop's total is read when `/metrics` asks.
+    func testWithoutALimitTheLoopsTimeIsReadWhenAskedAndGrowsByWhatItsThreadRan() async throws {
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pressures = LoopPressures(group: loops, settings: .init(limit: nil))
+        let group = ServiceGroup(services: [pressures], gracefulShutdownSignals: [], logger: Logger(label: "test"))
+        let running = Task { try await group.run() }
+        let pressure = pressures.all[0]
+        let known = await eventually(timeout: .seconds(10)) { pressure.demandSeconds != nil }
+        XCTAssertTrue(known, "the loop's thread learnt")
+        XCTAssertEqual(Self.schedstatFilesOpen(), 0, "no file kept open, no timer")
+        let before = try XCTUnwrap(pressure.demandSeconds)
+        try await loops.next().submit {
+            let until = ContinuousClock.now + .milliseconds(300)
+            while ContinuousClock.now < until {}
+        }.get()
+        let after = try XCTUnwrap(pressure.demandSeconds)
+        XCTAssertGreaterThanOrEqual(after - before, 0.3, "the 300 ms it ran, and any wait for a core")
+        await group.triggerGracefulShutdown()
+        try await running.value
         try await loops.shutdownGracefully()
     }
 

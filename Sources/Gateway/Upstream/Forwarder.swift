@@ -68,22 +68,22 @@ struct Forwarder: Sendable {
 
     private func attempt(_ outgoing: Outgoing, on pool: InstancePool) async -> Result {
         let deadline = NIODeadline.now() + TimeAmount(outgoing.timeout)
-        var tried: Set<URL> = []
+        var tried: [URL] = []
         var repeats = 0  // sends that reached an instance and are tried again elsewhere
         var last: Result = .unavailable(.noInstance, retryAfter: .seconds(1))
         while let instance = pool.pick(excluding: tried) {
-            tried.insert(instance)
+            tried.append(instance.url)
             let request = UpstreamConnections.Request(
                 method: outgoing.method, target: outgoing.target, headers: outgoing.headers, body: outgoing.body)
             do {
-                let answer = try await send(request, to: pool.address(of: instance), deadline: deadline)
+                let answer = try await send(request, to: instance.address, deadline: deadline)
                 last = .response(status: answer.status, headers: answer.headers, body: answer.body)
                 // A read answered 502/503/504 by one instance may do better on another.
                 guard outgoing.isRetryable, [502, 503, 504].contains(answer.status), repeats == 0 else { return last }
                 repeats += 1
             } catch {
                 if case .notConnected = error {
-                    pool.setReady(instance, false)  // the health check brings it back
+                    pool.setReady(instance.url, false)  // the health check brings it back
                     last = .unavailable(.noInstance, retryAfter: .seconds(1))
                     continue
                 }

@@ -21,20 +21,32 @@ public enum RequestID {
         return text
     }
 
-    /// A new id: this process's random 48-bit prefix and a counter, e.g. `3f9a1c2b7d4e-00000000001a`.
-    /// Unique across processes without asking the kernel for randomness per request, as `UUID()`
-    /// does (a `getrandom` call: 1 % of the gateway's CPU at 500 orders/s).
+    /// A new id: this process's random 48-bit prefix and a counter (its low 48 bits), e.g.
+    /// `3f9a1c2b7d4e-00000000001a`. Unique across processes without asking the kernel for randomness
+    /// per request, as `UUID()` does (a `getrandom` call: 1 % of the gateway's CPU at 500 orders/s);
+    /// written as hex digits into the string's own storage (formatting the counter and padding it
+    /// took three strings per id: 1 % of the gateway's CPU at 400 orders/s).
     public static func make() -> String {
-        let number = counter.add(1, ordering: .relaxed).newValue
-        let digits = String(number, radix: 16)
-        return prefix + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
+        hex(prefix, counter.add(1, ordering: .relaxed).newValue)
     }
 
-    private static let prefix: String = {
-        let random = UInt64.random(in: 0..<(1 << 48))
-        let digits = String(random, radix: 16)
-        return String(repeating: "0", count: 12 - digits.count) + digits + "-"
-    }()
+    /// Two 48-bit numbers as 12 hex digits each, joined by `-`.
+    static func hex(_ first: UInt64, _ second: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 25) { text in
+            func write(_ number: UInt64, at offset: Int) {
+                for place in 0..<12 {
+                    let digit = UInt8((number >> UInt64(44 - 4 * place)) & 0xF)
+                    text[offset + place] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+                }
+            }
+            write(first, at: 0)
+            text[12] = UInt8(ascii: "-")
+            write(second, at: 13)
+            return 25
+        }
+    }
+
+    private static let prefix = UInt64.random(in: 0..<(1 << 48))
     private static let counter = Atomic<UInt64>(0)
 }
 
