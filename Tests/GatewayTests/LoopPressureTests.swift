@@ -93,7 +93,9 @@ final class LoopPressureTests: XCTestCase {
             while ContinuousClock.now < until {}
         }.get()
         let after = try XCTUnwrap(pressure.demandSeconds)
-        XCTAssertGreaterThanOrEqual(after - before, 0.3, "the 300 ms it ran, and any wait for a core")
+        // The kernel adds a running thread's time at its ticks and switches, so a reading taken just
+        // as the loop finishes may lack the last few milliseconds (one read 298 ms).
+        XCTAssertGreaterThanOrEqual(after - before, 0.25, "the 300 ms it ran, and any wait for a core")
         await group.triggerGracefulShutdown()
         try await running.value
         try await loops.shutdownGracefully()
