@@ -45,7 +45,7 @@ public enum GatewayApplication {
         // (`gateway_requests_total`, by route), and both, per request, cost it 1.5 % of its CPU.
         ServiceMetrics.addRoutes(to: router, httpMetrics: false) {
             GatewayMetrics.readPools(pools)
-            GatewayMetrics.readLoops(pressures?.all ?? [])
+            GatewayMetrics.readLoops(pressures?.all ?? [], into: scraped)
             if let operations { await BusMetrics.readStreams(client: operations, into: scraped) }
         }
         // Starts a trace (or continues the client's `traceparent`) per request, when tracing is on.

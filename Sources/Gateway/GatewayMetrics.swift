@@ -1,4 +1,5 @@
 import Metrics
+import ServiceKit
 import Synchronization
 
 /// What the gateway counts, for `GET /metrics`: requests by route and status, their latency,
@@ -85,26 +86,20 @@ enum GatewayMetrics {
     }
 
     /// How busy each of the gateway's event loops has been (its thread's time run or waiting for a
-    /// core, ``LoopPressure/demandSeconds``: `rate()` of it is the loop's demand) and the share of
-    /// the API it turns away now, read at each scrape.
-    static func readLoops(_ pressures: [LoopPressure]) {
+    /// core, ``LoopPressure/demandSeconds``: `rate()` of it is the loop's demand), read at each
+    /// scrape into `gauges` as `process_cpu_seconds_total` is, and the share of the API each turns
+    /// away now.
+    static func readLoops(_ pressures: [LoopPressure], into gauges: ScrapedGauges) {
+        let name = "gateway_event_loop_demand_seconds_total"
+        gauges.replace(
+            [name],
+            with: pressures.enumerated().compactMap { index, pressure in
+                pressure.demandSeconds.map { ScrapedGauges.Sample(name, [("loop", String(index))], $0) }
+            })
         for (index, pressure) in pressures.enumerated() {
-            let loop = [("loop", String(index))]
-            if let total = pressure.demandSeconds {
-                let added = demandExported.withLock { exported in
-                    defer { exported[index] = max(total, exported[index] ?? 0) }
-                    return total - (exported[index] ?? 0)
-                }
-                if added > 0 {
-                    FloatingPointCounter(label: "gateway_event_loop_demand_seconds_total", dimensions: loop).increment(by: added)
-                }
-            }
-            Gauge(label: "gateway_event_loop_turned_away_ratio", dimensions: loop).record(pressure.share)
+            Gauge(label: "gateway_event_loop_turned_away_ratio", dimensions: [("loop", String(index))]).record(pressure.share)
         }
     }
-
-    /// Each loop's total as last exported: the counter goes up by what its thread added since.
-    private static let demandExported = Mutex<[Int: Double]>([:])
 
     static func breakerState(_ state: CircuitBreaker.State, pool: String) {
         Gauge(label: "gateway_breaker_state", dimensions: [("pool", pool)]).record(state.gaugeValue)
