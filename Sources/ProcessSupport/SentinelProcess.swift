@@ -19,8 +19,12 @@ public final class SentinelProcess: Sendable {
         public var primaryPort: Int
         /// How many sentinels must agree that the primary is down before one fails it over.
         public var quorum = 2
-        /// How long the primary may not answer before a sentinel thinks it down.
-        public var downAfter: Duration = .seconds(1)
+        /// How long the primary may not answer before a sentinel thinks it down. Keep it above 1 s
+        /// and a round trip: after a failover a sentinel gives the new primary this long to answer
+        /// a PING, counted from the switch, but reconnects only a second after its last attempt
+        /// (at the dead primary). At 1 s the new primary was sometimes thought down at once and
+        /// failed over again.
+        public var downAfter: Duration = .seconds(2)
         public var failoverTimeout: Duration = .seconds(10)
         /// The data nodes' user and password the sentinel logs in with (`sentinel auth-user/auth-pass`).
         public var user: String?

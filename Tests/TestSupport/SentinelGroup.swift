@@ -8,7 +8,10 @@ import Synchronization
 #endif
 
 /// A primary, its replicas and three sentinels, each a private process on a free loopback port,
-/// for tests of failover. The sentinels think the primary down after half a second.
+/// for tests of failover. The sentinels think the primary down after half a second: quicker tests,
+/// and safe with one replica. Right after a failover a sentinel may think the new primary down too
+/// (``SentinelProcess/Watch/downAfter`` says why), but with the old primary dead there is no
+/// replica left to promote, so it stays the primary.
 public final class SentinelGroup: Sendable {
     public static let masterName = "bookdelivery"
 
