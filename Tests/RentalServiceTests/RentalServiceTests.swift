@@ -229,6 +229,10 @@ final class RentalServiceTests: XCTestCase {
                     $0.hasPrefix(#"hb_requests{http_route="/health",http_request_method="GET",http_response_status_code="200"}"#)
                 }
                 XCTAssertGreaterThanOrEqual(Int(line?.split(separator: " ").last ?? "") ?? 0, 1, "the /health request was counted")
+                // Buckets fine enough below 5 ms for a p99 of a few milliseconds to be read from them.
+                let bucket =
+                    #"http_server_request_duration_bucket{http_route="/health",http_request_method="GET",http_response_status_code="200",le="0.001"}"#
+                XCTAssertTrue(text.split(separator: "\n").contains { $0.hasPrefix(bucket) }, "a 1 ms bucket: \(text.prefix(500))")
             }
         }
     }

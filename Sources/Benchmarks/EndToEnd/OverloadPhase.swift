@@ -19,11 +19,15 @@ extension EndToEndBenchmark {
                 "\(Int(rate)) orders/s through the gateway (\(multiple)× its saturation), \(connections) connections, for \(overloadSeconds) s …"
             )
             try await generator.keepOpen(port: workload.gatewayPort, count: connections)
+            let taken = { system.requestDurations(service: "rental", method: "POST", route: "/rentals", status: 201) }
+            let before = taken()
             let results = try await generator.openLoop(rate: rate, duration: .seconds(overloadSeconds)) { _, intended in
                 workload.order(direct: false, intended: intended)
             }
+            var run = OverloadRun(multiple: multiple, rate: rate, connections: connections, results: results)
+            run.insideRental = Latency(taken().since(before))
             _ = try await system.waitForConsumers()
-            runs.append(OverloadRun(multiple: multiple, rate: rate, connections: connections, results: results))
+            runs.append(run)
         }
         return runs
     }
@@ -39,6 +43,10 @@ struct OverloadRun: Encodable {
     /// Orders taken (2xx) per second.
     var admittedRate: Double
     var admitted: Latency
+    /// The same orders as Rental's own `http.server.request.duration` saw them (from its buckets):
+    /// what of `admitted` is Rental's work and its wait for the CPU, not the gateway's or the
+    /// sockets' and the load generator's queues.
+    var insideRental: Latency?
     /// The 503s: load shed or breaker open.
     var shed: Latency
     var statuses: [String: Int]

@@ -103,6 +103,11 @@ extension Report {
                 reference
                     ? "the unloaded reference"
                     : "p99 \(ratio(run.admitted.p99, unloaded.admitted.p99)) unloaded's  target <= \(Self.overloadLatencyTarget)×")
+            if let inside = run.insideRental, let unloadedInside = unloaded.insideRental {
+                row(
+                    "  of which in Rental: p50 \(ms(inside.p50))  p99 \(ms(inside.p99))",
+                    reference ? "its unloaded reference" : "p99 \(ratio(inside.p99, unloadedInside.p99)) unloaded's")
+            }
             if run.shed.count > 0 {
                 row(
                     "  turned away (503): p50 \(ms(run.shed.p50))  p99 \(ms(run.shed.p99))",

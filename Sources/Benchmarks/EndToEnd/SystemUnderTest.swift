@@ -155,6 +155,16 @@ final class SystemUnderTest: @unchecked Sendable {
         return BucketCounts(prometheus: text, metric: "bus_event_age_seconds", labels: ["group": group, "type": type])
     }
 
+    /// Hummingbird's `http.server.request.duration` of `service` for one route and status, from its
+    /// `/metrics`: the time from its middleware taking the request to the answer, without the
+    /// socket's and the parser's queues.
+    func requestDurations(service: String, method: String, route: String, status: Int) -> BucketCounts {
+        guard let text = PlainHTTP.get(port: port(service), path: "/metrics")?.body else { return BucketCounts() }
+        return BucketCounts(
+            prometheus: text, metric: "http_server_request_duration",
+            labels: ["http_request_method": method, "http_route": route, "http_response_status_code": String(status)])
+    }
+
     /// Waits until every consumer group has read and acknowledged everything; returns how long that took.
     /// Waits until every group has finished every entry and every outbox is empty: the work the
     /// orders set off is done. (`XINFO GROUPS`'s `lag` alone said 0 while the consumers were still

@@ -1,4 +1,3 @@
-import Bus
 import Hummingbird
 import Metrics
 import Prometheus
@@ -12,14 +11,16 @@ public enum ServiceMetrics {
     public static let registry: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets[ConsumerStats.eventAgeMetric] = eventAgeBuckets
+        factory.defaultDurationHistogramBuckets = durationBuckets
         MetricsSystem.bootstrap(factory)
         return registry
     }()
 
-    /// Fine below 10 ms, where an event's age is when all is well, so that percentiles read from
-    /// the buckets mean something; coarse above, up to what a consumer catching up sees.
-    public static let eventAgeBuckets: [Duration] =
+    /// Every timer's buckets (an event's age, a request's time in a service or the gateway): fine
+    /// below 10 ms, where they are when all is well, so that percentiles read from the buckets mean
+    /// something (with swift-prometheus's default first bucket of 5 ms, a p99 of 3 ms read as 5);
+    /// coarse above, up to what a consumer catching up sees.
+    public static let durationBuckets: [Duration] =
         [
             250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 7000, 8000, 10_000, 12_500, 15_000, 20_000, 30_000,
             50_000,
