@@ -77,11 +77,15 @@ enum GatewayMetrics {
         Counter(label: "gateway_fallbacks_total", dimensions: [("kind", kind), ("pool", pool)]).increment()
     }
 
-    /// Each pool's adaptive concurrency limit and requests in flight, read at each scrape.
+    /// Each pool's adaptive concurrency limit, requests in flight and the no-load latency the limit
+    /// is learnt against (once probed), read at each scrape.
     static func readPools(_ pools: [Upstream: InstancePool]) {
         for (upstream, pool) in pools {
             Gauge(label: "gateway_concurrency_limit", dimensions: [("pool", upstream.rawValue)]).record(pool.limiter.limit)
             Gauge(label: "gateway_in_flight_requests", dimensions: [("pool", upstream.rawValue)]).record(pool.limiter.inFlight)
+            if let noLoad = pool.limiter.noLoadLatency {
+                Gauge(label: "gateway_no_load_latency_seconds", dimensions: [("pool", upstream.rawValue)]).record(noLoad)
+            }
         }
     }
 

@@ -117,10 +117,12 @@ final class AdaptiveLimitTests: XCTestCase {
         }
         let first = await round(latency: .milliseconds(1))
         XCTAssertEqual(first.admitted, 16, "the ceiling at first")
+        XCTAssertNil(limiter.noLoadLatency, "nothing probed yet")
         // Its answers started the first probe: four at a time until a window of them is in.
         var probe: [Int] = []
         while limiter.limit < 16 && probe.count < 10 { probe.append(await round(latency: .milliseconds(1)).admitted) }
         XCTAssertEqual(probe, [4, 4, 4], "the floor, for ten answers let in during the probe")
+        XCTAssertEqual(limiter.noLoadLatency ?? 0, 0.001, accuracy: 1e-9, "the probe's mean, as /metrics shows it")
         var slow = (admitted: 16, refused: 4)
         for _ in 0..<10 { slow = await round(latency: .milliseconds(20)) }
         XCTAssertLessThan(slow.admitted, 16, "fewer slots once answers took 20× longer: \(slow)")

@@ -26,6 +26,8 @@ extension EndToEndBenchmark {
             }
             var run = OverloadRun(multiple: multiple, rate: rate, connections: connections, results: results)
             run.insideRental = Latency(taken().since(before))
+            run.rentalLimit = system.metric("gateway", series: #"gateway_concurrency_limit{pool="rental"}"#)
+            run.rentalNoLoadLatency = system.metric("gateway", series: #"gateway_no_load_latency_seconds{pool="rental"}"#).map { $0 * 1000 }
             _ = try await system.waitForConsumers()
             runs.append(run)
         }
@@ -47,6 +49,10 @@ struct OverloadRun: Encodable {
     /// what of `admitted` is Rental's work and its wait for the CPU, not the gateway's or the
     /// sockets' and the load generator's queues.
     var insideRental: Latency?
+    /// At the run's end, the gateway's limit on Rental's pool and the no-load latency (ms) its last
+    /// probe measured, which the limit is learnt against.
+    var rentalLimit: Double?
+    var rentalNoLoadLatency: Double?
     /// The 503s: load shed or breaker open.
     var shed: Latency
     var statuses: [String: Int]

@@ -108,6 +108,11 @@ extension Report {
                     "  of which in Rental: p50 \(ms(inside.p50))  p99 \(ms(inside.p99))",
                     reference ? "its unloaded reference" : "p99 \(ratio(inside.p99, unloadedInside.p99)) unloaded's")
             }
+            if let limit = run.rentalLimit {
+                row(
+                    "  limit on Rental's pool at the end: \(Int(limit))",
+                    run.rentalNoLoadLatency.map { "learnt against a no-load latency of \(ms($0)) (its last probe)" } ?? "not probed")
+            }
             if run.shed.count > 0 {
                 row(
                     "  turned away (503): p50 \(ms(run.shed.p50))  p99 \(ms(run.shed.p99))",

@@ -165,6 +165,14 @@ final class SystemUnderTest: @unchecked Sendable {
             labels: ["http_request_method": method, "http_route": route, "http_response_status_code": String(status)])
     }
 
+    /// The value of one series of `service`'s `/metrics`, written as it is there
+    /// (`name{label="value"}`); nil when absent.
+    func metric(_ service: String, series: String) -> Double? {
+        guard let text = PlainHTTP.get(port: port(service), path: "/metrics")?.body else { return nil }
+        let line = text.split(separator: "\n").first { $0.hasPrefix(series + " ") }
+        return line?.split(separator: " ").last.flatMap { Double($0) }
+    }
+
     /// Waits until every consumer group has read and acknowledged everything; returns how long that took.
     /// Waits until every group has finished every entry and every outbox is empty: the work the
     /// orders set off is done. (`XINFO GROUPS`'s `lag` alone said 0 while the consumers were still

@@ -43,6 +43,9 @@ public final class ConcurrencyLimiter: Sendable {
     public var inFlight: Int { state.withLock { $0.inFlight } }
     /// Requests waiting for a slot now.
     public var waiting: Int { state.withLock { $0.waiters.count } }
+    /// Seconds: the no-load latency the limit is learnt against (the last probe's mean); nil
+    /// before the first probe.
+    public var noLoadLatency: Double? { state.withLock { $0.adaptive.noLoadLatency } }
 
     /// Takes a slot; false when none came free in time. A true must be paired with ``release(latency:)``.
     public func acquire() async -> Bool {
