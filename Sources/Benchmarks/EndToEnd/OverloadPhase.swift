@@ -26,8 +26,9 @@ extension EndToEndBenchmark {
             }
             var run = OverloadRun(multiple: multiple, rate: rate, connections: connections, results: results)
             run.insideRental = Latency(taken().since(before))
-            run.rentalLimit = system.metric("gateway", series: #"gateway_concurrency_limit{pool="rental"}"#)
-            run.rentalNoLoadLatency = system.metric("gateway", series: #"gateway_no_load_latency_seconds{pool="rental"}"#).map { $0 * 1000 }
+            let (limit, noLoad) = (#"gateway_concurrency_limit{pool="rental"}"#, #"gateway_no_load_latency_seconds{pool="rental"}"#)
+            let gateway = system.metrics("gateway", series: [limit, noLoad])
+            (run.rentalLimit, run.rentalNoLoadLatency) = (gateway[limit], gateway[noLoad].map { $0 * 1000 })
             _ = try await system.waitForConsumers()
             runs.append(run)
         }

@@ -165,12 +165,16 @@ final class SystemUnderTest: @unchecked Sendable {
             labels: ["http_request_method": method, "http_route": route, "http_response_status_code": String(status)])
     }
 
-    /// The value of one series of `service`'s `/metrics`, written as it is there
-    /// (`name{label="value"}`); nil when absent.
-    func metric(_ service: String, series: String) -> Double? {
-        guard let text = PlainHTTP.get(port: port(service), path: "/metrics")?.body else { return nil }
-        let line = text.split(separator: "\n").first { $0.hasPrefix(series + " ") }
-        return line?.split(separator: " ").last.flatMap { Double($0) }
+    /// The values of some series of `service`'s `/metrics`, from one scrape, each named as it is
+    /// written there (`name{label="value"}`); those absent are left out.
+    func metrics(_ service: String, series: Set<String>) -> [String: Double] {
+        guard let text = PlainHTTP.get(port: port(service), path: "/metrics")?.body else { return [:] }
+        var values: [String: Double] = [:]
+        for line in text.split(separator: "\n") {
+            guard let space = line.lastIndex(of: " "), series.contains(String(line[..<space])) else { continue }
+            values[String(line[..<space])] = Double(line[line.index(after: space)...])
+        }
+        return values
     }
 
     /// Waits until every consumer group has read and acknowledged everything; returns how long that took.
