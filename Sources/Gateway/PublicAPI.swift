@@ -94,9 +94,7 @@ struct PublicAPI: Sendable {
     }
 
     static func answer(for error: APIError) -> Answer {
-        var headers = error.headers
-        headers[.contentType] = "application/json"
-        return Answer(status: error.status, headers: headers, body: error.body)
+        Answer(status: error.status, headers: error.responseHeaders, body: error.body)
     }
 
     /// The answer to a call turned away before any of the API's work because the gateway's own

@@ -20,6 +20,12 @@ final class RequestIDTests: XCTestCase {
 
 /// An error's body, written without `JSONEncoder`, is the JSON any decoder reads back as the message.
 final class APIErrorBodyTests: XCTestCase {
+    func testItsAnswersSayJSONAndKeepTheErrorsOwnHeaders() {
+        let error = APIError(.serviceUnavailable, "busy", headers: [.retryAfter: "1"])
+        XCTAssertEqual(error.responseHeaders[.contentType], "application/json")
+        XCTAssertEqual(error.responseHeaders[.retryAfter], "1")
+    }
+
     func testTheBodyIsJSONThatDecodesToTheMessageWhateverItHolds() throws {
         struct Body: Decodable, Equatable { var error: String }
         let messages = [

@@ -34,9 +34,15 @@ public struct APIError: Error, HTTPResponseError, Equatable, CustomStringConvert
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: status, headers: responseHeaders, body: ResponseBody(byteBuffer: body))
+    }
+
+    /// ``headers`` with `Content-Type: application/json`: what every answer of this error carries,
+    /// here and in the gateway's own answers.
+    public var responseHeaders: HTTPFields {
         var headers = self.headers
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body))
+        return headers
     }
 
     /// `{"error":"<message>"}`, the message escaped as JSON requires (`"`, `\`, control characters).
