@@ -77,8 +77,9 @@ final class AdaptiveLimitTests: XCTestCase {
     func testTheNoLoadLatencyIsWhatTheLastProbeMeasured() {
         let start = ContinuousClock.now
         var limit = probed(ceiling: 64, noLoad: 0.002, at: start)
-        _ = limit.update(meanLatency: 0.0005, peakInFlight: 64, now: start)
+        _ = limit.update(meanLatency: 0.0014, peakInFlight: 64, now: start)
         XCTAssertEqual(limit.noLoadLatency, 0.002, "a lucky window is not the no-load latency")
+        XCTAssertEqual(limit.nextProbe, start + .seconds(30), "nor, within the tolerance, a reason to probe sooner")
         XCTAssertFalse(limit.update(meanLatency: 0.003, peakInFlight: 64, now: start + .seconds(29)))
         XCTAssertFalse(limit.update(meanLatency: 0.003, peakInFlight: 31, now: start + .seconds(30)), "a pool not pushed is not probed")
         XCTAssertTrue(limit.update(meanLatency: 0.003, peakInFlight: 64, now: start + .seconds(30)), "30 s on: a probe")
@@ -88,6 +89,48 @@ final class AdaptiveLimitTests: XCTestCase {
         XCTAssertNil(limit.probeStarted)
         XCTAssertEqual(limit.limit, before, "the limit as it was")
         XCTAssertFalse(limit.update(meanLatency: 0.004, peakInFlight: 64, now: start + .seconds(59)), "the next one 30 s later")
+    }
+
+    /// A probe that fell while the box was busy with something else says nothing of this pool.
+    func testAProbeFarSlowerThanTheNoLoadLatencyIsRefusedTwiceThenTaken() {
+        let start = ContinuousClock.now
+        var limit = probed(ceiling: 64, noLoad: 0.002, at: start)
+        var now = start + .seconds(30)
+        for refusal in 1...2 {
+            XCTAssertFalse(limit.update(meanLatency: 0.010, peakInFlight: 64, now: now - .milliseconds(1)), "not yet")
+            XCTAssertTrue(limit.update(meanLatency: 0.010, peakInFlight: 64, now: now), "probe \(refusal)")
+            let learnt = limit.limit
+            _ = limit.update(meanLatency: 0.030, peakInFlight: 4, now: now + .milliseconds(100))
+            XCTAssertEqual(limit.noLoadLatency, 0.002, "15× the no-load latency: refused (\(refusal))")
+            XCTAssertEqual(limit.refusedProbes, refusal)
+            XCTAssertNil(limit.probeStarted)
+            XCTAssertEqual(limit.limit, learnt, "the limit as it was, learnt against the old figure")
+            now += .milliseconds(100) + .seconds(5)
+        }
+        XCTAssertTrue(limit.update(meanLatency: 0.030, peakInFlight: 64, now: now), "5 s after the refusal: again")
+        _ = limit.update(meanLatency: 0.030, peakInFlight: 4, now: now + .milliseconds(100))
+        XCTAssertEqual(limit.noLoadLatency, 0.030, "the third in a row is taken: the box is slower now")
+        XCTAssertEqual(limit.refusedProbes, 0)
+        XCTAssertEqual(limit.nextProbe, now + .milliseconds(100) + .seconds(30))
+        XCTAssertTrue(limit.update(meanLatency: 0.030, peakInFlight: 64, now: limit.nextProbe))
+        _ = limit.update(meanLatency: 0.005, peakInFlight: 4, now: limit.nextProbe + .milliseconds(100))
+        XCTAssertEqual(limit.noLoadLatency, 0.005, "a quicker probe is always taken")
+    }
+
+    /// Answers clearly quicker under load than the no-load latency show that figure is stale.
+    func testAWindowQuickerThanTheNoLoadLatencyBringsTheNextProbeForward() {
+        let start = ContinuousClock.now
+        var limit = probed(ceiling: 64, noLoad: 0.030, at: start)
+        _ = limit.update(meanLatency: 0.021, peakInFlight: 64, now: start + .seconds(1))
+        XCTAssertEqual(limit.nextProbe, start + .seconds(30), "within the tolerance (21 × 1.5 ≥ 30 ms): as planned")
+        _ = limit.update(meanLatency: 0.019, peakInFlight: 10, now: start + .seconds(2))
+        XCTAssertEqual(limit.nextProbe, start + .seconds(7), "19 ms, even with few in flight: 5 s on")
+        _ = limit.update(meanLatency: 0.002, peakInFlight: 10, now: start + .seconds(3))
+        XCTAssertEqual(limit.nextProbe, start + .seconds(7), "not put off by the next quick window")
+        XCTAssertFalse(limit.update(meanLatency: 0.002, peakInFlight: 64, now: start + .milliseconds(6_999)))
+        XCTAssertTrue(limit.update(meanLatency: 0.002, peakInFlight: 64, now: start + .seconds(7)))
+        _ = limit.update(meanLatency: 0.002, peakInFlight: 4, now: start + .milliseconds(7_100))
+        XCTAssertEqual(limit.noLoadLatency, 0.002)
     }
 
     func testAWindowClosesAfterTenAnswersAndAHundredMilliseconds() {

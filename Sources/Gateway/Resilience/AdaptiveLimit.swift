@@ -28,6 +28,16 @@
 /// half minute. Rejected: a fixed limit (tuned by hand per box and load: a limit of 2 measured a
 /// 7× worse admitted p99, another cut Rental's throughput to a fifth); AIMD on errors (it acts
 /// once timeouts happen, long after the latency).
+///
+/// A probe is only as good as the moment it falls in. One taken while 60 closed-loop clients sent
+/// again the moment they got a 503 measured 27–32 ms for a 2 ms no-load latency (the cores were
+/// busy with the 503s its own floor caused), and the limit then sat at its ceiling through 2× and
+/// 10× overload. So a probe over `implausibleRise` × the figure it would replace is refused and
+/// tried again after `recheck`; the third in a row is taken (the box itself became slower, and a
+/// limit learnt against the old figure would sit at the floor). And a window quicker than the
+/// no-load latency ÷ `tolerance` shows that figure is stale: the next probe comes `recheck` after
+/// it. Rejected: the lowest probe ever (never rises when the box slows down for good); a
+/// probe's quickest answer instead of its mean (one lucky answer).
 struct AdaptiveLimit: Sendable {
     struct Settings: Sendable {
         /// The most requests in flight, whatever the latency (`--max-concurrent`).
@@ -38,6 +48,11 @@ struct AdaptiveLimit: Sendable {
         var tolerance: Double = 1.5
         var smoothing: Double = 0.2
         var probeInterval: Duration = .seconds(30)
+        /// A probe that measured over this multiple of the no-load latency it would replace is
+        /// refused, up to ``refusalsInARow`` times in a row; and how soon a refused one is tried again.
+        var implausibleRise: Double = 3
+        var refusalsInARow = 2
+        var recheck: Duration = .seconds(5)
     }
 
     let settings: Settings
@@ -46,7 +61,9 @@ struct AdaptiveLimit: Sendable {
     private(set) var noLoadLatency: Double?
     /// When the probe under way began; nil between probes.
     private(set) var probeStarted: ContinuousClock.Instant?
-    private var nextProbe: ContinuousClock.Instant
+    private(set) var nextProbe: ContinuousClock.Instant
+    /// Probes refused since the last one taken.
+    private(set) var refusedProbes = 0
 
     init(settings: Settings, now: ContinuousClock.Instant = .now) {
         var settings = settings
@@ -65,10 +82,20 @@ struct AdaptiveLimit: Sendable {
     mutating func update(meanLatency: Double, peakInFlight: Int, now: ContinuousClock.Instant) -> Bool {
         guard meanLatency > 0, meanLatency.isFinite else { return false }
         if probeStarted != nil {
-            noLoadLatency = meanLatency
             probeStarted = nil
-            nextProbe = now + settings.probeInterval
+            if let noLoad = noLoadLatency, meanLatency > settings.implausibleRise * noLoad, refusedProbes < settings.refusalsInARow {
+                refusedProbes += 1
+                nextProbe = now + settings.recheck
+            } else {
+                (noLoadLatency, refusedProbes) = (meanLatency, 0)
+                nextProbe = now + settings.probeInterval
+            }
             return false
+        }
+        // A window clearly quicker than the no-load latency shows that figure was taken at a bad
+        // moment: probe again soon rather than learn against it for the rest of the interval.
+        if let noLoad = noLoadLatency, meanLatency * settings.tolerance < noLoad {
+            nextProbe = min(nextProbe, now + settings.recheck)
         }
         if let noLoad = noLoadLatency, Double(peakInFlight) >= limit / 2 {
             let gradient = max(0.5, min(1, settings.tolerance * noLoad / meanLatency))
