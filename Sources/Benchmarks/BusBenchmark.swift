@@ -31,7 +31,7 @@ struct BusBenchmark: AsyncParsableCommand {
         var logger = Logger(label: "benchmark")
         logger.logLevel = .warning
         let server = redis == nil ? try await Baselines.privateRedis(name: "bus-benchmark") : nil
-        defer { server?.process.signal(SIGKILL) }
+        defer { server.map(Baselines.removeFiles(of:)) }
         let endpoint = try redis.map { try RedisEndpoint(url: $0) } ?? RedisEndpoint(host: "127.0.0.1", port: server?.port ?? 0)
         let perConnection = events / connections
         let total = perConnection * connections

@@ -64,6 +64,8 @@ struct EndToEndBenchmark: AsyncParsableCommand {
                 "Every process restarted without tracing, with it, with it again and without it again (a steady drift of the box cancels out), each at the first --rate straight to the services."
         ))
     var tracingRatio = 0.1
+    @Flag(help: "Keep the work directory (the processes' logs and databases, ~0.5 GB) after a run that succeeded.")
+    var keep = false
 
     func run() async throws {
         guard readySamples >= 1 else { throw ValidationError("--ready-samples must be 1 or more") }
@@ -74,7 +76,8 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw ValidationError("no bookdelivery executable at \(executable); pass --executable")
         }
-        var report = Report(durability: durability, cores: ProcessInfo.processInfo.activeProcessorCount)
+        var report = Report(
+            durability: durability, cores: ProcessInfo.processInfo.activeProcessorCount, saturationConnections: saturationConnections)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let generator = LoadGenerator(loop: group.next(), tracing: trace != nil)
         if let trace {
@@ -101,9 +104,11 @@ struct EndToEndBenchmark: AsyncParsableCommand {
             try await measure(system: system, generator: generator, report: &report)
         } catch {
             await system.stopAll()
+            progress("logs and databases kept in \(system.directory.path)")
             throw error
         }
         await system.stopAll()
+        if keep { progress("logs and databases kept in \(system.directory.path)") } else { system.removeFiles() }
         await generator.close()
         try? await group.shutdownGracefully()
         report.print()

@@ -25,7 +25,7 @@ extension Report {
     }
 
     func printSaturation() {
-        Swift.print("\nsaturation: orders/s with 64 connections kept busy (closed loop)")
+        Swift.print("\nsaturation: orders/s with \(saturationConnections) connections kept busy (closed loop)")
         for run in saturation {
             row(
                 run.path,

@@ -7,6 +7,8 @@ struct Report: Encodable {
     var date = ISO8601DateFormatter().string(from: Date())
     var durability: String
     var cores: Int
+    /// Connections kept busy in the saturation phases (and by the bare server's closed loop).
+    var saturationConnections: Int
     /// The Swift runtime linked "static" (as in the container image) or "shared".
     var swiftRuntime = ""
     var baselines = BaselineFigures()
@@ -38,7 +40,7 @@ struct Report: Encodable {
         row("SQLite commits/s, one writer, synchronous=FULL", number(baselines.sqliteCommitsFull))
         row("SQLite commits/s, one writer, synchronous=NORMAL", number(baselines.sqliteCommitsNormal))
         row("redis-benchmark XADD/s (4 connections, pipeline 100)", number(baselines.redisXADD))
-        row("bare Hummingbird GET requests/s (64 connections)", number(baselines.bareHummingbird))
+        row("bare Hummingbird GET requests/s (\(saturationConnections) connections)", number(baselines.bareHummingbird))
         row("bare Hummingbird CPU s per 1,000 requests", String(format: "%.3f", baselines.bareCPUSecondsPer1000))
         row("bare Hummingbird exec → ready, ms", String(format: "%.0f", baselines.bareReadyMilliseconds))
 

@@ -13,12 +13,19 @@ import ServiceKit
 
 /// The limits the system is compared with, measured on the same machine in the same run.
 enum Baselines {
-    /// A redis-server of its own, without persistence, in a temporary directory.
+    /// A redis-server of its own, without persistence, in a temporary directory (see ``removeFiles(of:)``).
     static func privateRedis(name: String) async throws -> RedisServerProcess {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUIDv7.string().suffix(12))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return try await RedisServerProcess(
             port: try TCPPort.free(), directory: directory, arguments: ["--save", "", "--appendonly", "no"])
+    }
+
+    /// Stops a private redis-server, if it still runs, and removes its directory.
+    static func removeFiles(of server: RedisServerProcess) {
+        server.process.signal(SIGKILL)
+        server.process.wait()
+        try? FileManager.default.removeItem(at: server.directory)
     }
 
     /// Serial one-row transactions on a file in `directory` opened as the services open theirs, with
