@@ -165,7 +165,8 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Contracts", "Gateway", "Redis", "TestSupport", "ProcessSupport", .product(name: "Hummingbird", package: "hummingbird"),
+                "Contracts", "Gateway", "Redis", "ServiceKit", "TestSupport", "ProcessSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ServiceTestSupport"]),

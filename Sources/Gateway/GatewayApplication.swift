@@ -44,7 +44,7 @@ public enum GatewayApplication {
         // Without Hummingbird's `hb_` request metrics: the gateway counts its API's requests itself
         // (`gateway_requests_total`, by route), and both, per request, cost it 1.5 % of its CPU.
         ServiceMetrics.addRoutes(to: router, httpMetrics: false) {
-            GatewayMetrics.readPools(pools)
+            GatewayMetrics.readPools(pools, into: scraped)
             GatewayMetrics.readLoops(pressures?.all ?? [], into: scraped)
             if let operations { await BusMetrics.readStreams(client: operations, into: scraped) }
         }

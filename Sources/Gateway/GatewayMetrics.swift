@@ -77,9 +77,18 @@ enum GatewayMetrics {
         Counter(label: "gateway_fallbacks_total", dimensions: [("kind", kind), ("pool", pool)]).increment()
     }
 
-    /// Each pool's adaptive concurrency limit, requests in flight and the no-load latency the limit
-    /// is learnt against (once probed), read at each scrape.
-    static func readPools(_ pools: [Upstream: InstancePool]) {
+    /// Each pool's adaptive concurrency limit, requests in flight, the no-load latency the limit is
+    /// learnt against (once probed) and its probes so far, taken and refused, read at each scrape.
+    static func readPools(_ pools: [Upstream: InstancePool], into gauges: ScrapedGauges) {
+        let probes = "gateway_limit_probes_total"
+        gauges.replace(
+            [probes],
+            with: pools.flatMap { upstream, pool in
+                let (taken, refused) = pool.limiter.probes
+                return [("taken", taken), ("refused", refused)].map { outcome, count in
+                    ScrapedGauges.Sample(probes, [("pool", upstream.rawValue), ("outcome", outcome)], Double(count))
+                }
+            })
         for (upstream, pool) in pools {
             Gauge(label: "gateway_concurrency_limit", dimensions: [("pool", upstream.rawValue)]).record(pool.limiter.limit)
             Gauge(label: "gateway_in_flight_requests", dimensions: [("pool", upstream.rawValue)]).record(pool.limiter.inFlight)

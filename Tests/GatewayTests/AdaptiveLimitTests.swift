@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 import XCTest
 
 @testable import Gateway
@@ -102,7 +103,8 @@ final class AdaptiveLimitTests: XCTestCase {
             let learnt = limit.limit
             _ = limit.update(meanLatency: 0.030, peakInFlight: 4, now: now + .milliseconds(100))
             XCTAssertEqual(limit.noLoadLatency, 0.002, "15× the no-load latency: refused (\(refusal))")
-            XCTAssertEqual(limit.refusedProbes, refusal)
+            XCTAssertEqual(limit.refusedInARow, refusal)
+            XCTAssertEqual([limit.probesTaken, limit.probesRefused], [1, refusal], "as /metrics counts them")
             XCTAssertNil(limit.probeStarted)
             XCTAssertEqual(limit.limit, learnt, "the limit as it was, learnt against the old figure")
             now += .milliseconds(100) + .seconds(5)
@@ -110,7 +112,8 @@ final class AdaptiveLimitTests: XCTestCase {
         XCTAssertTrue(limit.update(meanLatency: 0.030, peakInFlight: 64, now: now), "5 s after the refusal: again")
         _ = limit.update(meanLatency: 0.030, peakInFlight: 4, now: now + .milliseconds(100))
         XCTAssertEqual(limit.noLoadLatency, 0.030, "the third in a row is taken: the box is slower now")
-        XCTAssertEqual(limit.refusedProbes, 0)
+        XCTAssertEqual(limit.refusedInARow, 0)
+        XCTAssertEqual([limit.probesTaken, limit.probesRefused], [2, 2])
         XCTAssertEqual(limit.nextProbe, now + .milliseconds(100) + .seconds(30))
         XCTAssertTrue(limit.update(meanLatency: 0.030, peakInFlight: 64, now: limit.nextProbe))
         _ = limit.update(meanLatency: 0.005, peakInFlight: 4, now: limit.nextProbe + .milliseconds(100))
@@ -166,6 +169,15 @@ final class AdaptiveLimitTests: XCTestCase {
         while limiter.limit < 16 && probe.count < 10 { probe.append(await round(latency: .milliseconds(1)).admitted) }
         XCTAssertEqual(probe, [4, 4, 4], "the floor, for ten answers let in during the probe")
         XCTAssertEqual(limiter.noLoadLatency ?? 0, 0.001, accuracy: 1e-9, "the probe's mean, as /metrics shows it")
+        let pool = InstancePool(
+            upstream: .rental, instances: [URL(string: "http://127.0.0.1:1")!], breaker: CircuitBreaker(settings: .init()),
+            limiter: limiter)
+        GatewayMetrics.readPools([.rental: pool], into: ScrapedGauges())
+        let exported = String(decoding: ServiceMetrics.registry.emitToBuffer(), as: UTF8.self)
+        for (outcome, count) in [("taken", 1), ("refused", 0)] {
+            let series = #"gateway_limit_probes_total{pool="rental",outcome="\#(outcome)"} \#(count)"#
+            XCTAssertTrue(exported.contains(series), "\(series) in:\n\(exported)")
+        }
         var slow = (admitted: 16, refused: 4)
         for _ in 0..<10 { slow = await round(latency: .milliseconds(20)) }
         XCTAssertLessThan(slow.admitted, 16, "fewer slots once answers took 20× longer: \(slow)")

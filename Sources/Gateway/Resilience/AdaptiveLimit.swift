@@ -63,7 +63,10 @@ struct AdaptiveLimit: Sendable {
     private(set) var probeStarted: ContinuousClock.Instant?
     private(set) var nextProbe: ContinuousClock.Instant
     /// Probes refused since the last one taken.
-    private(set) var refusedProbes = 0
+    private(set) var refusedInARow = 0
+    /// Every probe that ended, taken or refused (`gateway_limit_probes_total`).
+    private(set) var probesTaken = 0
+    private(set) var probesRefused = 0
 
     init(settings: Settings, now: ContinuousClock.Instant = .now) {
         var settings = settings
@@ -83,11 +86,13 @@ struct AdaptiveLimit: Sendable {
         guard meanLatency > 0, meanLatency.isFinite else { return false }
         if probeStarted != nil {
             probeStarted = nil
-            if let noLoad = noLoadLatency, meanLatency > settings.implausibleRise * noLoad, refusedProbes < settings.refusalsInARow {
-                refusedProbes += 1
+            if let noLoad = noLoadLatency, meanLatency > settings.implausibleRise * noLoad, refusedInARow < settings.refusalsInARow {
+                refusedInARow += 1
+                probesRefused += 1
                 nextProbe = now + settings.recheck
             } else {
-                (noLoadLatency, refusedProbes) = (meanLatency, 0)
+                (noLoadLatency, refusedInARow) = (meanLatency, 0)
+                probesTaken += 1
                 nextProbe = now + settings.probeInterval
             }
             return false

@@ -46,6 +46,8 @@ public final class ConcurrencyLimiter: Sendable {
     /// Seconds: the no-load latency the limit is learnt against (the last probe's mean); nil
     /// before the first probe.
     public var noLoadLatency: Double? { state.withLock { $0.adaptive.noLoadLatency } }
+    /// The probes of the no-load latency so far: taken, and refused as implausible.
+    public var probes: (taken: Int, refused: Int) { state.withLock { ($0.adaptive.probesTaken, $0.adaptive.probesRefused) } }
 
     /// Takes a slot; false when none came free in time. A true must be paired with ``release(latency:)``.
     public func acquire() async -> Bool {
