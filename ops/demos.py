@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -95,9 +96,17 @@ class Up:
             print("$ curl -X %s %s  →  %d %s %s" % (method, path, status, " ".join(shown), json.dumps(answer)[:160]))
         return status, headers, answer
 
-    def stop(self):
+    def stop(self, keep=None):
+        """Ctrl-C; then the folder (logs, databases, AOF) is removed, or kept and named when `keep`,
+        which by default is whether an exception is on its way (a `finally` after a failure)."""
+        keep = sys.exc_info()[0] is not None if keep is None else keep
         self.process.send_signal(signal.SIGINT)
-        assert self.process.wait(timeout=60) == 0, "Ctrl-C stops up cleanly"
+        stopped = self.process.wait(timeout=60)
+        if keep or stopped != 0:
+            print("up's logs and data kept in %s" % self.directory)
+        else:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        assert stopped == 0, "Ctrl-C stops up cleanly"
 
 
 def a_book(up, copies=1000):
@@ -248,7 +257,7 @@ def main():
             if up:
                 print("\n".join(up.text().splitlines()[-30:]))
     if up:
-        up.stop()
+        up.stop(keep=failed > 0)
     print("demos: %d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
 

@@ -240,8 +240,7 @@ def main():
         failed = True
         print("FAIL %s" % error)
     finally:
-        system.stop()
-    print("logs: %s" % system.root)
+        system.stop(keep=True if failed else None)
     sys.exit(1 if failed else 0)
 
 

@@ -441,6 +441,7 @@ def main():
     scenarios = [(name, scenario) for name, scenario in SCENARIOS if not options.only or name in options.only]
     failed = 0
     for _ in range(options.repeat):
+        failed_before = failed
         system = System(options.binary, "browser")
         try:
             for name, scenario in scenarios:
@@ -452,10 +453,9 @@ def main():
                     failed += 1
                     print("FAIL %-22s\n%s" % (name, traceback.format_exc()))
         finally:
-            system.stop()
+            system.stop(keep=True if failed > failed_before else None)
         sys.stdout.flush()
-    print("%d passed, %d failed; screenshots in %s; logs in %s" % (
-        len(scenarios) * options.repeat - failed, failed, options.artifacts, system.root))
+    print("%d passed, %d failed; screenshots in %s" % (len(scenarios) * options.repeat - failed, failed, options.artifacts))
     sys.exit(1 if failed else 0)
 
 

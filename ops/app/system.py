@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,7 +125,10 @@ class System:
     def api(self, method, path, body=None, token=None, headers=None):
         return self.request(self.gateway_url + path, method, body, token, headers)
 
-    def stop(self):
+    def stop(self, keep=None):
+        """Stops everything; then the folder (logs, databases) is removed, or kept and named when
+        `keep`, which by default is whether an exception is on its way (a `finally` after a failure)."""
+        keep = sys.exc_info()[0] is not None if keep is None else keep
         for process in self.extra:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -140,3 +144,7 @@ class System:
             except subprocess.TimeoutExpired:
                 os.killpg(self.up.pid, signal.SIGKILL)
         self.log.close()
+        if keep:
+            print("logs and data kept in %s" % self.root)
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
