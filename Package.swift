@@ -174,6 +174,8 @@ let package = Package(
         .testTarget(name: "DeliveryServiceTests", dependencies: ["DeliveryService", "ServiceTestSupport"]),
         .testTarget(name: "LookupServiceTests", dependencies: ["LookupService", "ServiceTestSupport"]),
         .testTarget(name: "NotifierServiceTests", dependencies: ["NotifierService", "ServiceTestSupport"]),
+        // The command line's own rules, tested without starting it (an executable target is testable).
+        .testTarget(name: "BookDeliveryCLITests", dependencies: ["BookDeliveryCLI", "RentalService"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

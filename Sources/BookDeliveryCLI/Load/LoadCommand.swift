@@ -88,7 +88,7 @@ struct LoadCommand: AsyncParsableCommand {
             for index in 0..<total {
                 let due = start + .seconds(Double(index) / rate)
                 if due > .now { try? await Task.sleep(until: due) }
-                let request = plan.request(index, action: actions[index % actions.count])
+                let request = plan.request(index, of: actions)
                 group.addTask {
                     let (status, retryAfter) = await Self.send(request, http: http)
                     tally.record(status: status, retryAfter: retryAfter, latency: .now - due)

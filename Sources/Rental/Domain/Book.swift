@@ -7,4 +7,7 @@ public struct Book: Codable, Sendable, Equatable {
     /// Copies neither reserved by an open rental nor out for delivery or with a customer.
     public var available: Int
     public var createdAt: String
+
+    /// The copies one registration may hold.
+    public static let registrableCopies = 1...100_000
 }

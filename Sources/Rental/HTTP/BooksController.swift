@@ -21,7 +21,9 @@ struct BooksController: Sendable {
             let body = try await request.collectBody()
             let input = try body.decodeJSON(as: RegisterBookRequest.self)
             let copies = input.copies?.value ?? 1
-            guard (1...100_000).contains(copies) else { throw APIError.badRequest("'copies' must be from 1 to 100000") }
+            guard Book.registrableCopies.contains(copies) else {
+                throw APIError.badRequest("'copies' must be from 1 to \(Book.registrableCopies.upperBound)")
+            }
             let (title, author) = (try Validate.text(input.title, "title"), try Validate.text(input.author, "author"))
             return try await writes.respond(to: request, by: caller, body: body, status: .created) { db in
                 BookResponse(try store.registerBook(title: title, author: author, copies: copies, in: db))
