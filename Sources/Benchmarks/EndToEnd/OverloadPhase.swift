@@ -21,19 +21,24 @@ extension EndToEndBenchmark {
             try await generator.keepOpen(port: workload.gatewayPort, count: connections)
             let taken = { system.requestDurations(service: "rental", method: "POST", route: "/rentals", status: 201) }
             let before = taken()
+            let probesBefore = system.metrics("gateway", series: Set(Self.probes))
             let results = try await generator.openLoop(rate: rate, duration: .seconds(overloadSeconds)) { _, intended in
                 workload.order(direct: false, intended: intended)
             }
             var run = OverloadRun(multiple: multiple, rate: rate, connections: connections, results: results)
             run.insideRental = Latency(taken().since(before))
             let (limit, noLoad) = (#"gateway_concurrency_limit{pool="rental"}"#, #"gateway_no_load_latency_seconds{pool="rental"}"#)
-            let gateway = system.metrics("gateway", series: [limit, noLoad])
+            let gateway = system.metrics("gateway", series: Set([limit, noLoad] + Self.probes))
             (run.rentalLimit, run.rentalNoLoadLatency) = (gateway[limit], gateway[noLoad].map { $0 * 1000 })
+            run.rentalProbes = Self.probes.map { Int((gateway[$0] ?? 0) - (probesBefore[$0] ?? 0)) }
             _ = try await system.waitForConsumers()
             runs.append(run)
         }
         return runs
     }
+
+    /// The gateway's probes of Rental's no-load latency so far: taken, refused.
+    static let probes = ["taken", "refused"].map { #"gateway_limit_probes_total{pool="rental",outcome="\#($0)"}"# }
 }
 
 /// One run of the overload phase.
@@ -54,6 +59,8 @@ struct OverloadRun: Encodable {
     /// probe measured, which the limit is learnt against.
     var rentalLimit: Double?
     var rentalNoLoadLatency: Double?
+    /// The probes of that latency during the run: taken, refused.
+    var rentalProbes: [Int] = []
     /// The 503s: load shed or breaker open.
     var shed: Latency
     var statuses: [String: Int]

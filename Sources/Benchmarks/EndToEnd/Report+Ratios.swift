@@ -109,9 +109,12 @@ extension Report {
                     reference ? "its unloaded reference" : "p99 \(ratio(inside.p99, unloadedInside.p99)) unloaded's")
             }
             if let limit = run.rentalLimit {
+                let probes =
+                    run.rentalProbes.count == 2 ? "; probes in this run: \(run.rentalProbes[0]) taken, \(run.rentalProbes[1]) refused" : ""
                 row(
                     "  limit on Rental's pool at the end: \(Int(limit))",
-                    run.rentalNoLoadLatency.map { "learnt against a no-load latency of \(ms($0)) (its last probe)" } ?? "not probed")
+                    (run.rentalNoLoadLatency.map { "learnt against a no-load latency of \(ms($0)) (its last probe)" } ?? "not probed")
+                        + probes)
             }
             if run.shed.count > 0 {
                 row(
