@@ -4,10 +4,10 @@ import XCTest
 
 /// The tests' files: each test's directory sits in one per test process
 /// (`$TMPDIR/bookdelivery-tests-<pid>`), removed when the run ends without a failure. Before, every
-/// directory stayed: one full run left about 1,500 in /tmp. A run with a failure keeps them and
-/// says where; so does one with `KEEP_TEST_FILES=1`. Rejected: removing each in its test's tear-down
-/// (fifteen call sites, and a failing test's logs gone with it); `atexit` (it cannot tell whether a
-/// test failed).
+/// directory stayed: a full run left about 150 in /tmp, a day's work 1,500. A run with a failure
+/// keeps them and says where; so does one with `KEEP_TEST_FILES=1`. Rejected: removing each in its
+/// test's tear-down (fifteen call sites, and a failing test's logs gone with it); `atexit` (it
+/// cannot tell whether a test failed).
 public enum TemporaryDirectory {
     public static func make(prefix: String) throws -> URL {
         let url = TestFiles.shared.root.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
