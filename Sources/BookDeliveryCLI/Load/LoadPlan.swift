@@ -25,7 +25,7 @@ struct LoadPlan: Sendable {
         }
         let admin = try await issuer.token(subject: "load-admin", role: .admin, lifetime: .seconds(600))
         return LoadPlan(
-            gateway: gateway, tokens: tokens, bookIds: try await books(copies: orders, gateway: gateway, admin: admin, http: http))
+            gateway: gateway, tokens: tokens, bookIds: try await books(orders: orders, gateway: gateway, admin: admin, http: http))
     }
 
     /// The copies of each new book for `orders` orders taken in turn: twice as many as needed, at
@@ -37,9 +37,9 @@ struct LoadPlan: Sendable {
         return Array(repeating: (wanted + count - 1) / count, count: count)
     }
 
-    /// Load-test books with at least `copies` available between them, taken in turn: one already
-    /// there with all of them, or new ones.
-    private static func books(copies: Int, gateway: String, admin: String, http: HTTPClient) async throws -> [String] {
+    /// Load-test books for `orders` orders, taken in turn: one already there with a copy for each,
+    /// or new ones (``copiesOfNewBooks(orders:)``).
+    private static func books(orders: Int, gateway: String, admin: String, http: HTTPClient) async throws -> [String] {
         struct Listed: Decodable {
             var id: String
             var title: String
@@ -49,12 +49,12 @@ struct LoadPlan: Sendable {
         search.headers.add(name: "Authorization", value: "Bearer \(admin)")
         let found = try await call(search, http: http)
         if found.status == 200, let books = try? JSONDecoder().decode([Listed].self, from: found.body),
-            let book = books.first(where: { $0.title == bookTitle && $0.available >= copies })
+            let book = books.first(where: { $0.title == bookTitle && $0.available >= orders })
         {
             return [book.id]
         }
         var ids: [String] = []
-        for copies in copiesOfNewBooks(orders: copies) {
+        for copies in copiesOfNewBooks(orders: orders) {
             ids.append(try await register(copies: copies, gateway: gateway, admin: admin, http: http))
         }
         return ids
