@@ -9,7 +9,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +17,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+from harness.processes import keep_or_remove
 
 
 def free_port():
@@ -97,15 +98,11 @@ class Up:
         return status, headers, answer
 
     def stop(self, keep=None):
-        """Ctrl-C; then the folder (logs, databases, AOF) is removed, or kept and named when `keep`,
-        which by default is whether an exception is on its way (a `finally` after a failure)."""
-        keep = sys.exc_info()[0] is not None if keep is None else keep
+        """Ctrl-C; then the folder (logs, databases, AOF) goes or stays (``keep_or_remove``), and
+        stays whatever `keep` says if up did not stop cleanly."""
         self.process.send_signal(signal.SIGINT)
         stopped = self.process.wait(timeout=60)
-        if keep or stopped != 0:
-            print("up's logs and data kept in %s" % self.directory)
-        else:
-            shutil.rmtree(self.directory, ignore_errors=True)
+        keep_or_remove(self.directory, True if stopped != 0 else keep)
         assert stopped == 0, "Ctrl-C stops up cleanly"
 
 

@@ -5,7 +5,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness.processes import free_port  # noqa: E402
+from harness.processes import free_port, keep_or_remove  # noqa: E402
 from harness.resp import Redis  # noqa: E402
 
 SERVICES = ["rental", "delivery", "lookup", "notifier"]
@@ -126,9 +125,7 @@ class System:
         return self.request(self.gateway_url + path, method, body, token, headers)
 
     def stop(self, keep=None):
-        """Stops everything; then the folder (logs, databases) is removed, or kept and named when
-        `keep`, which by default is whether an exception is on its way (a `finally` after a failure)."""
-        keep = sys.exc_info()[0] is not None if keep is None else keep
+        """Stops everything; then its folder goes or stays (``keep_or_remove``)."""
         for process in self.extra:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -144,7 +141,4 @@ class System:
             except subprocess.TimeoutExpired:
                 os.killpg(self.up.pid, signal.SIGKILL)
         self.log.close()
-        if keep:
-            print("logs and data kept in %s" % self.root)
-        else:
-            shutil.rmtree(self.root, ignore_errors=True)
+        keep_or_remove(self.root, keep)

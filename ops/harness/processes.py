@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -28,6 +29,17 @@ def free_port():
         if port not in _given_ports:
             _given_ports.add(port)
             return port
+
+
+def keep_or_remove(folder, keep=None):
+    """At the end of a run: removes `folder` (logs, databases), or keeps it and says where when
+    `keep`, which by default is whether an exception is on its way (a `finally` after a failure)."""
+    if keep is None:
+        keep = sys.exc_info()[0] is not None
+    if keep:
+        print("logs and data kept in %s" % folder)
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def wait_listening(port, timeout=30.0):
