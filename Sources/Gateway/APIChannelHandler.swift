@@ -172,11 +172,19 @@ final class APIChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             method: head.method, path: path, query: query, headers: head.headerFields, body: .buffer(body ?? ByteBuffer()),
             clientAddress: context.channel.remoteAddress?.ipAddress)
         let closes = Self.closes(head)
-        let answered = context.eventLoop.makePromise(of: PublicAPI.Answer.self)
-        let (api, executor) = (api, executor)
-        Task(executorPreference: executor) { @Sendable in answered.succeed(await Self.answer(call, by: api)) }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        answered.futureResult.whenSuccess { answer in
+        let (api, executor, loop) = (api, executor, context.eventLoop)
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        Task(executorPreference: executor) { @Sendable in
+            let answer = await Self.answer(call, by: api)
+            // The task ends on the loop, its executor, unless what it awaited kept it elsewhere:
+            // then the answer goes over to the loop. (Rejected: a promise, completed here and
+            // answered in its callback, which cost an allocation and a callback per request.)
+            guard loop.inEventLoop else {
+                return loop.execute {
+                    let (handler, context) = bound.value
+                    handler.respond(answer, closing: closes, context: context)
+                }
+            }
             let (handler, context) = bound.value
             handler.respond(answer, closing: closes, context: context)
         }

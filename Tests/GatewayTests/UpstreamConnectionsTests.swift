@@ -93,6 +93,40 @@ final class UpstreamConnectionsTests: XCTestCase {
         XCTAssertEqual(Server.accepted.load(ordering: .relaxed), 2, "the timed-out connection was closed, not reused")
     }
 
+    /// The deadline is watched per connection (``ExchangeHandler``): a check scheduled for a long
+    /// deadline must not stand in for a shorter one that comes after it on the same connection.
+    func testAShorterDeadlineAfterALongerOneOnTheSameConnectionIsKept() async throws {
+        _ = try await send("/echo", body: "long", within: .seconds(20))
+        let start = ContinuousClock.now
+        do {
+            _ = try await send("/slow", within: .milliseconds(200))
+            XCTFail("no answer was expected")
+        } catch let failure as UpstreamConnections.Failure {
+            XCTAssertEqual(failure, .timedOut)
+        }
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(10), "timed out by its own deadline, not the first one's check")
+        XCTAssertEqual(Server.accepted.load(ordering: .relaxed), 1, "both went on one connection")
+    }
+
+    /// A check scheduled for the first exchange's deadline that finds the next one in flight and in
+    /// time watches that one's deadline instead.
+    func testACheckThatFindsTheNextExchangeInTimeWatchesItsDeadline() async throws {
+        _ = try await send("/echo", body: "first", within: .milliseconds(300))
+        // Unwatched, the exchange would wait for ever: the test waits for it with a limit.
+        let timedOut = expectation(description: "the second exchange timed out")
+        let (connections, port) = (connections, port)
+        Task {
+            do {
+                _ = try await connections.send(
+                    .init(method: .GET, target: "/slow", headers: [:]), host: "127.0.0.1", port: port, deadline: .now() + .seconds(1))
+            } catch let failure as UpstreamConnections.Failure where failure == .timedOut {
+                timedOut.fulfill()
+            }
+        }
+        await fulfillment(of: [timedOut], timeout: 30)
+        XCTAssertEqual(Server.accepted.load(ordering: .relaxed), 1, "both went on one connection")
+    }
+
     func testARefusedConnectionIsNotConnectedAndAnOversizedAnswerIsRefused() async throws {
         let closed = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
         let unused = closed.localAddress!.port!

@@ -1,9 +1,13 @@
 import NIOCore
 import NIOHTTP1
+import ServiceKit
 
 /// The end of an upstream connection's pipeline: writes an ``Exchange``'s request in one flush and
-/// completes its promise with the whole answer, or with why there is none. One exchange at a time
-/// (HTTP/1.1 without pipelining); the connection goes back to its pool only after the answer's end.
+/// completes its promise with the whole answer, or with why there is none: the connection broke or
+/// closed, or the exchange's deadline passed (the connection is then closed). One exchange at a
+/// time (HTTP/1.1 without pipelining); the connection goes back to its pool only after the answer's end.
+///
+/// The deadline is watched by a ``DeadlineWatch``: no timer per exchange.
 final class ExchangeHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = Exchange
@@ -12,6 +16,7 @@ final class ExchangeHandler: ChannelDuplexHandler {
     private var current: Exchange?
     private var head: HTTPResponseHead?
     private var body: ByteBuffer?
+    private var watch = DeadlineWatch()
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let exchange = unwrapOutboundIn(data)
@@ -20,6 +25,7 @@ final class ExchangeHandler: ChannelDuplexHandler {
             return
         }
         (current, head, body) = (exchange, nil, nil)
+        watch(exchange.deadline, context: context)
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         if let body = exchange.body, body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -47,12 +53,31 @@ final class ExchangeHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        fail(current?.timedOut == true ? .timedOut : .broken("the instance closed the connection"))
+        fail(.broken("the instance closed the connection"))
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(current?.timedOut == true ? .timedOut : .broken("\(error)"))
+        fail(.broken("\(error)"))
+        context.close(promise: nil)
+    }
+
+    /// Makes sure a check runs by `deadline`.
+    private func watch(_ deadline: NIODeadline, context: ChannelHandlerContext) {
+        guard watch.mustSchedule(by: deadline) else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            handler.check(scheduledFor: deadline, context: context)
+        }
+    }
+
+    /// Times the exchange in flight out if its deadline has passed, else watches for it.
+    private func check(scheduledFor: NIODeadline, context: ChannelHandlerContext) {
+        watch.ran(scheduledFor: scheduledFor)
+        guard let exchange = current else { return }
+        guard exchange.deadline <= .now() else { return watch(exchange.deadline, context: context) }
+        fail(.timedOut)
         context.close(promise: nil)
     }
 

@@ -92,25 +92,18 @@ final class UpstreamConnections: Sendable {
         } else if request.method != .GET && request.method != .HEAD {
             head.headers.replaceOrAdd(name: "content-length", value: "0")
         }
-        let exchange = Exchange(head: head, body: request.body, promise: loop.makePromise())
+        let exchange = Exchange(head: head, body: request.body, deadline: deadline, promise: loop.makePromise())
         // Every way this can end completes the promise (a second completion is ignored): the
-        // answer, the connection failing or closing (the handler), the write failing before the
-        // handler saw it (a closed connection), the deadline.
-        let timeout = loop.scheduleTask(deadline: deadline) {
-            exchange.timedOut = true
-            exchange.promise.fail(Failure.timedOut)
-            channel.close(promise: nil)
-        }
+        // answer, the connection failing or closing, the deadline (the handler), and the write
+        // failing before the handler saw it (a closed connection).
         let written = loop.makePromise(of: Void.self)
         written.futureResult.whenFailure { error in exchange.promise.fail(Failure.broken("\(error)")) }
         channel.writeAndFlush(exchange, promise: written)
         do {
             let (answer, keepAlive) = try await exchange.promise.futureResult.get()
-            timeout.cancel()
             if keepAlive { putIdle(channel, key) } else { channel.close(promise: nil) }
             return answer
         } catch {
-            timeout.cancel()
             channel.close(promise: nil)
             throw error
         }
@@ -171,12 +164,17 @@ final class UpstreamConnections: Sendable {
 final class Exchange: @unchecked Sendable {
     let head: HTTPRequestHead
     let body: ByteBuffer?
+    /// The answer's whole end by then, or the exchange fails with `timedOut` and the connection closes.
+    let deadline: NIODeadline
     let promise: EventLoopPromise<(UpstreamConnections.Answer, keepAlive: Bool)>
-    var timedOut = false
 
-    init(head: HTTPRequestHead, body: ByteBuffer?, promise: EventLoopPromise<(UpstreamConnections.Answer, keepAlive: Bool)>) {
+    init(
+        head: HTTPRequestHead, body: ByteBuffer?, deadline: NIODeadline,
+        promise: EventLoopPromise<(UpstreamConnections.Answer, keepAlive: Bool)>
+    ) {
         self.head = head
         self.body = body
+        self.deadline = deadline
         self.promise = promise
     }
 }
