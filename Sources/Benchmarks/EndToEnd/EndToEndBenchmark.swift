@@ -159,7 +159,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
             let label = viaGateway ? "gateway" : "rental"
             progress("saturation, straight to \(label) …")
             try await workload.connect(saturationConnections)
-            let cpuBefore = cpu(system)
+            let (cpuBefore, boxBefore) = (cpu(system, redis: true), BoxCPU.now())
             let results = try await generator.closedLoop(duration: .seconds(saturationSeconds), concurrency: saturationConnections) {
                 workload.order(direct: !viaGateway, intended: .now())
             }
@@ -167,7 +167,8 @@ struct EndToEndBenchmark: AsyncParsableCommand {
             report.saturation.append(
                 Saturation(
                     path: viaGateway ? "through the gateway" : "straight to Rental", results: results, route: Workload.orderRoute,
-                    consumersCaughtUpSeconds: drain / .seconds(1), cpuSeconds: cpuDelta(cpuBefore, cpu(system))))
+                    consumersCaughtUpSeconds: drain / .seconds(1), cpuSeconds: cpuDelta(cpuBefore, cpu(system, redis: true)),
+                    box: BoxCPU.now() - boxBefore))
         }
 
         // Rates as fractions of what this box does straight to Rental, so that runs on different
@@ -253,8 +254,12 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         return (requests / seconds(results.elapsed), requests > 0 ? cpu / requests * 1000 : 0)
     }
 
-    func cpu(_ system: SystemUnderTest) -> [String: Double] {
-        Dictionary(uniqueKeysWithValues: system.processes.keys.map { ($0, system.cpuSeconds($0)) })
+    /// Each process's CPU seconds so far; with `redis`, the redis-server's too (the saturation
+    /// phases' split of the box's CPU, ``BoxCPU``; the other phases' sums are the services' alone).
+    func cpu(_ system: SystemUnderTest, redis: Bool = false) -> [String: Double] {
+        var seconds = Dictionary(uniqueKeysWithValues: system.processes.keys.map { ($0, system.cpuSeconds($0)) })
+        if redis { seconds["redis"] = SystemUnderTest.cpuSeconds(pid: system.redis.process.pid) }
+        return seconds
     }
 
     func cpuDelta(_ before: [String: Double], _ after: [String: Double]) -> [String: Double] {

@@ -54,6 +54,41 @@ extension Report {
             String(format: "%.2f s per 1,000: ", 2 * baselines.bareCPUSecondsPer1000)
                 + percent(2 * baselines.bareCPUSecondsPer1000, rentalCPU)
                 + " (the gateway's floor in this HTTP stack)")
+        printBoxCPU(direct: direct, gateway: gateway)
+    }
+
+    /// Where each saturation phase's orders spent the box's CPU ("no process": the kernel's work
+    /// counted to none, and whatever else ran), and what the throughput target needs it to be
+    /// through the gateway, on a box whose cores the gateway shares (``BoxCPU``).
+    func printBoxCPU(direct: Saturation, gateway: Saturation) {
+        for (label, run) in [("straight", direct), ("through", gateway)] {
+            let parts = run.cpuSecondsPer1000Orders.filter { $0.value >= 0.005 }.sorted { $0.value > $1.value }
+            let rest = run.box.boxSecondsPer1000 - run.box.loadGeneratorSecondsPer1000 - run.cpuSecondsPer1000Orders.values.reduce(0, +)
+            let split =
+                parts.map { "\($0.key) \(String(format: "%.2f", $0.value))" }
+                + [String(format: "load generator %.2f", run.box.loadGeneratorSecondsPer1000), String(format: "no process %.2f", rest)]
+            row(
+                "  the box's CPU per order, \(label)",
+                String(format: "%.2f s per 1,000 (", run.box.boxSecondsPer1000) + split.joined(separator: ", ")
+                    + String(format: "); cores busy %.0f %%", run.box.busyShare * 100))
+        }
+        guard direct.box.boxSecondsPer1000 > 0, gateway.box.boxSecondsPer1000 > 0, direct.box.busyShare > 0 else { return }
+        // On each path, orders/s = cores busy ÷ CPU per order.
+        let cpuFactor = direct.box.boxSecondsPer1000 / gateway.box.boxSecondsPer1000
+        let busyFactor = gateway.box.busyShare / direct.box.busyShare
+        row(
+            "  what the box's CPU allows through",
+            percent(cpuFactor * busyFactor, 1)
+                + String(format: " of straight (CPU per order ×%.2f, cores busy ×%.2f)", cpuFactor, busyFactor))
+        // What the throughput target needs the box's CPU per order through the gateway to be, and
+        // what of it was the gateway's: the rest grows too (less batching at a lower rate).
+        let gatewayCPU = gateway.cpuSecondsPer1000Orders["gateway"] ?? 0
+        row(
+            "  for \(Int(Self.gatewayThroughputTarget * 100)) %",
+            String(
+                format: "the box at <= %.2f s per 1,000 through; it was the gateway's %.2f + the rest's %.2f (straight: %.2f)",
+                direct.box.boxSecondsPer1000 * busyFactor / Self.gatewayThroughputTarget, gatewayCPU,
+                gateway.box.boxSecondsPer1000 - gatewayCPU, direct.box.boxSecondsPer1000))
     }
 
     func printFixedRates() {

@@ -179,8 +179,11 @@ struct Saturation: Encodable {
     /// get the CPU only after it), so the rate taken alone flatters it.
     var completedPerSecond: Double
     var cpuSecondsPer1000Orders: [String: Double]
+    var box: BoxCPUPerOrder
 
-    init(path: String, results: PhaseResults, route: String, consumersCaughtUpSeconds: Double, cpuSeconds: [String: Double]) {
+    init(
+        path: String, results: PhaseResults, route: String, consumersCaughtUpSeconds: Double, cpuSeconds: [String: Double], box: BoxCPU
+    ) {
         self.path = path
         let orders = results.count(route)
         ordersPerSecond = Double(orders) / seconds(results.elapsed)
@@ -189,6 +192,7 @@ struct Saturation: Encodable {
         self.consumersCaughtUpSeconds = consumersCaughtUpSeconds
         completedPerSecond = Double(orders) / (seconds(results.elapsed) + consumersCaughtUpSeconds)
         cpuSecondsPer1000Orders = perThousand(cpuSeconds, orders: orders)
+        self.box = BoxCPUPerOrder(box, orders: orders)
     }
 }
 
