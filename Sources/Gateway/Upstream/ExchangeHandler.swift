@@ -7,8 +7,8 @@ import ServiceKit
 /// closed, or the exchange's deadline passed (the connection is then closed). One exchange at a
 /// time (HTTP/1.1 without pipelining); the connection goes back to its pool only after the answer's end.
 ///
-/// The deadline is watched by a ``DeadlineWatch``: no timer per exchange.
-final class ExchangeHandler: ChannelDuplexHandler {
+/// The deadline is watched as a ``DeadlineWatcher``'s: no timer per exchange.
+final class ExchangeHandler: ChannelDuplexHandler, DeadlineWatcher {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = Exchange
     typealias OutboundOut = HTTPClientRequestPart
@@ -16,7 +16,8 @@ final class ExchangeHandler: ChannelDuplexHandler {
     private var current: Exchange?
     private var head: HTTPResponseHead?
     private var body: ByteBuffer?
-    private var watch = DeadlineWatch()
+    var deadlineWatch = DeadlineWatch()
+    var deadline: NIODeadline? { current?.deadline }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let exchange = unwrapOutboundIn(data)
@@ -25,7 +26,7 @@ final class ExchangeHandler: ChannelDuplexHandler {
             return
         }
         (current, head, body) = (exchange, nil, nil)
-        watch(exchange.deadline, context: context)
+        watchDeadline(context: context)
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         if let body = exchange.body, body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -62,21 +63,7 @@ final class ExchangeHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    /// Makes sure a check runs by `deadline`.
-    private func watch(_ deadline: NIODeadline, context: ChannelHandlerContext) {
-        guard watch.mustSchedule(by: deadline) else { return }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(deadline: deadline) {
-            let (handler, context) = bound.value
-            handler.check(scheduledFor: deadline, context: context)
-        }
-    }
-
-    /// Times the exchange in flight out if its deadline has passed, else watches for it.
-    private func check(scheduledFor: NIODeadline, context: ChannelHandlerContext) {
-        watch.ran(scheduledFor: scheduledFor)
-        guard let exchange = current else { return }
-        guard exchange.deadline <= .now() else { return watch(exchange.deadline, context: context) }
+    func deadlinePassed(context: ChannelHandlerContext) {
         fail(.timedOut)
         context.close(promise: nil)
     }

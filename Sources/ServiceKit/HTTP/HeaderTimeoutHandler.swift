@@ -5,9 +5,9 @@ import NIOHTTPTypes
 /// Closes a connection whose request head does not arrive in time, so that a slowloris client,
 /// sending its headers a byte at a time, cannot hold connections: the idle timeout alone is reset
 /// by every byte. A head must be complete within `first` of connecting and within `next` of the
-/// previous answer (the keep-alive idle time). The deadline is watched by a ``DeadlineWatch``: no
-/// timer per request.
-public final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
+/// previous answer (the keep-alive idle time). The deadline is watched as a ``DeadlineWatcher``'s:
+/// no timer per request.
+public final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, DeadlineWatcher {
     public typealias InboundIn = HTTPRequestPart
     public typealias InboundOut = HTTPRequestPart
     public typealias OutboundIn = HTTPResponsePart
@@ -16,8 +16,8 @@ public final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelH
     private let first: TimeAmount
     private let next: TimeAmount
     /// When the next head is due; nil while a request is in hand, or once the handler is removed.
-    private var headDue: NIODeadline?
-    private var watch = DeadlineWatch()
+    public private(set) var deadline: NIODeadline?
+    public var deadlineWatch = DeadlineWatch()
 
     public init(first: TimeAmount = .seconds(10), next: TimeAmount = .seconds(30)) {
         self.first = first
@@ -34,11 +34,11 @@ public final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelH
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        headDue = nil
+        deadline = nil
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { headDue = nil }
+        if case .head = unwrapInboundIn(data) { deadline = nil }
         context.fireChannelRead(data)
     }
 
@@ -48,24 +48,11 @@ public final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelH
     }
 
     private func expectHead(_ context: ChannelHandlerContext, within delay: TimeAmount) {
-        let due = NIODeadline.now() + delay
-        headDue = due
-        watch(due, context)
+        deadline = .now() + delay
+        watchDeadline(context: context)
     }
 
-    private func watch(_ due: NIODeadline, _ context: ChannelHandlerContext) {
-        guard watch.mustSchedule(by: due) else { return }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(deadline: due) {
-            let (handler, context) = bound.value
-            handler.check(scheduledFor: due, context: context)
-        }
-    }
-
-    private func check(scheduledFor: NIODeadline, context: ChannelHandlerContext) {
-        watch.ran(scheduledFor: scheduledFor)
-        guard let headDue else { return }
-        guard headDue <= .now() else { return watch(headDue, context) }
+    public func deadlinePassed(context: ChannelHandlerContext) {
         context.close(promise: nil)
     }
 }
