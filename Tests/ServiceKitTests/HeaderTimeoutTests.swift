@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
@@ -36,16 +37,33 @@ final class HeaderTimeoutTests: XCTestCase {
         }
     }
 
+    /// The server's timeout handlers, held weakly.
+    final class Handlers: @unchecked Sendable {
+        private struct Weak { weak var handler: HeaderTimeoutHandler? }
+        private let lock = NSLock()
+        private var handlers: [Weak] = []
+
+        func add(_ handler: HeaderTimeoutHandler) { lock.withLock { handlers.append(Weak(handler: handler)) } }
+        var alive: Int { lock.withLock { handlers.count { $0.handler != nil } } }
+    }
+
     private var server: (any Channel)!
+    private let handlers = Handlers()
 
     override func setUp() async throws {
-        server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        server = try await Self.startServer(first: Self.first, handlers: handlers)
+    }
+
+    private static func startServer(first: TimeAmount, handlers: Handlers) async throws -> any Channel {
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
+                    let timeout = HeaderTimeoutHandler(first: first, next: Self.next)
+                    handlers.add(timeout)
                     try operations.configureHTTPServerPipeline()
                     try operations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                    try operations.addHandler(HeaderTimeoutHandler(first: Self.first, next: Self.next))
+                    try operations.addHandler(timeout)
                     try operations.addHandler(Responder())
                 }
             }
@@ -78,6 +96,21 @@ final class HeaderTimeoutTests: XCTestCase {
         defer { close(socket) }
         Self.send(socket, "/hold")
         XCTAssertFalse(Self.closes(socket, within: .milliseconds(2200)), "open past `first` + `next` while its request is in hand")
+    }
+
+    /// A check scheduled for a minute ahead holds its connection's handler weakly: a connection
+    /// closed meanwhile is freed at once, not a minute later.
+    func testAClosedConnectionIsNotKeptUntilItsCheck() async throws {
+        let handlers = Handlers()
+        let patient = try await Self.startServer(first: .seconds(60), handlers: handlers)
+        guard let socket = TCPPort.connect(to: patient.localAddress!.port!) else { throw ChannelError.connectPending }
+        XCTAssertTrue(Self.exchange(socket, "/ok"))
+        XCTAssertEqual(handlers.alive, 1)
+        close(socket)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while handlers.alive > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        XCTAssertEqual(handlers.alive, 0, "the closed connection's handler was freed before its check")
+        try await patient.close()
     }
 
     private func connect() throws -> Int32 {
