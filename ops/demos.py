@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,13 +17,7 @@ import time
 import urllib.error
 import urllib.request
 
-from harness.processes import keep_or_remove
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from harness.processes import free_port, keep_or_remove
 
 
 def wait_for(condition, timeout, what):
