@@ -17,17 +17,7 @@ import time
 import urllib.error
 import urllib.request
 
-from harness.processes import free_port, keep_or_remove
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for %s" % what)
+from harness.processes import free_port, keep_or_remove, wait_for
 
 
 class Up:

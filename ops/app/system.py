@@ -10,25 +10,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness.processes import free_port, keep_or_remove  # noqa: E402
+from harness.processes import free_port, keep_or_remove, wait_for  # noqa: E402
 from harness.resp import Redis  # noqa: E402
 
 SERVICES = ["rental", "delivery", "lookup", "notifier"]
-
-
-def wait_for(condition, timeout, what):
-    """Polls `condition` until it returns something truthy; fails after `timeout` seconds."""
-    deadline = time.time() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(0.05)
 
 
 class System:

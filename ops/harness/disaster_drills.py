@@ -20,7 +20,7 @@ import time
 
 from .invariants import converge, rows
 from .load import Load
-from .processes import call
+from .processes import call, wait_for
 from .resp import pairs, xrange_iter
 
 # Each service's state, as the API shows it: every column but Notifier's local row number.
@@ -51,13 +51,6 @@ def _bookdelivery(ctx, *arguments):
     result = subprocess.run([ctx.binary] + list(arguments), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, "bookdelivery %s failed: %s" % (arguments[0], (result.stderr or result.stdout).strip()[-400:])
     return result.stdout
-
-
-def _wait_for(condition, timeout, what):
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, "no %s within %.0f s" % (what, timeout)
-        time.sleep(0.05)
 
 
 def _lose_disk(cluster, service):
@@ -91,7 +84,7 @@ def _recovery_line(process):
 def _drill(ctx, service):
     cluster = ctx.cluster("drill-" + service)
     load = Load(cluster, seconds=ctx.size["load_seconds"], per_client_rate=ctx.size["client_rate"]).start()
-    _wait_for(lambda: len(load.accepted) >= 300, 60, "300 orders before the backup")
+    wait_for(lambda: len(load.accepted) >= 300, 60, "300 orders before the backup")
     backup = os.path.join(cluster.workdir, service + ".backup")
     _bookdelivery(ctx, "backup", "--db", cluster.db(service), "--to", backup)
     at_backup = len(load.accepted)
@@ -114,7 +107,7 @@ def _drill(ctx, service):
     differing = _differences(before, after)
     assert differing == 0, "%d rows differ from before the loss (%d differed in the backup)" % (differing, behind)
     if service != "notifier":  # what its outbox holds has gone out: an answer made again would be on the stream now
-        _wait_for(lambda: rows(cluster.db(service), "SELECT COUNT(*) FROM outbox WHERE publishedAt IS NULL")[0][0] == 0, 30,
+        wait_for(lambda: rows(cluster.db(service), "SELECT COUNT(*) FROM outbox WHERE publishedAt IS NULL")[0][0] == 0, 30,
                   "empty outbox")
     assert _lengths(cluster) == lengths, "events were published again: %s, before %s" % (_lengths(cluster), lengths)
     converge(cluster, load.accepted)
@@ -149,11 +142,11 @@ def scenario_drill_rental_under_load(ctx):
     everything else must hold, downstream included."""
     cluster = ctx.cluster("drill-rental-under-load")
     load = Load(cluster, seconds=ctx.size["load_seconds"] + 4, per_client_rate=ctx.size["client_rate"]).start()
-    _wait_for(lambda: len(load.accepted) >= 300, 60, "300 orders before the backup")
+    wait_for(lambda: len(load.accepted) >= 300, 60, "300 orders before the backup")
     backup = os.path.join(cluster.workdir, "rental.backup")
     _bookdelivery(ctx, "backup", "--db", cluster.db("rental"), "--to", backup)
     at_backup = len(load.accepted)
-    _wait_for(lambda: len(load.accepted) >= at_backup + 1000, 60, "1000 orders after the backup")
+    wait_for(lambda: len(load.accepted) >= at_backup + 1000, 60, "1000 orders after the backup")
     _lose_disk(cluster, "rental")
     at_loss = len(load.accepted)
     _bookdelivery(ctx, "restore", "--db", cluster.db("rental"), "--from", backup)

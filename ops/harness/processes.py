@@ -31,6 +31,20 @@ def free_port():
             return port
 
 
+def wait_for(condition, timeout, what, interval=0.05):
+    """Polls `condition` until it returns something truthy, and returns that; an AssertionError
+    naming `what` after `timeout` seconds. The one wait of the demonstrations, drills and web app
+    tests: a condition with a deadline, never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
 def keep_or_remove(folder, keep=None):
     """At the end of a run: removes `folder` (logs, databases), or keeps it and says where when
     `keep`, which by default is whether an exception is on its way (a `finally` after a failure)."""
