@@ -33,11 +33,24 @@ public struct TokenClaims: JWTPayload, Equatable {
     }
 
     func check(now: Date) throws(TokenRejection) {
+        try checkContent()
+        try checkTimes(now: now)
+    }
+
+    /// Who issued it, for whom, and whom it names: the same at every use of the token.
+    func checkContent() throws(TokenRejection) {
         guard iss.value == Self.issuer else { throw .wrongIssuer }
         guard aud.value.contains(Self.audience) else { throw .wrongAudience }
-        guard exp.value.addingTimeInterval(Self.leeway) > now else { throw .expired }
-        if let nbf, nbf.value.addingTimeInterval(-Self.leeway) > now { throw .notYetValid }
         guard !sub.value.isEmpty, sub.value.count <= 100, !sub.value.contains(where: \.isControl) else { throw .malformed }
+    }
+
+    func checkTimes(now: Date) throws(TokenRejection) {
+        try Self.checkTimes(notBefore: nbf?.value, expiresAt: exp.value, now: now)
+    }
+
+    static func checkTimes(notBefore: Date?, expiresAt: Date, now: Date) throws(TokenRejection) {
+        guard expiresAt.addingTimeInterval(leeway) > now else { throw .expired }
+        if let notBefore, notBefore.addingTimeInterval(-leeway) > now { throw .notYetValid }
     }
 }
 
