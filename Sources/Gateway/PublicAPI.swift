@@ -37,12 +37,6 @@ struct PublicAPI: Sendable {
     static let staleHeader = HTTPField.Name("X-Stale")!
     static let rateLimitHeader = HTTPField.Name("RateLimit")!
     static let rateLimitPolicyHeader = HTTPField.Name("RateLimit-Policy")!
-    /// Headers that describe one connection, not the message (RFC 9110 §7.6.1): never forwarded.
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "trailers",
-        "transfer-encoding", "upgrade", "host", "content-length",
-    ]
-
     /// One call of the API.
     struct Call: Sendable {
         enum Body: Sendable {
@@ -233,7 +227,8 @@ struct PublicAPI: Sendable {
         switch result {
         case .response(let status, let headers, let body):
             var fields = HTTPFields()
-            for header in headers where !Self.hopByHop.contains(header.name.lowercased()) {
+            fields.reserveCapacity(headers.count + 3)
+            for header in headers where !Self.isHopByHop(header.name) {
                 if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
             }
             return Answer(status: HTTPResponse.Status(code: status), headers: fields, body: body)
@@ -253,28 +248,6 @@ struct PublicAPI: Sendable {
             GatewayMetrics.rejection("upstream_failed", pool: pool)
             throw APIError(.badGateway, "\(pool) failed to answer")
         }
-    }
-
-    /// The call's headers as an instance gets them: without hop-by-hop ones (and those the
-    /// `Connection` header names), with the request id and the client's address.
-    private func forwardedHeaders(_ call: Call, requestId: String) -> HTTPHeaders {
-        let named =
-            call.headers.value(.connection).map {
-                Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
-            } ?? []
-        var headers = HTTPHeaders()
-        for field in call.headers {
-            let name = field.name.canonicalName
-            guard !Self.hopByHop.contains(name), !named.contains(name), name != "x-request-id", name != "x-forwarded-for", name != "cookie"
-            else { continue }
-            // With tracing on, the client's trace context is continued by the gateway's spans, and
-            // the HTTP client sends the forwarded request's own: the client's would make two.
-            if ServiceTracing.isEnabled && (name == "traceparent" || name == "tracestate") { continue }
-            headers.add(name: field.name.rawName, value: field.value)
-        }
-        headers.add(name: "X-Request-Id", value: requestId)
-        if let address = call.clientAddress { headers.add(name: "X-Forwarded-For", value: address) }
-        return headers
     }
 
     /// Per subject with a token; per client address without one (and with `--no-auth`, where

@@ -40,13 +40,20 @@ final class APIChannelHandlerTests: XCTestCase {
                         self.answer(.ok, ByteBuffer(string: "slow"), context: context)
                     }
                 case (_, "/books"): answer(.ok, ByteBuffer(string: "[]"), context: context)
+                case (_, "/books/headers"):
+                    let lines = head.headers.map { "\($0.name.lowercased()): \($0.value)" }
+                    let extra: HTTPHeaders = [
+                        "Keep-Alive": "timeout=30", "UPGRADE": "h2c", "Proxy-Connection": "keep-alive", "X-Answer": "kept",
+                    ]
+                    answer(.ok, ByteBuffer(string: lines.joined(separator: "\n")), extra: extra, context: context)
                 default: answer(.ok, ByteBuffer(string: #"{"status":"ready"}"#), context: context)
                 }
             }
         }
 
-        private func answer(_ status: HTTPResponseStatus, _ body: ByteBuffer, context: ChannelHandlerContext) {
-            let headers: HTTPHeaders = ["content-type": "application/json", "content-length": String(body.readableBytes)]
+        private func answer(_ status: HTTPResponseStatus, _ body: ByteBuffer, extra: HTTPHeaders = [:], context: ChannelHandlerContext) {
+            var headers: HTTPHeaders = ["content-type": "application/json", "content-length": String(body.readableBytes)]
+            headers.add(contentsOf: extra)
             context.write(wrapOutboundOut(.head(.init(version: .http1_1, status: status, headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -68,6 +75,8 @@ final class APIChannelHandlerTests: XCTestCase {
         var status: Int
         var headers: [String: String]
         var body: String
+        /// The head's header lines as they came.
+        var lines: [String] = []
     }
 
     private var instance: (any Channel)!
@@ -177,6 +186,30 @@ final class APIChannelHandlerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(busy, 2, "counted as rejections, reason gateway_busy")
     }
 
+    func testHeadersThatDescribeOneConnectionStopAtTheGatewayEitherWayAndTheRestCross() async throws {
+        let instance = "127.0.0.1:\(self.instance.localAddress!.port!)"
+        try await withGateway { port, _ in
+            let headers = [
+                "Connection: keep-alive, X-Private", "X-Private: secret", "Keep-Alive: timeout=5", "TE: trailers", "Upgrade: h2c",
+                "Proxy-Authorization: Basic eDp5", "Cookie: session=1", "X-Forwarded-For: 10.9.9.9", "X-Kept: yes",
+                "X-Request-Id: crossing-1",
+            ]
+            let answer = try XCTUnwrap(
+                Self.exchange(port: port, [Self.request("GET", "/books/headers", headers: headers.map { $0 + "\r\n" }.joined())]).first)
+            XCTAssertEqual(answer.status, 200)
+            let seen = answer.body.split(separator: "\n").map(String.init)
+            XCTAssertEqual(
+                seen.sorted(),
+                ["host: \(instance)", "x-forwarded-for: 127.0.0.1", "x-kept: yes", "x-request-id: crossing-1"],
+                "only the message's own headers reached the instance, the host and the client's address the gateway's")
+            XCTAssertEqual(answer.headers["x-answer"], "kept")
+            for name in ["keep-alive", "upgrade", "proxy-connection"] {
+                XCTAssertNil(answer.headers[name], "\(name) stopped at the gateway")
+            }
+            XCTAssertEqual(answer.lines.filter { $0.lowercased().hasPrefix("content-length:") }.count, 1, "one length, the gateway's")
+        }
+    }
+
     private static func request(_ method: String, _ target: String, body: String? = nil, headers: String = "") -> String {
         let length = body.map { "Content-Length: \($0.utf8.count)\r\nContent-Type: application/json\r\n" } ?? ""
         return "\(method) \(target) HTTP/1.1\r\nHost: gateway\r\n\(length)\(headers)\r\n\(body ?? "")"
@@ -231,7 +264,9 @@ final class APIChannelHandlerTests: XCTestCase {
         // Anything before the status line (a body where none belongs) makes it no answer: -1.
         let status = lines[0].hasPrefix("HTTP/1.1 ") ? Int(lines[0].split(separator: " ")[1]) ?? 0 : -1
         return (
-            RawAnswer(status: status, headers: headers, body: String(decoding: bytes[headLength..<headLength + length], as: UTF8.self)),
+            RawAnswer(
+                status: status, headers: headers, body: String(decoding: bytes[headLength..<headLength + length], as: UTF8.self),
+                lines: Array(lines.dropFirst())),
             headLength + length
         )
     }

@@ -20,6 +20,8 @@ final class UpstreamConnections: Sendable {
         var method: HTTPMethod
         /// Path and query.
         var target: String
+        /// Written as they are (see ``connect(host:port:on:deadline:)``), without `Host` and
+        /// `Content-Length`, which ``send(_:host:port:deadline:)`` sets.
         var headers: HTTPHeaders
         var body: ByteBuffer?
     }
@@ -86,11 +88,12 @@ final class UpstreamConnections: Sendable {
             channel = try await connect(host: host, port: port, on: loop, deadline: deadline)
         }
         var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.target, headers: request.headers)
-        head.headers.replaceOrAdd(name: "host", value: "\(host):\(port)")
+        assert(!request.headers.contains(name: "host") && !request.headers.contains(name: "content-length"))
+        head.headers.add(name: "host", value: "\(host):\(port)")
         if let body = request.body {
-            head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
+            head.headers.add(name: "content-length", value: String(body.readableBytes))
         } else if request.method != .GET && request.method != .HEAD {
-            head.headers.replaceOrAdd(name: "content-length", value: "0")
+            head.headers.add(name: "content-length", value: "0")
         }
         let exchange = Exchange(head: head, body: request.body, deadline: deadline, promise: loop.makePromise())
         // Every way this can end completes the promise (a second completion is ignored): the
@@ -148,7 +151,12 @@ final class UpstreamConnections: Sendable {
                 .connectTimeout(timeout)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        // No outbound header check: every header forwarded came through an
+                        // `HTTPField` (its name checked, its value's illegal bytes made spaces) or
+                        // is the gateway's own (request id, address, host, length, trace context).
+                        // NIO's check went through every byte again, the bearer token's too: 2.3 %
+                        // of the gateway's CPU at 1,500 orders/s.
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                         try channel.pipeline.syncOperations.addHandler(ExchangeHandler())
                     }
                 }
