@@ -144,6 +144,20 @@ final class APIChannelHandlerTests: XCTestCase {
         }
     }
 
+    func testThousandsOfPipelinedRequestsAfterASlowOneAreAnsweredInTurn() async throws {
+        // While the slow one is in hand, the rest wait in the handler (and the socket is read no
+        // further than one read ahead); once it is answered, they are taken in turn, each answered
+        // before the next (a 404 needs no instance).
+        let count = 3000
+        try await withGateway { port, _ in
+            let answers = try Self.exchange(
+                port: port, [Self.request("GET", "/books/slow")] + Array(repeating: Self.request("GET", "/nowhere"), count: count))
+            XCTAssertEqual(answers.count, count + 1)
+            XCTAssertEqual(answers.first?.body, "slow")
+            XCTAssertEqual(Set(answers.dropFirst().map(\.status)), [404])
+        }
+    }
+
     func testATooLargeBodyIsRefusedAndTheConnectionGoesOnUntilTheClientAsksToCloseIt() async throws {
         try await withGateway { port, _ in
             let large = String(repeating: "x", count: RouteTable.maximumBody + 10)
