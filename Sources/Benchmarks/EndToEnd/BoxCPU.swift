@@ -11,7 +11,7 @@ import Foundation
 /// split by process, and what it would need to be through the gateway for the ratio's target, so
 /// that a run says itself whether its ratio is the box's or the gateway's. Rejected: the services'
 /// own CPU alone (it misses Redis, the load generator and the kernel's work counted to no process).
-struct BoxCPU: Encodable {
+struct BoxCPU {
     /// CPU seconds used by anything, all cores together: all of `/proc/stat`'s `cpu` line but idle
     /// and iowait.
     var busySeconds: Double
@@ -58,9 +58,8 @@ struct BoxCPUPerOrder: Encodable {
     var busyShare: Double
 
     init(_ box: BoxCPU, orders: Int) {
-        let perThousand = 1000 / Double(max(orders, 1))
-        boxSecondsPer1000 = box.busySeconds * perThousand
-        loadGeneratorSecondsPer1000 = box.ownSeconds * perThousand
+        boxSecondsPer1000 = perThousand(box.busySeconds, orders: orders)
+        loadGeneratorSecondsPer1000 = perThousand(box.ownSeconds, orders: orders)
         busyShare = box.busyShare
     }
 }

@@ -165,8 +165,11 @@ private func notSuccessful(_ results: PhaseResults) -> [String: Int] {
 
 /// CPU seconds per 1,000 orders, per process.
 private func perThousand(_ cpuSeconds: [String: Double], orders: Int) -> [String: Double] {
-    cpuSeconds.mapValues { $0 / Double(Swift.max(orders, 1)) * 1000 }
+    cpuSeconds.mapValues { perThousand($0, orders: orders) }
 }
+
+/// CPU seconds per 1,000 orders.
+func perThousand(_ cpuSeconds: Double, orders: Int) -> Double { cpuSeconds / Double(Swift.max(orders, 1)) * 1000 }
 
 struct Saturation: Encodable {
     var path: String
