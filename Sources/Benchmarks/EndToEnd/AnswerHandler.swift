@@ -12,14 +12,15 @@ final class AnswerHandler: ChannelInboundHandler, @unchecked Sendable {
     var connection: LoadGenerator.Connection?
     var pending: PlannedRequest?
     private var status = 0
-    private var retryAfter = false
+    /// A 503's `Retry-After` in seconds (the gateway gives whole seconds).
+    private var retryAfter: Int?
     private var body = ByteBuffer()
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             status = Int(head.status.code)
-            retryAfter = head.headers.contains(name: "retry-after")
+            retryAfter = head.headers.first(name: "retry-after").flatMap { Int($0) }
             body.clear()
         case .body(var part):
             body.writeBuffer(&part)

@@ -17,7 +17,8 @@ struct PlannedRequest: @unchecked Sendable {  // built and used on the generator
     /// for a free connection (because the system fell behind) counts its wait. Coordinated
     /// omission, corrected.
     var intended: NIODeadline
-    var onAnswer: ((_ status: Int, _ body: ByteBuffer) -> Void)?
+    /// The answer's status and body, and when a 503 said to come back (`Retry-After`).
+    var onAnswer: ((_ status: Int, _ body: ByteBuffer, _ retryAfter: TimeAmount?) -> Void)?
 }
 
 /// What one phase saw: a latency histogram (µs) and status counts per route, and with tracing on

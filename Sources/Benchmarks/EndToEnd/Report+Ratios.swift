@@ -25,7 +25,8 @@ extension Report {
     }
 
     func printSaturation() {
-        Swift.print("\nsaturation: orders/s with \(saturationConnections) connections kept busy (closed loop)")
+        Swift.print(
+            "\nsaturation: orders/s with \(saturationConnections) connections kept busy (closed loop; after a 503, its Retry-After)")
         for run in saturation {
             row(
                 run.path,

@@ -41,7 +41,7 @@ struct Workload: Sendable {
                 route: "POST /books", port: rental, method: .POST, path: "/books", headers: headers,
                 body: ByteBuffer(string: #"{"title": "Benchmark \#(index)", "author": "A. Writer", "copies": 100000}"#),
                 intended: intended,
-                onAnswer: { status, body in if status == 201, let id = Self.id(in: body) { books.update { $0.append(id) } } })
+                onAnswer: { status, body, _ in if status == 201, let id = Self.id(in: body) { books.update { $0.append(id) } } })
         }
         guard books.value.count == 10 else { throw BenchmarkError("could not register the books") }
         return Workload(
@@ -70,7 +70,7 @@ struct Workload: Sendable {
             intended: intended)
         if let readAfter {
             let generator = self.generator
-            request.onAnswer = { status, body in
+            request.onAnswer = { status, body, _ in
                 guard status == 201, let id = Self.id(in: body) else { return }
                 generator.schedule(
                     PlannedRequest(
