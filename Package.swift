@@ -176,6 +176,8 @@ let package = Package(
         .testTarget(name: "NotifierServiceTests", dependencies: ["NotifierService", "ServiceTestSupport"]),
         // The command line's own rules, tested without starting it (an executable target is testable).
         .testTarget(name: "BookDeliveryCLITests", dependencies: ["BookDeliveryCLI", "RentalService"]),
+        // The benchmark's load generator, whose behaviour its figures rest on.
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
