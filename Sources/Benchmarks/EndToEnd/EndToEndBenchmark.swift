@@ -42,7 +42,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds of each saturation phase.") var saturationSeconds = 10
     @Option(
         help:
-            "Keep-alive connections to each service for the fixed-rate phases (the gateway, which carries both routes, gets twice as many)."
+            "Keep-alive connections to each service for the fixed-rate phases, at least: each gets as many as its rate needs (rate × 50 ms, at most 512); the gateway, which carries both routes, twice as many."
     )
     var connections = 8
     @Option(help: "Connections kept busy in the saturation phases.") var saturationConnections = 64

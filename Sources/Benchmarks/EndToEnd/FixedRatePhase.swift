@@ -16,7 +16,8 @@ extension EndToEndBenchmark {
     {
         let services = ServiceNames.all
         let path = label ?? (viaGateway ? "through the gateway" : "straight to the services")
-        progress("\(Int(rate)) orders/s \(path) for \(duration) s …")
+        let connections = openLoopConnections(rate)
+        progress("\(Int(rate)) orders/s \(path), \(connections) connections to each service, for \(duration) s …")
         try await workload.connect(connections)
         let agesBefore = eventAges(system)
         let cpuBefore = cpu(system)
@@ -45,7 +46,7 @@ extension EndToEndBenchmark {
         if let trace { try Self.append(results.trace, phase: "\(Int(rate))/s \(path)", to: trace) }
         let agesAfter = eventAges(system)
         return FixedRate(
-            rate: rate, path: path, results: results, orders: results.count(Workload.orderRoute),
+            rate: rate, path: path, connections: connections, results: results, orders: results.count(Workload.orderRoute),
             cpuSeconds: cpuDelta(cpuBefore, cpu(system)),
             peakMiB: peak.value, ages: agesAfter.reduce(into: [:]) { $0[$1.key] = $1.value.since(agesBefore[$1.key]!) })
     }

@@ -6,15 +6,23 @@ extension EndToEndBenchmark {
     /// unloaded reference the others' admitted latency is compared with.
     static let overloadMultiples = [0.1, 2, 10]
 
+    /// Connections for an open loop at `rate`: enough that an order need not wait for one
+    /// (rate × 50 ms: one answer in 50 ms each keeps up), at least `--connections`, at most 512.
+    /// Why: with a fixed number, the open loop turns into the load generator's own queue once the
+    /// rate outgrows it (8 connections were 1,840 orders/s at 4.3 ms each, and straight to Rental
+    /// the orders waited seconds for a connection while Rental answered in 5 ms), so the phase
+    /// measured the generator, not the system, and on a faster box sooner.
+    func openLoopConnections(_ rate: Double) -> Int { min(512, max(connections, Int((rate * 0.05).rounded(.up)))) }
+
     /// The gateway offered more than it can take, open loop: a tenth of its saturation rate (the
     /// unloaded reference), then 2× and 10×, each with enough connections that the orders need not
-    /// wait for one (rate × 50 ms, at most 512): the orders let in should keep their latency, the rest
-    /// should be turned away (503, `Retry-After`) at once.
+    /// wait for one (``openLoopConnections(_:)``): the orders let in should keep their latency, the
+    /// rest should be turned away (503, `Retry-After`) at once.
     func overload(saturation: Double, system: SystemUnderTest, generator: LoadGenerator, workload: Workload) async throws -> [OverloadRun] {
         var runs: [OverloadRun] = []
         for multiple in Self.overloadMultiples {
             let rate = max(10, saturation * multiple)
-            let connections = min(512, max(self.connections, Int((rate * 0.05).rounded(.up))))
+            let connections = openLoopConnections(rate)
             progress(
                 "\(Int(rate)) orders/s through the gateway (\(multiple)× its saturation), \(connections) connections, for \(overloadSeconds) s …"
             )

@@ -98,7 +98,7 @@ extension Report {
         for fixed in fixedRates {
             Swift.print(
                 "\n\(number(fixed.rate)) orders/s (\(percent(fixed.rate, direct)) of the straight saturation done) \(fixed.path) "
-                    + "(open loop, achieved \(number(fixed.achievedRate))/s)")
+                    + "(open loop, \(fixed.connections) connections each, achieved \(number(fixed.achievedRate))/s)")
             for (route, latency) in fixed.routes.sorted(by: { $0.key > $1.key }) {
                 row("  \(route)", latencyText(latency))
             }

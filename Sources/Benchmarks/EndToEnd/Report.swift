@@ -202,6 +202,8 @@ struct Saturation: Encodable {
 struct FixedRate: Encodable {
     var rate: Double
     var path: String
+    /// Connections to each service (the gateway twice as many).
+    var connections: Int
     var achievedRate: Double
     var orders: Int
     var routes: [String: Latency]
@@ -211,11 +213,12 @@ struct FixedRate: Encodable {
     var peakMiB: [String: Double]
 
     init(
-        rate: Double, path: String, results: PhaseResults, orders: Int, cpuSeconds: [String: Double], peakMiB: [String: Double],
-        ages: [String: BucketCounts]
+        rate: Double, path: String, connections: Int, results: PhaseResults, orders: Int, cpuSeconds: [String: Double],
+        peakMiB: [String: Double], ages: [String: BucketCounts]
     ) {
         self.rate = rate
         self.path = path
+        self.connections = connections
         self.orders = orders
         achievedRate = Double(orders) / seconds(results.elapsed)
         routes = results.latencies.mapValues { Latency($0) }
