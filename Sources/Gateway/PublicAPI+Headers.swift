@@ -41,5 +41,4 @@ extension PublicAPI {
         if let address = call.clientAddress { headers.add(name: "X-Forwarded-For", value: address) }
         return headers
     }
-
 }

@@ -37,6 +37,7 @@ struct PublicAPI: Sendable {
     static let staleHeader = HTTPField.Name("X-Stale")!
     static let rateLimitHeader = HTTPField.Name("RateLimit")!
     static let rateLimitPolicyHeader = HTTPField.Name("RateLimit-Policy")!
+
     /// One call of the API.
     struct Call: Sendable {
         enum Body: Sendable {
