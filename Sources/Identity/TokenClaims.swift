@@ -34,7 +34,7 @@ public struct TokenClaims: JWTPayload, Equatable {
 
     func check(now: Date) throws(TokenRejection) {
         try checkContent()
-        try checkTimes(now: now)
+        try Self.checkTimes(notBefore: nbf?.value, expiresAt: exp.value, now: now)
     }
 
     /// Who issued it, for whom, and whom it names: the same at every use of the token.
@@ -44,10 +44,7 @@ public struct TokenClaims: JWTPayload, Equatable {
         guard !sub.value.isEmpty, sub.value.count <= 100, !sub.value.contains(where: \.isControl) else { throw .malformed }
     }
 
-    func checkTimes(now: Date) throws(TokenRejection) {
-        try Self.checkTimes(notBefore: nbf?.value, expiresAt: exp.value, now: now)
-    }
-
+    /// Whether a token is valid at `now` by its times (the check a remembered token still needs).
     static func checkTimes(notBefore: Date?, expiresAt: Date, now: Date) throws(TokenRejection) {
         guard expiresAt.addingTimeInterval(leeway) > now else { throw .expired }
         if let notBefore, notBefore.addingTimeInterval(-leeway) > now { throw .notYetValid }
