@@ -23,6 +23,11 @@ struct ConfigCommand: AsyncParsableCommand {
                 ("auth", Self.describe(gateway.authentication)),
                 ("rate-limit", gateway.rateLimit == 0 ? "off" : "\(gateway.rateLimit)/s, burst \(gateway.burst)"),
                 ("max-concurrent", "\(gateway.concurrencyLimit) per pool, waiting at most \(gateway.concurrencyWait)"),
+                (
+                    "concurrency-limit",
+                    gateway.adaptiveLimit
+                        ? "adaptive (learnt from the instances' latency, up to max-concurrent)" : "fixed at max-concurrent"
+                ),
                 ("loop-busy-limit", gateway.loopPressure.limit.map { "\(Int(($0 * 100).rounded())) %" } ?? "never"),
                 ("drain", "\(gateway.drain)"),
                 // The endpoint's description hides its password.

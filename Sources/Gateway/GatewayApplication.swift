@@ -24,7 +24,9 @@ public enum GatewayApplication {
             }
             pools[upstream] = InstancePool(
                 upstream: upstream, instances: configuration.pools[upstream] ?? [], breaker: breaker,
-                limiter: ConcurrencyLimiter(ceiling: configuration.concurrencyLimit, maximumWait: configuration.concurrencyWait))
+                limiter: ConcurrencyLimiter(
+                    ceiling: configuration.concurrencyLimit, maximumWait: configuration.concurrencyWait,
+                    adaptive: configuration.adaptiveLimit))
         }
         return pools
     }

@@ -14,8 +14,13 @@ public struct GatewayConfiguration: Sendable {
     /// Requests per second per subject (or per client address without a token); 0 disables.
     public var rateLimit: Double
     public var burst: Int
-    /// Requests in flight per pool before new ones are turned away with 503.
+    /// Requests in flight per pool before new ones are turned away with 503: the ceiling of the
+    /// adaptive limit, or the limit itself when `adaptiveLimit` is false.
     public var concurrencyLimit: Int
+    /// Whether each pool's limit is learnt from its instances' latency (``AdaptiveLimit``), or stays
+    /// at `concurrencyLimit` (`--concurrency-limit fixed`: tuned by hand, and what the benchmark
+    /// compares the adaptive one with).
+    public var adaptiveLimit = true
     /// How long a request over the limit may wait for a slot before it is turned away.
     public var concurrencyWait: Duration
     public var breaker: CircuitBreaker.Settings

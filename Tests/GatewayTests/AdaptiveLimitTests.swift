@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import ServiceKit
 import XCTest
 
@@ -183,5 +184,32 @@ final class AdaptiveLimitTests: XCTestCase {
         XCTAssertLessThan(slow.admitted, 16, "fewer slots once answers took 20× longer: \(slow)")
         XCTAssertEqual(limiter.limit, slow.admitted)
         XCTAssertEqual(limiter.inFlight, 0, "every slot given back")
+    }
+
+    /// `--concurrency-limit fixed`: the pools' limiters keep `--max-concurrent` however slow the
+    /// answers; the default ones learn from them.
+    func testWithAFixedLimitThePoolsKeepTheirCeilingHoweverSlowTheAnswers() async {
+        for adaptive in [false, true] {
+            var configuration = GatewayConfiguration(
+                pools: [.rental: [URL(string: "http://127.0.0.1:1")!]], authentication: .disabled, concurrencyLimit: 16,
+                concurrencyWait: .zero, logger: Logger(label: "test"))
+            configuration.adaptiveLimit = adaptive
+            let limiter = GatewayApplication.makePools(configuration)[.rental]!.limiter
+            var now = ContinuousClock.now
+            var admittedPerRound: Set<Int> = []
+            // Quick answers, then 20× slower ones, a window at a time.
+            for round in 0..<20 {
+                now += Window.minimumLength
+                var admitted = 0
+                while await limiter.acquire() { admitted += 1 }
+                for _ in 0..<admitted { limiter.release(latency: .milliseconds(round < 5 ? 1 : 20), now: now) }
+                admittedPerRound.insert(admitted)
+            }
+            if adaptive {
+                XCTAssertLessThan(admittedPerRound.min()!, 16, "the adaptive limit probed and learnt: \(admittedPerRound)")
+            } else {
+                XCTAssertEqual(admittedPerRound, [16], "the fixed limit stayed at --max-concurrent")
+            }
+        }
     }
 }
