@@ -47,6 +47,8 @@ struct EndToEndBenchmark: AsyncParsableCommand {
     var connections = 8
     @Option(help: "Connections kept busy in the saturation phases.") var saturationConnections = 64
     @Option(help: "The services' --durability: full or normal.") var durability = "full"
+    @Option(help: "The gateway's --concurrency-limit: adaptive, or fixed at its --max-concurrent (64) for comparison.")
+    var gatewayLimit = "adaptive"
     @Option(help: "An LD_PRELOAD library that makes fsync slow, for the group-commit comparison.") var fsyncShim: String?
     @Option(help: "Microseconds the shim adds to each fsync/fdatasync.") var slowFsyncMicros = 1000
     @Option(help: "The bookdelivery executable (default: beside this one).") var executable: String?
@@ -64,11 +66,18 @@ struct EndToEndBenchmark: AsyncParsableCommand {
                 "Every process restarted without tracing, with it, with it again and without it again (a steady drift of the box cancels out), each at the first --rate straight to the services."
         ))
     var tracingRatio = 0.1
+    @Option(
+        help: ArgumentHelp(
+            "The haproxy to measure the saturation phase through, in front of Rental (none: skip it; default: haproxy on PATH, if any).",
+            discussion: "The reference hop: a proxy that only forwards, so the gateway's gap to straight splits into any hop's and its own."
+        ))
+    var referenceProxy: String?
     @Flag(help: "Keep the work directory (the processes' logs and databases, ~0.5 GB) after a run that succeeded.")
     var keep = false
 
     func run() async throws {
         guard readySamples >= 1 else { throw ValidationError("--ready-samples must be 1 or more") }
+        guard ["adaptive", "fixed"].contains(gatewayLimit) else { throw ValidationError("--gateway-limit must be adaptive or fixed") }
         let executable =
             self.executable
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -76,6 +85,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw ValidationError("no bookdelivery executable at \(executable); pass --executable")
         }
+        let haproxy = try ReferenceProxy.executable(referenceProxy)
         var report = Report(
             durability: durability, cores: ProcessInfo.processInfo.activeProcessorCount, saturationConnections: saturationConnections)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -100,8 +110,10 @@ struct EndToEndBenchmark: AsyncParsableCommand {
 
         progress("starting the system (\(durability) durability) …")
         let system = try await SystemUnderTest(executable: executable, durability: durability)
+        system.gatewayLimit = gatewayLimit
+        report.gatewayLimit = gatewayLimit
         do {
-            try await measure(system: system, generator: generator, report: &report)
+            try await measure(system: system, generator: generator, haproxy: haproxy, report: &report)
         } catch {
             await system.stopAll()
             progress("logs and databases kept in \(system.directory.path)")
@@ -116,7 +128,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         print("\nJSON: \(json)")
     }
 
-    private func measure(system: SystemUnderTest, generator: LoadGenerator, report: inout Report) async throws {
+    private func measure(system: SystemUnderTest, generator: LoadGenerator, haproxy: String?, report: inout Report) async throws {
         let services = ServiceNames.all
         for service in services + ["gateway"] {
             let process = try await system.start(service)
@@ -156,8 +168,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         _ = try await system.waitForConsumers()
 
         for viaGateway in [false, true] {
-            let label = viaGateway ? "gateway" : "rental"
-            progress("saturation, straight to \(label) …")
+            progress("saturation, \(viaGateway ? "through the gateway" : "straight to Rental") …")
             try await workload.connect(saturationConnections)
             let (cpuBefore, boxBefore) = (cpu(system, redis: true), BoxCPU.now())
             let results = try await generator.closedLoop(duration: .seconds(saturationSeconds), concurrency: saturationConnections) {
@@ -185,6 +196,15 @@ struct EndToEndBenchmark: AsyncParsableCommand {
             report.overload = try await overload(
                 saturation: report.saturation[1].completedPerSecond, system: system, generator: generator, workload: workload)
         }
+        // After the fixed rates and the overload: Rental came out of this phase with 3.5 MiB more
+        // resident (measured), which the fixed-rate phases' peak RSS would have counted.
+        if let haproxy {
+            report.referenceHop = try await referenceSaturation(
+                executable: haproxy, system: system, generator: generator, workload: workload)
+        } else {
+            progress("no haproxy: the reference hop's saturation phase is skipped (scripts/setup --benchmark installs it)")
+        }
+
         if tracingRatio > 0 {
             report.tracing = try await tracingCost(
                 rate: rates[0], ratio: tracingRatio, system: system, generator: generator, workload: workload)

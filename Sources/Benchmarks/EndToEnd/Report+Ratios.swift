@@ -27,7 +27,7 @@ extension Report {
     func printSaturation() {
         Swift.print(
             "\nsaturation: orders/s with \(saturationConnections) connections kept busy (closed loop; after a 503, its Retry-After)")
-        for run in saturation {
+        for run in saturation + [referenceHop].compactMap({ $0 }) {
             row(
                 run.path,
                 "\(number(run.ordersPerSecond)) orders/s  p50 \(ms(run.latency.p50))  p99 \(ms(run.latency.p99))  "
@@ -55,14 +55,34 @@ extension Report {
             String(format: "%.2f s per 1,000: ", 2 * baselines.bareCPUSecondsPer1000)
                 + percent(2 * baselines.bareCPUSecondsPer1000, rentalCPU)
                 + " (the gateway's floor in this HTTP stack)")
+        printReferenceHop(direct: direct, gateway: gateway)
         printBoxCPU(direct: direct, gateway: gateway)
+    }
+
+    /// HAProxy's hop against straight, and the gateway's against HAProxy's: the gap any hop leaves
+    /// on this box, and the part of the gateway's that is its own (``ReferenceProxy``).
+    func printReferenceHop(direct: Saturation, gateway: Saturation) {
+        guard let reference = referenceHop else { return }
+        let (proxyCPU, rentalCPU) = (reference.cpuSecondsPer1000Orders["haproxy"] ?? 0, reference.cpuSecondsPer1000Orders["rental"] ?? 0)
+        row(
+            "  through HAProxy, against straight",
+            "\(percent(reference.completedPerSecond, direct.completedPerSecond)) of the orders done per second "
+                + "(a hop that only forwards, on this box)")
+        row(
+            "  HAProxy's CPU per order, against Rental's",
+            String(format: "%.2f vs %.2f s per 1,000 orders: ", proxyCPU, rentalCPU) + percent(proxyCPU, rentalCPU))
+        row(
+            "  the gateway against HAProxy",
+            "\(percent(gateway.completedPerSecond, reference.completedPerSecond)) of its orders done per second; CPU per order "
+                + ratio(gateway.cpuSecondsPer1000Orders["gateway"] ?? 0, proxyCPU) + " its")
     }
 
     /// Where each saturation phase's orders spent the box's CPU ("no process": the kernel's work
     /// counted to none, and whatever else ran), and what the throughput target needs it to be
     /// through the gateway, on a box whose cores the gateway shares (``BoxCPU``).
     func printBoxCPU(direct: Saturation, gateway: Saturation) {
-        for (label, run) in [("straight", direct), ("through", gateway)] {
+        for (label, run) in [("straight", direct), ("through", gateway)] + [referenceHop].compactMap({ $0.map { ("through HAProxy", $0) } })
+        {
             let parts = run.cpuSecondsPer1000Orders.filter { $0.value >= 0.005 }.sorted { $0.value > $1.value }
             let rest = run.box.boxSecondsPer1000 - run.box.loadGeneratorSecondsPer1000 - run.cpuSecondsPer1000Orders.values.reduce(0, +)
             let split =

@@ -6,6 +6,8 @@ import Histogram
 struct Report: Encodable {
     var date = ISO8601DateFormatter().string(from: Date())
     var durability: String
+    /// The gateway's `--concurrency-limit`.
+    var gatewayLimit = "adaptive"
     var cores: Int
     /// Connections kept busy in the saturation phases (and by the bare server's closed loop).
     var saturationConnections: Int
@@ -19,6 +21,8 @@ struct Report: Encodable {
     var idleProportionalMiB: [String: Double] = [:]
     var idleAnonymousMiB: [String: Double] = [:]
     var saturation: [Saturation] = []
+    /// The saturation phase through HAProxy in front of Rental, when there is one (``ReferenceProxy``).
+    var referenceHop: Saturation?
     var fixedRates: [FixedRate] = []
     var slowFsync: [SlowFsync] = []
     var tracing: TracingCost?
@@ -35,7 +39,8 @@ struct Report: Encodable {
     func print() {
         let services = ServiceNames.all + ["gateway"]
         Swift.print(
-            "\nbookdelivery end to end: release build (Swift runtime \(swiftRuntime)), \(cores) cores, durability \(durability), \(date)")
+            "\nbookdelivery end to end: release build (Swift runtime \(swiftRuntime)), \(cores) cores, durability \(durability), gateway limit \(gatewayLimit), \(date)"
+        )
         Swift.print("\nlimits of the parts, same machine, same run")
         row("SQLite commits/s, one writer, synchronous=FULL", number(baselines.sqliteCommitsFull))
         row("SQLite commits/s, one writer, synchronous=NORMAL", number(baselines.sqliteCommitsNormal))

@@ -29,6 +29,8 @@ final class SystemUnderTest: @unchecked Sendable {
     let redisClient: RedisClient
     let keys: KeyDirectory
     let durability: String
+    /// The gateway's `--concurrency-limit`: adaptive or fixed (at its default `--max-concurrent`).
+    var gatewayLimit = "adaptive"
     private(set) var processes: [String: Process] = [:]
 
     init(executable: String, durability: String) async throws {
@@ -54,9 +56,8 @@ final class SystemUnderTest: @unchecked Sendable {
         let port = try TCPPort.free()
         var arguments = [service, "--port", String(port), "--keys", keys.path, "--drain", "0"]
         if service == "gateway" {
-            for upstream in ServiceNames.all {
-                arguments += ["--\(upstream)", "http://127.0.0.1:\(processes[upstream]!.port)"]
-            }
+            arguments += ServiceNames.all.flatMap { ["--\($0)", "http://127.0.0.1:\(processes[$0]!.port)"] }
+            arguments += ["--concurrency-limit", gatewayLimit]
         } else {
             arguments += [
                 "--redis", redis.url, "--db", directory.appendingPathComponent("\(name).sqlite").path, "--consumer", name,
