@@ -85,8 +85,8 @@ struct ReferenceProxy {
 }
 
 extension EndToEndBenchmark {
-    /// The saturation phase through HAProxy in front of Rental (nil without one), like the others:
-    /// closed loop, orders done until the consumers caught up, CPU per process and over the box.
+    /// The saturation phase through HAProxy in front of Rental, like the others: closed loop, orders
+    /// done until the consumers caught up, CPU per process and over the box.
     func referenceSaturation(
         executable: String, system: SystemUnderTest, generator: LoadGenerator, workload: Workload
     ) async throws -> Saturation {

@@ -81,8 +81,8 @@ extension Report {
     /// counted to none, and whatever else ran), and what the throughput target needs it to be
     /// through the gateway, on a box whose cores the gateway shares (``BoxCPU``).
     func printBoxCPU(direct: Saturation, gateway: Saturation) {
-        for (label, run) in [("straight", direct), ("through", gateway)] + [referenceHop].compactMap({ $0.map { ("through HAProxy", $0) } })
-        {
+        let reference = referenceHop.map { [("through HAProxy", $0)] } ?? []
+        for (label, run) in [("straight", direct), ("through", gateway)] + reference {
             let parts = run.cpuSecondsPer1000Orders.filter { $0.value >= 0.005 }.sorted { $0.value > $1.value }
             let rest = run.box.boxSecondsPer1000 - run.box.loadGeneratorSecondsPer1000 - run.cpuSecondsPer1000Orders.values.reduce(0, +)
             let split =
