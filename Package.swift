@@ -177,7 +177,7 @@ let package = Package(
         // The command line's own rules, tested without starting it (an executable target is testable).
         .testTarget(name: "BookDeliveryCLITests", dependencies: ["BookDeliveryCLI", "RentalService"]),
         // The benchmark's load generator, whose behaviour its figures rest on.
-        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "TestSupport"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import ProcessSupport
 import Synchronization
+import TestSupport
 import XCTest
 
 @testable import Benchmarks
@@ -37,8 +38,7 @@ final class ReferenceProxyTests: XCTestCase {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reference-proxy-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try TemporaryDirectory.make(prefix: "reference-proxy")
         defer { try? FileManager.default.removeItem(at: directory) }
         let proxy = try ReferenceProxy(executable: haproxy, upstream: server.localAddress!.port!, directory: directory)
         defer { proxy.stop() }

@@ -109,8 +109,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         report.baselines.bareReadyMilliseconds = bareReady / .milliseconds(1)
 
         progress("starting the system (\(durability) durability) …")
-        let system = try await SystemUnderTest(executable: executable, durability: durability)
-        system.gatewayLimit = gatewayLimit
+        let system = try await SystemUnderTest(executable: executable, durability: durability, gatewayLimit: gatewayLimit)
         report.gatewayLimit = gatewayLimit
         do {
             try await measure(system: system, generator: generator, haproxy: haproxy, report: &report)
@@ -168,18 +167,11 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         _ = try await system.waitForConsumers()
 
         for viaGateway in [false, true] {
-            progress("saturation, \(viaGateway ? "through the gateway" : "straight to Rental") …")
             try await workload.connect(saturationConnections)
-            let (cpuBefore, boxBefore) = (cpu(system, redis: true), BoxCPU.now())
-            let results = try await generator.closedLoop(duration: .seconds(saturationSeconds), concurrency: saturationConnections) {
-                workload.order(direct: !viaGateway, intended: .now())
-            }
-            let drain = try await system.waitForConsumers()
             report.saturation.append(
-                Saturation(
-                    path: viaGateway ? "through the gateway" : "straight to Rental", results: results, route: Workload.orderRoute,
-                    consumersCaughtUpSeconds: drain / .seconds(1), cpuSeconds: cpuDelta(cpuBefore, cpu(system, redis: true)),
-                    box: BoxCPU.now() - boxBefore))
+                try await saturationPhase(
+                    viaGateway ? "through the gateway" : "straight to Rental", system: system, generator: generator
+                ) { workload.order(direct: !viaGateway, intended: .now()) })
         }
 
         // Rates as fractions of what this box does straight to Rental, so that runs on different

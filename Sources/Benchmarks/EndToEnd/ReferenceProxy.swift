@@ -90,25 +90,14 @@ extension EndToEndBenchmark {
     func referenceSaturation(
         executable: String, system: SystemUnderTest, generator: LoadGenerator, workload: Workload
     ) async throws -> Saturation {
-        progress("saturation, through HAProxy in front of Rental (the reference hop) …")
         let proxy = try ReferenceProxy(executable: executable, upstream: system.port("rental"), directory: system.directory)
         defer { proxy.stop() }
         var viaProxy = workload
         viaProxy.rentalPort = proxy.port
         let orders = viaProxy
         try await generator.keepOpen(port: proxy.port, count: saturationConnections)
-        var before = cpu(system, redis: true)
-        before["haproxy"] = proxy.cpuSeconds
-        let boxBefore = BoxCPU.now()
-        let results = try await generator.closedLoop(duration: .seconds(saturationSeconds), concurrency: saturationConnections) {
-            orders.order(direct: true, intended: .now())
-        }
-        // Until the consumers caught up, as the other saturation phases count.
-        let drain = try await system.waitForConsumers()
-        var after = cpu(system, redis: true)
-        after["haproxy"] = proxy.cpuSeconds
-        return Saturation(
-            path: "through HAProxy (reference)", results: results, route: Workload.orderRoute,
-            consumersCaughtUpSeconds: drain / .seconds(1), cpuSeconds: cpuDelta(before, after), box: BoxCPU.now() - boxBefore)
+        return try await saturationPhase(
+            "through HAProxy (reference)", system: system, generator: generator, alsoCPU: { ["haproxy": proxy.cpuSeconds] },
+            order: { orders.order(direct: true, intended: .now()) })
     }
 }

@@ -30,12 +30,13 @@ final class SystemUnderTest: @unchecked Sendable {
     let keys: KeyDirectory
     let durability: String
     /// The gateway's `--concurrency-limit`: adaptive or fixed (at its default `--max-concurrent`).
-    var gatewayLimit = "adaptive"
+    let gatewayLimit: String
     private(set) var processes: [String: Process] = [:]
 
-    init(executable: String, durability: String) async throws {
+    init(executable: String, durability: String, gatewayLimit: String) async throws {
         self.executable = executable
         self.durability = durability
+        self.gatewayLimit = gatewayLimit
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bookdelivery-e2e-\(UUIDv7.string().suffix(12))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         redis = try await Baselines.privateRedis(name: "bookdelivery-e2e-redis")
