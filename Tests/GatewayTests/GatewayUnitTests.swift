@@ -100,6 +100,72 @@ final class GatewayUnitTests: XCTestCase {
         XCTAssertEqual(patient.waiting, 0)
     }
 
+    /// A burst over the limit waits for slots, up to the ceiling's worth of waiters; once the
+    /// queue has stood for `standingAfter`, only √limit wait and the rest are turned away at once;
+    /// once it has drained, a burst waits again.
+    func testABurstWaitsForSlotsWhileAStandingQueueTakesOnlyTheRootOfTheLimit() async {
+        let limiter = ConcurrencyLimiter(ceiling: 16, maximumWait: .seconds(60), adaptive: false)
+        let start = ContinuousClock.now
+        let standing = start + WaitQueue<Int>.standingAfter
+        for _ in 0..<16 { _ = await limiter.acquire(now: start) }
+        let granted = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<16 { group.addTask { await limiter.acquire(now: start) } }
+            let burstWaits = await eventually { limiter.waiting == 16 }
+            XCTAssertTrue(burstWaits, "a burst of 16 over the limit waits, not only √16: \(limiter.waiting) wait")
+            let overCeiling = await limiter.acquire(now: start)
+            XCTAssertFalse(overCeiling, "at most the ceiling's worth wait")
+            for _ in 0..<13 { limiter.release() }
+            XCTAssertEqual(limiter.waiting, 3, "each slot given back went to a waiter")
+            group.addTask { await limiter.acquire(now: standing) }
+            let fourthWaits = await eventually { limiter.waiting == 4 }
+            XCTAssertTrue(fourthWaits, "fewer than √16 wait: one more may, though the queue stands")
+            let standingQueue = await limiter.acquire(now: standing)
+            XCTAssertFalse(standingQueue, "the queue stood 100 ms: turned away with √16 waiting")
+            for _ in 0..<20 { limiter.release() }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        XCTAssertEqual(granted, 17, "every waiter got a slot")
+        XCTAssertEqual([limiter.inFlight, limiter.waiting], [0, 0])
+
+        // Drained, the queue is a burst's again, whenever it forms.
+        let later = standing + .seconds(1)
+        for _ in 0..<16 { _ = await limiter.acquire(now: later) }
+        async let waiters = withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 { group.addTask { await limiter.acquire(now: later) } }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        let burstWaitsAgain = await eventually { limiter.waiting == 8 }
+        XCTAssertTrue(burstWaitsAgain, "after the queue drained, more than √16 wait: \(limiter.waiting)")
+        for _ in 0..<24 { limiter.release() }
+        let grantedAgain = await waiters
+        XCTAssertEqual(grantedAgain, 8)
+    }
+
+    /// The queue stands once it has been non-empty for 100 ms, and is a burst's again only once it
+    /// has been empty as long: one that drains for an instant under overload still stands.
+    func testTheWaitQueueStandsAfterAHundredMillisecondsAndStopsOnlyAfterAsLongEmpty() {
+        let start = ContinuousClock.now
+        let interval = WaitQueue<Int>.standingAfter
+        var queue = WaitQueue<Int>(now: start)
+        func append(_ count: Int, at now: ContinuousClock.Instant) -> Int {
+            (0..<count).filter { queue.append($0, burst: 8, standing: 2, now: now) }.count
+        }
+        func drain(at now: ContinuousClock.Instant) { while queue.popFirst(now: now) != nil {} }
+
+        XCTAssertEqual(append(10, at: start), 8, "a burst: up to 8 wait")
+        XCTAssertFalse(queue.isStanding)
+        XCTAssertEqual(append(1, at: start + interval), 0)
+        XCTAssertTrue(queue.isStanding, "non-empty for 100 ms")
+        drain(at: start + interval)
+        let drained = start + interval
+        XCTAssertEqual(append(3, at: drained + interval / 2), 2, "empty for only 50 ms: still standing, 2 wait")
+        drain(at: drained + interval / 2)
+        XCTAssertEqual(append(3, at: drained + interval / 2 + interval), 3, "empty for 100 ms: a burst's again")
+        XCTAssertFalse(queue.isStanding)
+        XCTAssertEqual(queue.remove(now: start) { $0 == 1 }, 1)
+        XCTAssertEqual(queue.count, 2)
+    }
+
     func testTheRouteTable() {
         let table = RouteTable.standard
         guard case .route(let route, let parameters) = table.match(.get, "/customers/alice%20smith/rentals") else { return XCTFail() }
