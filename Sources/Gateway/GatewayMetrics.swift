@@ -77,8 +77,9 @@ enum GatewayMetrics {
         Counter(label: "gateway_fallbacks_total", dimensions: [("kind", kind), ("pool", pool)]).increment()
     }
 
-    /// Each pool's adaptive concurrency limit, requests in flight, the no-load latency the limit is
-    /// learnt against (once probed) and its probes so far, taken and refused, read at each scrape.
+    /// Each pool's adaptive concurrency limit, requests in flight and waiting for a slot, the no-load
+    /// latency the limit is learnt against (once probed) and its probes so far, taken and refused,
+    /// read at each scrape.
     static func readPools(_ pools: [Upstream: InstancePool], into gauges: ScrapedGauges) {
         let probes = "gateway_limit_probes_total"
         gauges.replace(
@@ -92,6 +93,7 @@ enum GatewayMetrics {
         for (upstream, pool) in pools {
             Gauge(label: "gateway_concurrency_limit", dimensions: [("pool", upstream.rawValue)]).record(pool.limiter.limit)
             Gauge(label: "gateway_in_flight_requests", dimensions: [("pool", upstream.rawValue)]).record(pool.limiter.inFlight)
+            Gauge(label: "gateway_waiting_requests", dimensions: [("pool", upstream.rawValue)]).record(pool.limiter.waiting)
             if let noLoad = pool.limiter.noLoadLatency {
                 Gauge(label: "gateway_no_load_latency_seconds", dimensions: [("pool", upstream.rawValue)]).record(noLoad)
             }

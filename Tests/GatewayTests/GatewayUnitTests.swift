@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 import TestSupport
 import XCTest
 
@@ -102,7 +103,7 @@ final class GatewayUnitTests: XCTestCase {
 
     /// A burst over the limit waits for slots, up to the ceiling's worth of waiters; once the
     /// queue has stood for `standingAfter`, only √limit wait and the rest are turned away at once;
-    /// once it has drained, a burst waits again.
+    /// once it has drained, a burst waits again. `/metrics` shows how many wait.
     func testABurstWaitsForSlotsWhileAStandingQueueTakesOnlyTheRootOfTheLimit() async {
         let limiter = ConcurrencyLimiter(ceiling: 16, maximumWait: .seconds(60), adaptive: false)
         let start = ContinuousClock.now
@@ -116,6 +117,12 @@ final class GatewayUnitTests: XCTestCase {
             XCTAssertFalse(overCeiling, "at most the ceiling's worth wait")
             for _ in 0..<13 { limiter.release() }
             XCTAssertEqual(limiter.waiting, 3, "each slot given back went to a waiter")
+            let pool = InstancePool(
+                upstream: .rental, instances: [URL(string: "http://127.0.0.1:1")!], breaker: CircuitBreaker(settings: .init()),
+                limiter: limiter)
+            GatewayMetrics.readPools([.rental: pool], into: ScrapedGauges())
+            let exported = String(decoding: ServiceMetrics.registry.emitToBuffer(), as: UTF8.self)
+            XCTAssertTrue(exported.contains(#"gateway_waiting_requests{pool="rental"} 3"#), "as /metrics shows it:\n\(exported)")
             group.addTask { await limiter.acquire(now: standing) }
             let fourthWaits = await eventually { limiter.waiting == 4 }
             XCTAssertTrue(fourthWaits, "fewer than √16 wait: one more may, though the queue stands")
