@@ -10,9 +10,9 @@ import Synchronization
 /// turned away at once with 503 rather than queued: the requests let in keep their latency, and
 /// the client is told to come back.
 ///
-/// Why a burst may wait: with √limit waiters whatever the queue's age, a 100 ms stall at 600
-/// orders/s (a fifth of what Rental can take here) turned 20–60 orders away each time, 0.6–2 % of
-/// them in a run (`bookdelivery load`, measured). Rejected: a long queue always (under overload
+/// Why a burst may wait: with √limit waiters whatever the queue's age, a stall of tens of
+/// milliseconds at 600 orders/s (a fifth of what Rental can take here) turned up to 60 orders away
+/// each time, 0.3–1 % of them in a 20 s run (`bookdelivery load`, measured). Rejected: a long queue always (under overload
 /// every request let in would wait `maximumWait` first: the latency the limit is there to keep).
 public final class ConcurrencyLimiter: Sendable {
     private struct Waiter {

@@ -2,8 +2,8 @@
 /// they are a burst or a standing queue: the rule of Facebook's "Fail at Scale" server queues,
 /// after CoDel. A queue that has been non-empty for ``standingAfter`` stands (the pool is
 /// overloaded: few may wait); one that has since been empty that long is a burst's again (many may
-/// wait: a stall of the box or of the instances, a burst of arrivals, a probe's window pass through
-/// late rather than being turned away).
+/// wait: a short stall of the box or of the instances, or a burst of arrivals, passes through late
+/// rather than being turned away).
 ///
 /// Why it stays standing until the queue has been empty a while, not merely empty once: under
 /// overload a queue of √limit drains for an instant now and then, and each time the next
