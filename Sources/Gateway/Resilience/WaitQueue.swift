@@ -15,13 +15,12 @@ struct WaitQueue<Element: Sendable>: Sendable {
     static var standingAfter: Duration { .milliseconds(100) }
 
     private var elements: [Element] = []
-    /// When it last went from empty to not; nil while it is empty.
-    private var queuedSince: ContinuousClock.Instant?
-    /// When it last became empty.
-    private var emptySince: ContinuousClock.Instant
+    /// When it last went from empty to not, or back: while it has elements, since when it has; while
+    /// it has none, since when it has none.
+    private var changedAt: ContinuousClock.Instant
     private(set) var isStanding = false
 
-    init(now: ContinuousClock.Instant) { emptySince = now }
+    init(now: ContinuousClock.Instant) { changedAt = now }
 
     var count: Int { elements.count }
     var isEmpty: Bool { elements.isEmpty }
@@ -29,13 +28,10 @@ struct WaitQueue<Element: Sendable>: Sendable {
     /// Appends `element` if fewer than `burst` wait (`standing` once the queue stands); false when
     /// it is full.
     mutating func append(_ element: Element, burst: Int, standing: Int, now: ContinuousClock.Instant) -> Bool {
-        if let queuedSince {
-            if now - queuedSince >= Self.standingAfter { isStanding = true }
-        } else if now - emptySince >= Self.standingAfter {
-            isStanding = false
-        }
+        // Non-empty that long: it stands; empty that long: a burst's again.
+        if now - changedAt >= Self.standingAfter { isStanding = !elements.isEmpty }
         guard elements.count < (isStanding ? standing : burst) else { return false }
-        if elements.isEmpty { queuedSince = now }
+        if elements.isEmpty { changedAt = now }
         elements.append(element)
         return true
     }
@@ -55,7 +51,6 @@ struct WaitQueue<Element: Sendable>: Sendable {
     }
 
     private mutating func noteIfEmpty(_ now: ContinuousClock.Instant) {
-        guard elements.isEmpty else { return }
-        (queuedSince, emptySince) = (nil, now)
+        if elements.isEmpty { changedAt = now }
     }
 }
