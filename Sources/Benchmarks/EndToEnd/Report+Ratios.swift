@@ -150,15 +150,25 @@ extension Report {
         Swift.print("\noverload: orders offered through the gateway at multiples of its saturation rate (open loop)")
         for run in overload {
             let reference = run.multiple == unloaded.multiple
+            let fixed = run.limitFixedAt.map { ", limit fixed at \($0)" } ?? ""
             row(
-                "\(String(format: "%g", run.multiple))× (\(number(run.rate))/s, \(run.connections) connections)",
+                "\(String(format: "%g", run.multiple))× (\(number(run.rate))/s, \(run.connections) connections\(fixed))",
                 "answered \(number(run.answeredRate))/s, taken \(number(run.admittedRate))/s  statuses "
                     + run.statuses.sorted(by: { $0.key < $1.key }).map { "\($0.key)×\($0.value)" }.joined(separator: ", "))
             row(
                 "  taken: p50 \(ms(run.admitted.p50))  p99 \(ms(run.admitted.p99))",
                 reference
                     ? "the unloaded reference"
-                    : "p99 \(ratio(run.admitted.p99, unloaded.admitted.p99)) unloaded's  target <= \(Self.overloadLatencyTarget)×")
+                    : "p99 \(ratio(run.admitted.p99, unloaded.admitted.p99)) unloaded's  "
+                        + (run.limitFixedAt == nil
+                            ? "target <= \(Self.overloadLatencyTarget)×" : "what no limit gets below under this load here"))
+            if !reference && run.limitFixedAt == nil {
+                // No server in this stack answers faster than the bare route with the whole box: an
+                // open loop offered near it queues in the sockets whatever the gateway turns away.
+                row(
+                    "  offered, against the bare route",
+                    "\(percent(run.rate, baselines.bareHummingbird)) of the requests/s a bare Hummingbird route answers on this box")
+            }
             if let inside = run.insideRental, let unloadedInside = unloaded.insideRental {
                 row(
                     "  of which in Rental: p50 \(ms(inside.p50))  p99 \(ms(inside.p99))",
