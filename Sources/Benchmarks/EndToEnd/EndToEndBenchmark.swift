@@ -38,7 +38,7 @@ struct EndToEndBenchmark: AsyncParsableCommand {
         help: "Fixed order rates to measure, orders/s (repeatable; default a quarter and half of the straight-to-Rental saturation rate).")
     var rates: [Double] = []
     @Option(help: "Seconds of each fixed-rate phase.") var duration = 15
-    @Option(help: "Seconds of each overload phase (0 skips them).") var overloadSeconds = 10
+    @Option(help: "Seconds of each overload phase (0 skips them; the unloaded reference runs 3 times as long).") var overloadSeconds = 10
     @Option(help: "Seconds of each saturation phase.") var saturationSeconds = 10
     @Option(
         help:
