@@ -13,8 +13,10 @@ extension EndToEndBenchmark {
     /// Rejected: the median of three short runs (when half the runs have a stall, half the medians
     /// do too: 2 of 4); the quickest of them (a lucky run, no reference).
     static let referenceLength = 3
-    /// The overload the run with the limit fixed at 1 repeats.
+    /// The overload the run with the limit fixed at ``floorLimit`` repeats, and that limit: no
+    /// limit lets fewer in.
     static let floorMultiple = 2.0
+    static let floorLimit = 1
 
     /// Connections for an open loop at `rate`: enough that an order need not wait for one
     /// (rate × 50 ms: one answer in 50 ms each keeps up), at least `--connections`, at most 512.
@@ -28,24 +30,24 @@ extension EndToEndBenchmark {
     /// unloaded reference), then 2× and 10×, each with enough connections that the orders need not
     /// wait for one (``openLoopConnections(_:)``): the orders let in should keep their latency, the
     /// rest should be turned away (503, `Retry-After`) at once. Then 2× again with the gateway's
-    /// limit fixed at 1 (``floorMultiple``): one order in Rental at a time, one more waiting for its
+    /// limit fixed at 1 (``floorLimit``, ``floorMultiple``): one order in Rental at a time, one more waiting for its
     /// slot. No limit lets fewer in, so what the orders taken there wait is the box's part under
     /// that load (the load generator, the 503s' work and the consumers on the same cores), which no
     /// concurrency limit removes: the 2× target's reachable bound, measured in the run rather than
-    /// assumed (on 2 cores it was 3.5-4.9× the unloaded p99).
+    /// assumed (on 2 cores it was 3.5-4.9× a 10 s unloaded reference's p99, 2.9-3.8× a 30 s one's).
     func overload(saturation: Double, system: SystemUnderTest, generator: LoadGenerator, workload: Workload) async throws -> [OverloadRun] {
         var runs: [OverloadRun] = []
         for multiple in Self.overloadMultiples {
             runs.append(try await overloadRun(multiple, saturation: saturation, system: system, generator: generator, workload: workload))
         }
-        progress("restarting the gateway with its limit fixed at 1 …")
+        progress("restarting the gateway with its limit fixed at \(Self.floorLimit) …")
         await system.stop("gateway")
-        try await system.start("gateway", extra: ["--concurrency-limit", "fixed", "--max-concurrent", "1"])
+        try await system.start("gateway", extra: ["--concurrency-limit", "fixed", "--max-concurrent", String(Self.floorLimit)])
         var oneAtATime = workload
         oneAtATime.gatewayPort = system.port("gateway")
         var floor = try await overloadRun(
             Self.floorMultiple, saturation: saturation, system: system, generator: generator, workload: oneAtATime)
-        floor.limitFixedAt = 1
+        floor.limitFixedAt = Self.floorLimit
         runs.append(floor)
         await system.stop("gateway")
         try await system.start("gateway")
