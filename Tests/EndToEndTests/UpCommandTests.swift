@@ -195,6 +195,41 @@ final class UpCommandTests: XCTestCase {
         return nil
     }
 
+    /// `--concurrency-limit` reaches the gateway; a mode it does not know is refused before anything starts.
+    func testTheGatewaysConcurrencyLimitModeIsChosenAtUp() async throws {
+        let directory = try TemporaryDirectory.make(prefix: "up-limit-mode")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let logPath = directory.appendingPathComponent("up.log").path
+        // Free ports all the same: were the mode taken, this up would start, and stop at the end.
+        let ports =
+            try StartedUp.names.flatMap { ["--port", "\($0)=\(try TCPPort.free())"] } + ["--redis-port", String(try TCPPort.free())]
+        let refused = try ChildProcess(
+            executable: try ServiceCluster.findExecutable(),
+            arguments: ["up", "--data", directory.appendingPathComponent("data").path, "--concurrency-limit", "sometimes"] + ports,
+            logFile: logPath)
+        let exited = await refused.exit(within: .seconds(10))
+        if !exited {
+            refused.signal(SIGINT)
+            if !(await refused.exit(within: .seconds(20))) { refused.signal(SIGKILL) }
+        }
+        XCTAssertTrue(exited, "a usage error ends up at once")
+        XCTAssertNotEqual(refused.wait(), 0, "a usage error")
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
+        XCTAssertTrue(log.contains("adaptive") && log.contains("fixed"), "the error names the modes: \(log)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("data").path), "nothing started")
+
+        let started = try await StartedUp.start(
+            prefix: "up-fixed-limit", arguments: ["--concurrency-limit", "fixed", "--max-concurrent", "8"])
+        defer { started.cleanUp() }
+        let gateway = try XCTUnwrap(Self.process(withArguments: ["gateway", "--port", String(started.ports["gateway"]!)]))
+        let words = try XCTUnwrap(FileManager.default.contents(atPath: "/proc/\(gateway)/cmdline")).split(separator: 0).map {
+            String(decoding: $0, as: UTF8.self)
+        }
+        let flags = Dictionary(zip(words, words.dropFirst()), uniquingKeysWith: { _, last in last })
+        XCTAssertEqual(flags["--concurrency-limit"], "fixed", "the gateway's limit is fixed: \(words)")
+        XCTAssertEqual(flags["--max-concurrent"], "8")
+    }
+
     func testUpRefusesAMalformedPortOverride() async throws {
         let up = try ChildProcess(executable: try ServiceCluster.findExecutable(), arguments: ["up", "--port", "shipping=9000"])
         let exited = await up.exit(within: .seconds(10))

@@ -241,3 +241,10 @@ extension PartInstance {
     /// Started and meant to run: what the watch loop checks.
     var isWatched: Bool { state == .starting || state == .running || state == .ready }
 }
+
+/// Prints and flushes at once, so that our lines keep their place among the services' logs even
+/// when the output goes to a file.
+func say(_ text: String) {
+    print(text)
+    fflush(nil)
+}

@@ -55,6 +55,10 @@ struct UpCommand: AsyncParsableCommand {
             """)
     var rateLimit: Double = 50
     @Option(help: "The gateway's requests in flight per pool before it sheds load with 503 (default 64).") var maxConcurrent = 64
+    @Option(help: "adaptive: the gateway learns each pool's limit from latency, up to --max-concurrent; fixed: it keeps it there.")
+    var concurrencyLimit = LimitMode.adaptive
+    /// The gateway's `--concurrency-limit`: a value it does not take is refused here, before anything starts.
+    enum LimitMode: String, ExpressibleByArgument, CaseIterable { case adaptive, fixed }
     @Flag(
         help: """
             Also start Debian's prometheus (port 9090) and prometheus-alertmanager (9093), when installed: every part \
@@ -155,7 +159,10 @@ struct UpCommand: AsyncParsableCommand {
         let parts = try await UpParts(
             redis: redis, redisPort: redis == nil ? try chooseRedisPort() : 0, redisReplicas: redisReplicas,
             portsTaken: Set(all.map(\.port)), data: dataDirectory, keys: keys,
-            gateway: ["--rate-limit", String(rateLimit), "--max-concurrent", String(maxConcurrent)],
+            gateway: [
+                "--rate-limit", String(rateLimit), "--max-concurrent", String(maxConcurrent), "--concurrency-limit",
+                concurrencyLimit.rawValue,
+            ],
             backups: try UpParts.backupFlags(every: backupEvery, data: dataDirectory), monitoring: monitor)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
@@ -287,11 +294,4 @@ struct UpCommand: AsyncParsableCommand {
 
 struct UpError: Error, CustomStringConvertible {
     let description: String
-}
-
-/// Prints and flushes at once, so that our lines keep their place among the services' logs even
-/// when the output goes to a file.
-func say(_ text: String) {
-    print(text)
-    fflush(nil)
 }
