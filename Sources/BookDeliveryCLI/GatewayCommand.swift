@@ -59,6 +59,8 @@ struct GatewayCommand: AsyncParsableCommand {
             "adaptive: each pool's limit is learnt from its instances' latency, up to --max-concurrent; fixed: it is --max-concurrent, tuned by hand (env CONCURRENCY_LIMIT; default adaptive)."
     )
     var concurrencyLimit: String?
+    /// `--concurrency-limit`'s values (`up` takes them too, and refuses others before anything starts).
+    enum LimitMode: String, ExpressibleByArgument, CaseIterable { case adaptive, fixed }
     @Option(
         help:
             "How busy, in percent of the time, the gateway's event loop may be (running, or waiting for a core) before a growing share of the API's requests is turned away at once with 503 and Retry-After, so that it keeps up with the rest, e.g. 90 (env LOOP_BUSY_LIMIT; default 100: never). It helps against many independent clients; clients that send again at once, ignoring Retry-After, get mostly 503s (see the README)."
@@ -110,11 +112,11 @@ struct GatewayCommand: AsyncParsableCommand {
             authentication: try await auth.authentication(logger: logger), rateLimit: rate, burst: burst, concurrencyLimit: concurrency,
             logger: logger)
         configuration.drain = try drain.duration()
-        switch concurrencyLimit ?? environment["CONCURRENCY_LIMIT"] ?? "adaptive" {
-        case "adaptive": configuration.adaptiveLimit = true
-        case "fixed": configuration.adaptiveLimit = false
-        case let other: throw ValidationError("--concurrency-limit must be adaptive or fixed, not \(other)")
+        let mode = concurrencyLimit ?? environment["CONCURRENCY_LIMIT"] ?? "adaptive"
+        guard let limitMode = LimitMode(rawValue: mode) else {
+            throw ValidationError("--concurrency-limit must be adaptive or fixed, not \(mode)")
         }
+        configuration.adaptiveLimit = limitMode == .adaptive
         if let loops = eventLoops ?? environment["EVENT_LOOPS"].flatMap(Int.init) {
             guard (1...256).contains(loops) else { throw ValidationError("--event-loops must be 1 to 256") }
             configuration.eventLoops = loops

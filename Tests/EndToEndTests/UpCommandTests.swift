@@ -185,8 +185,7 @@ final class UpCommandTests: XCTestCase {
     static func process(withArguments arguments: [String]) -> pid_t? {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for entry in entries {
-            guard let pid = pid_t(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
-            let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard let pid = pid_t(entry), let words = commandLine(of: pid) else { continue }
             guard words.count >= arguments.count else { continue }
             if (0...(words.count - arguments.count)).contains(where: { Array(words[$0..<$0 + arguments.count]) == arguments }) {
                 return pid
@@ -222,12 +221,17 @@ final class UpCommandTests: XCTestCase {
             prefix: "up-fixed-limit", arguments: ["--concurrency-limit", "fixed", "--max-concurrent", "8"])
         defer { started.cleanUp() }
         let gateway = try XCTUnwrap(Self.process(withArguments: ["gateway", "--port", String(started.ports["gateway"]!)]))
-        let words = try XCTUnwrap(FileManager.default.contents(atPath: "/proc/\(gateway)/cmdline")).split(separator: 0).map {
-            String(decoding: $0, as: UTF8.self)
-        }
+        let words = try XCTUnwrap(Self.commandLine(of: gateway))
         let flags = Dictionary(zip(words, words.dropFirst()), uniquingKeysWith: { _, last in last })
         XCTAssertEqual(flags["--concurrency-limit"], "fixed", "the gateway's limit is fixed: \(words)")
         XCTAssertEqual(flags["--max-concurrent"], "8")
+    }
+
+    /// A process's arguments, from `/proc`; nil once it is gone.
+    static func commandLine(of pid: pid_t) -> [String]? {
+        FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { data in
+            data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        }
     }
 
     func testUpRefusesAMalformedPortOverride() async throws {

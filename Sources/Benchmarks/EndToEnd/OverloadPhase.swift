@@ -45,10 +45,10 @@ extension EndToEndBenchmark {
         try await system.start("gateway", extra: ["--concurrency-limit", "fixed", "--max-concurrent", String(Self.floorLimit)])
         var oneAtATime = workload
         oneAtATime.gatewayPort = system.port("gateway")
-        var floor = try await overloadRun(
+        var bound = try await overloadRun(
             Self.floorMultiple, saturation: saturation, system: system, generator: generator, workload: oneAtATime)
-        floor.limitFixedAt = Self.floorLimit
-        runs.append(floor)
+        bound.limitFixedAt = Self.floorLimit
+        runs.append(bound)
         await system.stop("gateway")
         try await system.start("gateway")
         return runs

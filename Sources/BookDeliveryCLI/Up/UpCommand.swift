@@ -56,9 +56,7 @@ struct UpCommand: AsyncParsableCommand {
     var rateLimit: Double = 50
     @Option(help: "The gateway's requests in flight per pool before it sheds load with 503 (default 64).") var maxConcurrent = 64
     @Option(help: "adaptive: the gateway learns each pool's limit from latency, up to --max-concurrent; fixed: it keeps it there.")
-    var concurrencyLimit = LimitMode.adaptive
-    /// The gateway's `--concurrency-limit`: a value it does not take is refused here, before anything starts.
-    enum LimitMode: String, ExpressibleByArgument, CaseIterable { case adaptive, fixed }
+    var concurrencyLimit = GatewayCommand.LimitMode.adaptive
     @Flag(
         help: """
             Also start Debian's prometheus (port 9090) and prometheus-alertmanager (9093), when installed: every part \
